@@ -1,0 +1,115 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { log } from '@temporalio/activity';
+import { buildManifest, isCompleteFor, reusableChunks, summarize, type ManifestFields, type ManifestSummary } from '../stream/manifest';
+import type { ChunkRange, ChunkRecord, FileObservation, FileSnapshot, StreamRef } from '../stream/types';
+import { classify } from './failures';
+import { withHeartbeat } from './heartbeat';
+import { deleteChunksFrom, loadChunkRecords, putManifest, readManifest } from './manifest-store';
+import { readMediaDurationSeconds } from './media-duration';
+import { observeFile, openStreamFile, resolveInWatchDir } from './stream-file';
+import { uploadChunk } from './upload-chunk';
+import { findChangedChunks, type VerifyResult } from './verify-chunks';
+
+export interface ActivityDeps {
+  s3: S3Client;
+  bucket: string;
+  watchDir: string;
+}
+
+export interface OpenStreamResult {
+  /** Set when the bucket already holds this file, complete and unchanged: nothing to upload. */
+  completed: ManifestSummary | null;
+  /** Full chunks an earlier run stored that this run builds on (checked again at the end). */
+  reusableChunks: number;
+}
+
+export interface WriteManifestInput extends Omit<ManifestFields, 'chunks'> {
+  chunkCount: number;
+  pendingChunks: ChunkRecord[];
+}
+
+/**
+ * The stream activities, bound to their dependencies (as Temporal's samples do it). Every error
+ * goes through `classify`, which marks the ones retrying cannot heal as non-retryable.
+ */
+export function createActivities(deps: ActivityDeps) {
+  const store = { s3: deps.s3, bucket: deps.bucket };
+  const meta = (stream: StreamRef) => ({ streamId: stream.streamId });
+  const classified =
+    <I, O>(fn: (input: I) => Promise<O>) =>
+    async (input: I): Promise<O> => {
+      try {
+        return await fn(input);
+      } catch (err) {
+        throw classify(err);
+      }
+    };
+
+  return {
+    openStream: classified(async ({ stream, file, chunkSize }: { stream: StreamRef; file: FileSnapshot; chunkSize: number }): Promise<OpenStreamResult> => {
+      const manifest = await readManifest(store, stream.prefix);
+      if (!manifest) return { completed: null, reusableChunks: 0 };
+      if (isCompleteFor(manifest, file)) {
+        log.info('stream already uploaded and unchanged', meta(stream));
+        return { completed: summarize(manifest, stream.prefix), reusableChunks: 0 };
+      }
+      const reusable = reusableChunks(manifest, chunkSize).length;
+      log.info('resuming stream from its stored manifest', { ...meta(stream), reusableChunks: reusable, storedStatus: manifest.status });
+      return { completed: null, reusableChunks: reusable };
+    }),
+
+    observeStreamFile: classified(async ({ stream }: { stream: StreamRef }): Promise<FileObservation> => {
+      return observeFile(deps.watchDir, stream.relPath, stream.identity);
+    }),
+
+    uploadChunk: classified(async (input: { stream: StreamRef; range: ChunkRange }): Promise<ChunkRecord> => {
+      const outcome = await withHeartbeat((signal) => uploadChunk(deps, input, signal));
+      log.info(outcome.sent ? 'chunk uploaded' : 'chunk already in the bucket', {
+        ...meta(input.stream),
+        chunk: input.range.index,
+        bytes: input.range.size,
+      });
+      return outcome.record;
+    }),
+
+    verifyChunks: classified(
+      async ({ stream, chunkCount, pendingChunks }: { stream: StreamRef; chunkCount: number; pendingChunks: ChunkRecord[] }): Promise<VerifyResult> => {
+        const chunks = await loadChunkRecords(store, stream.prefix, pendingChunks, chunkCount);
+        const handle = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
+        let checking = 0;
+        try {
+          const result = await withHeartbeat(
+            () => findChangedChunks(handle, chunks, (index) => (checking = index)),
+            () => ({ checking }),
+          );
+          if (result.changed.length > 0) {
+            log.warn('file changed after upload: re-uploading the chunks it rewrote', { ...meta(stream), changed: result.changed.length, fileSize: result.fileSize });
+          }
+          return result;
+        } finally {
+          await handle.close();
+        }
+      },
+    ),
+
+    readMediaDuration: classified(async ({ stream }: { stream: StreamRef }): Promise<number | null> => {
+      const seconds = await readMediaDurationSeconds(resolveInWatchDir(deps.watchDir, stream.relPath));
+      if (seconds === null) log.warn('no media duration could be read: not a complete MP4', meta(stream));
+      return seconds;
+    }),
+
+    writeManifest: classified(async ({ chunkCount, pendingChunks, ...fields }: WriteManifestInput): Promise<ManifestSummary> => {
+      const chunks = await loadChunkRecords(store, fields.stream.prefix, pendingChunks, chunkCount);
+      const manifest = buildManifest({ ...fields, chunks });
+      if (manifest.status !== 'recording') {
+        const removed = await deleteChunksFrom(store, fields.stream.prefix, chunkCount);
+        if (removed > 0) log.info('removed chunks past the end of the shrunk file', { ...meta(fields.stream), removed });
+      }
+      await putManifest(store, fields.stream.prefix, manifest);
+      log.info('manifest written', { ...meta(fields.stream), status: manifest.status, chunks: manifest.chunkCount, bytes: manifest.totalSize });
+      return summarize(manifest, fields.stream.prefix);
+    }),
+  };
+}
+
+export type StreamActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,58 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { sameFile } from '../stream/identity';
+import { FailureType } from '../stream/failures';
+import type { FileIdentity, FileObservation } from '../stream/types';
+import { failure } from './failures';
+
+/** Resolves a stream's relative path inside WATCH_DIR, refusing anything that escapes it. */
+export function resolveInWatchDir(watchDir: string, relPath: string): string {
+  const absolute = path.resolve(watchDir, relPath);
+  if (path.relative(watchDir, absolute).startsWith('..') || path.isAbsolute(relPath)) {
+    throw failure(FailureType.InvalidPath, `${relPath} is outside the watched directory`);
+  }
+  return absolute;
+}
+
+export function identityOf(stats: { ino: number; birthtimeMs: number }): FileIdentity {
+  return { ino: stats.ino, birthtimeMs: Math.trunc(stats.birthtimeMs) };
+}
+
+/** Stats the stream's file; a different file now at the same path counts as "replaced". */
+export async function observeFile(watchDir: string, relPath: string, identity: FileIdentity): Promise<FileObservation> {
+  try {
+    const stats = await fs.lstat(resolveInWatchDir(watchDir, relPath));
+    if (!stats.isFile() || !sameFile(identity, identityOf(stats))) return { status: 'replaced' };
+    return { status: 'present', size: stats.size, mtimeMs: stats.mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
+    throw err;
+  }
+}
+
+/**
+ * Opens the stream's file for reading and checks it is still the same file: reading another
+ * recording saved under the same name would mix two streams.
+ */
+export async function openStreamFile(watchDir: string, relPath: string, identity: FileIdentity): Promise<fs.FileHandle> {
+  const handle = await fs.open(resolveInWatchDir(watchDir, relPath), 'r');
+  const stats = await handle.stat();
+  if (!sameFile(identity, identityOf(stats))) {
+    await handle.close();
+    throw failure(FailureType.FileReplaced, `${relPath} is now another file`);
+  }
+  return handle;
+}
+
+/** Reads exactly `size` bytes at `offset`; a shorter file means it was truncated or rewritten. */
+export async function readExactly(handle: fs.FileHandle, offset: number, size: number, into = Buffer.allocUnsafe(size)): Promise<Buffer> {
+  let filled = 0;
+  while (filled < size) {
+    const { bytesRead } = await handle.read(into, filled, size - filled, offset + filled);
+    if (bytesRead === 0) {
+      throw failure(FailureType.FileTruncated, `file ends at ${offset + filled}, before byte ${offset + size}`);
+    }
+    filled += bytesRead;
+  }
+  return into.subarray(0, size);
+}

@@ -1,0 +1,201 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Everything the app reads from its environment, validated once at start-up. */
+export interface AppConfig {
+  watchDir: string;
+  chunkSize: number;
+  streamIdleTimeoutMs: number;
+  watchCoalesceIntervalMs: number;
+  s3: S3Config;
+  temporal: TemporalConfig;
+  logLevel: LogLevel;
+  metricsPort: number;
+  temporalMetricsPort: number;
+  shutdownGraceTimeMs: number;
+}
+
+export interface S3Config {
+  /** Empty for AWS itself. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  /** Without leading or trailing slashes; empty puts streams at the bucket's root. */
+  prefix: string;
+  forcePathStyle: boolean;
+}
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The variables the app reads. Credentials are not here: the AWS SDK reads its usual variables
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...) itself, so they never pass through our code.
+ */
+export const ENV_VARS = [
+  'WATCH_DIR',
+  'CHUNK_SIZE',
+  'STREAM_IDLE_TIMEOUT',
+  'WATCH_COALESCE_INTERVAL',
+  'S3_ENDPOINT',
+  'S3_REGION',
+  'S3_BUCKET',
+  'S3_PREFIX',
+  'S3_FORCE_PATH_STYLE',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+  'LOG_LEVEL',
+  'METRICS_PORT',
+  'TEMPORAL_METRICS_PORT',
+  'SHUTDOWN_GRACE_TIME',
+] as const;
+export type EnvVar = (typeof ENV_VARS)[number];
+export type Env = Partial<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+};
+
+/** Parses `10485760`, `10MiB`, `512 KiB`, `5MB` into bytes. */
+export function parseSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = match ? SIZE_UNITS[match[2].toLowerCase()] : undefined;
+  if (!match || unit === undefined) {
+    throw new Error(`"${text}" is not a size (examples: 10485760, 10MiB, 512KiB, 5MB)`);
+  }
+  const bytes = Math.round(Number(match[1]) * unit);
+  if (!Number.isSafeInteger(bytes)) throw new Error(`"${text}" is too large`);
+  return bytes;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses `500ms`, `30s`, `2m`, `1h` (or a bare number of milliseconds) into milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
+  if (!match) throw new Error(`"${text}" is not a duration (examples: 500ms, 30s, 2m, 1h)`);
+  return Math.round(Number(match[1]) * DURATION_UNITS[(match[2] ?? 'ms').toLowerCase()]);
+}
+
+export function parseBoolean(text: string): boolean {
+  const value = text.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(value)) return false;
+  throw new Error(`"${text}" is not a boolean (true or false)`);
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${text}" is not a port (0-65535)`);
+  return port;
+}
+
+function parseLogLevel(text: string): LogLevel {
+  const level = text.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new Error(`"${text}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return level as LogLevel;
+}
+
+/** S3 allows 10,000 parts and single PUTs up to 5 GiB; a chunk is one object. */
+const MAX_CHUNK_SIZE = 5 * 2 ** 30;
+
+/**
+ * Builds the config from an environment, collecting every problem so an operator fixes them all
+ * in one go. Never echoes values back: a misplaced secret must not end up in a log.
+ */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
+  const problems: string[] = [];
+  function read<T>(name: EnvVar, fallback: string | undefined, parse: (text: string) => T): T {
+    const raw = env[name];
+    const text = raw === undefined || raw.trim() === '' ? fallback : raw;
+    if (text === undefined) {
+      problems.push(`${name} is required`);
+      return undefined as T;
+    }
+    try {
+      return parse(text);
+    } catch (err) {
+      problems.push(`${name}: ${(err as Error).message}`);
+      return undefined as T;
+    }
+  }
+  const text = (t: string) => t.trim();
+
+  const config: AppConfig = {
+    watchDir: read('WATCH_DIR', './input-videos', (t) => path.resolve(cwd, t)),
+    chunkSize: read('CHUNK_SIZE', '10MiB', (t) => {
+      const size = parseSize(t);
+      if (size < 1 || size > MAX_CHUNK_SIZE) throw new Error('must be between 1 byte and 5GiB');
+      return size;
+    }),
+    streamIdleTimeoutMs: read('STREAM_IDLE_TIMEOUT', '30s', (t) => {
+      const ms = parseDuration(t);
+      if (ms < 100) throw new Error('must be at least 100ms');
+      return ms;
+    }),
+    watchCoalesceIntervalMs: read('WATCH_COALESCE_INTERVAL', '1s', parseDuration),
+    s3: {
+      endpoint: read('S3_ENDPOINT', '', (t) => {
+        if (t === '') return undefined;
+        const url = new URL(t);
+        if (url.username || url.password) throw new Error('must not carry credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
+        return url.toString().replace(/\/$/, '');
+      }),
+      region: read('S3_REGION', 'us-east-1', text),
+      bucket: read('S3_BUCKET', undefined, (t) => {
+        if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(t.trim())) throw new Error(`"${t}" is not a valid bucket name`);
+        return t.trim();
+      }),
+      prefix: read('S3_PREFIX', '', (t) => t.trim().replace(/^\/+|\/+$/g, '')),
+      forcePathStyle: read('S3_FORCE_PATH_STYLE', 'false', parseBoolean),
+    },
+    temporal: {
+      address: read('TEMPORAL_ADDRESS', 'localhost:7233', text),
+      namespace: read('TEMPORAL_NAMESPACE', 'default', text),
+      taskQueue: read('TEMPORAL_TASK_QUEUE', 'stream-uploader', text),
+    },
+    logLevel: read('LOG_LEVEL', 'info', parseLogLevel),
+    metricsPort: read('METRICS_PORT', '9464', parsePort),
+    temporalMetricsPort: read('TEMPORAL_METRICS_PORT', '9465', parsePort),
+    shutdownGraceTimeMs: read('SHUTDOWN_GRACE_TIME', '30s', parseDuration),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * Reads `KEY=value` lines from a `.env` file into `env`, never overriding what the environment
+ * already sets (the process environment wins, as with docker compose).
+ */
+export function loadDotEnv(file: string, env: NodeJS.ProcessEnv = process.env): void {
+  if (!fs.existsSync(file)) return;
+  for (const line of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!match || line.trim().startsWith('#')) continue;
+    const value = match[2].replace(/^(['"])(.*)\1$/, '$2');
+    if (env[match[1]] === undefined) env[match[1]] = value;
+  }
+}

@@ -1,0 +1,50 @@
+import pino from 'pino';
+import type { Logger as TemporalLogger, LogLevel as TemporalLogLevel, LogMetadata } from '@temporalio/common';
+import type { LogLevel } from './config';
+
+export type AppLogger = pino.Logger;
+
+/**
+ * JSON lines on stdout. Error objects are serialised with their stack; credentials never reach a
+ * log line because the config keeps none and S3 errors are logged by name and message only.
+ */
+export function createLogger(level: LogLevel, destination?: pino.DestinationStream): AppLogger {
+  return pino(
+    {
+      level,
+      base: { service: 'stream-uploader' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: ['*.secretAccessKey', '*.accessKeyId', '*.password', '*.authorization'], censor: '[redacted]' },
+    },
+    destination,
+  );
+}
+
+/**
+ * Lets the Temporal SDK (worker, workflow and activity logs) write through the same pino logger,
+ * so every line has one format and workflow/activity lines carry their workflowId.
+ */
+export class TemporalPinoLogger implements TemporalLogger {
+  constructor(private readonly logger: AppLogger) {}
+
+  log(level: TemporalLogLevel, message: string, meta?: LogMetadata): void {
+    const method = level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
+    this.logger[method]({ ...meta }, message);
+  }
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The types that cross boundaries: workflow input and state, signals, activity inputs and results.
+ * Pure data only, so the workflow bundle can import them.
+ */
+
+/** What distinguishes one file from a later file created under the same path. */
+export interface FileIdentity {
+  ino: number;
+  /** Creation time in ms since the epoch; 0 where the filesystem does not record it. */
+  birthtimeMs: number;
+}
+
+/** The identity of a stream: one file, one workflow, one prefix in the bucket. */
+export interface StreamRef {
+  /** Stable and readable: `<path relative to WATCH_DIR>@<identity>`. */
+  streamId: string;
+  workflowId: string;
+  /** Relative to WATCH_DIR, with `/` separators. */
+  relPath: string;
+  /** The stream's folder in the bucket, without a trailing slash. */
+  prefix: string;
+  identity: FileIdentity;
+}
+
+/** The observable state of the file on disk: what the watcher signals and `stat` returns. */
+export interface FileSnapshot {
+  size: number;
+  mtimeMs: number;
+}
+
+export type FileObservation =
+  | ({ status: 'present' } & FileSnapshot)
+  | { status: 'missing' }
+  /** The path now names another file (deleted and re-created, or renamed over). */
+  | { status: 'replaced' };
+
+/** A byte range of the file that becomes one object. */
+export interface ChunkRange {
+  index: number;
+  offset: number;
+  size: number;
+}
+
+/** A chunk that is in the bucket. */
+export interface ChunkRecord extends ChunkRange {
+  key: string;
+  /** Hex SHA-256 of the chunk's bytes, verified by the S3 server on upload. */
+  sha256: string;
+  etag: string;
+  /** ISO-8601 time of the upload that stored these bytes (kept identical across retries). */
+  uploadedAt: string;
+}
+
+export type StreamStatus = 'recording' | 'complete' | 'cancelled' | 'failed';
+
+export interface StreamFailure {
+  type: string;
+  message: string;
+}
+
+/** Everything a workflow run carries over to the next run when it continues as new. */
+export interface StreamUploadState {
+  /** Chunks [0, nextIndex) are in the bucket, each `chunkSize` bytes long. */
+  nextIndex: number;
+  /** Uploaded chunks whose records are not yet in the stream's metadata.json. */
+  pendingChunks: ChunkRecord[];
+  /** The newest state of the file the workflow knows of. */
+  file: FileSnapshot;
+  /** ISO-8601. */
+  startedAt: string;
+}
+
+export interface StreamUploadInput {
+  stream: StreamRef;
+  chunkSize: number;
+  idleTimeoutMs: number;
+  /** The file as the watcher saw it when it started the workflow. */
+  file: FileSnapshot;
+  /** Present when continuing as new. */
+  state?: StreamUploadState;
+}
+
+export interface StreamProgress {
+  streamId: string;
+  status: StreamStatus;
+  fileSize: number;
+  uploadedBytes: number;
+  chunksUploaded: number;
+  lastActivityAt: string;
+}

@@ -1,0 +1,1 @@
+export { StreamUploadWorkflow } from './stream-upload';
