@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { ConfigError, loadConfig, loadDotEnv } from './config';
+import { createLogger, TemporalPinoLogger } from './logger';
+import { createS3Client } from './s3';
+import { startWatcher } from './watcher';
+import { createStreamWorker } from './worker';
+
+/**
+ * The app: one process runs the watcher and a Temporal worker. SIGINT/SIGTERM stop the watcher,
+ * let in-flight activities finish (or hand them back), then exit 0.
+ */
+async function main(): Promise<void> {
+  loadDotEnv(path.resolve('.env'));
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  Runtime.install({
+    logger: new TemporalPinoLogger(logger),
+    telemetryOptions: {
+      logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} },
+      metrics: { prometheus: { bindAddress: `0.0.0.0:${config.temporalMetricsPort}` } },
+    },
+  });
+
+  const { address, namespace } = config.temporal;
+  const workerConnection = await NativeConnection.connect({ address });
+  const clientConnection = await Connection.connect({ address });
+  const client = new Client({ connection: clientConnection, namespace });
+  const s3 = createS3Client(config.s3);
+  const worker = await createStreamWorker(config, workerConnection, s3);
+  const running = worker.run();
+  const watcher = await startWatcher(config, client, logger);
+  logger.info({ taskQueue: config.temporal.taskQueue, namespace, bucket: config.s3.bucket }, 'stream-uploader started');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void watcher.close().finally(() => worker.shutdown());
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  await running;
+  await clientConnection.close();
+  await workerConnection.close();
+  s3.destroy();
+  logger.info('stopped');
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+  } else {
+    process.stderr.write(`stream-uploader failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.exit(1);
+});

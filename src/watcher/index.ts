@@ -1,0 +1,48 @@
+import type { Client } from '@temporalio/client';
+import type { AppConfig } from '../config';
+import type { AppLogger } from '../logger';
+import { Coalescer } from './coalescer';
+import { createStreamSignaler } from './stream-signaler';
+import { watchDirectory, type FileEvent } from './watch-directory';
+
+const RETRY_SIGNAL_AFTER_MS = 5_000;
+
+export interface Watcher {
+  close(): Promise<void>;
+}
+
+/**
+ * Watches WATCH_DIR and keeps each recording's workflow informed. Events are coalesced per file;
+ * a signal Temporal refused is retried with the file's newest state, so an outage loses nothing.
+ */
+export async function startWatcher(config: AppConfig, client: Client, logger: AppLogger): Promise<Watcher> {
+  const signal = createStreamSignaler({
+    client,
+    taskQueue: config.temporal.taskQueue,
+    s3Prefix: config.s3.prefix,
+    chunkSize: config.chunkSize,
+    idleTimeoutMs: config.streamIdleTimeoutMs,
+    logger,
+  });
+  const retries = new Set<NodeJS.Timeout>();
+  const coalescer: Coalescer<FileEvent> = new Coalescer(config.watchCoalesceIntervalMs, (key, event) => {
+    void signal(event).then((delivered) => {
+      if (delivered) return;
+      const timer = setTimeout(() => {
+        retries.delete(timer);
+        coalescer.push(key, event);
+      }, RETRY_SIGNAL_AFTER_MS);
+      retries.add(timer);
+    });
+  });
+  const watch = watchDirectory(config.watchDir, (event) => coalescer.push(`${event.relPath}@${event.identity.ino}`, event), logger);
+  const existing = await watch.ready;
+  logger.info({ watchDir: config.watchDir, existingFiles: existing }, 'watching for recordings');
+  return {
+    async close() {
+      await watch.close();
+      coalescer.flush();
+      for (const timer of retries) clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { Client } from '@temporalio/client';
+import type { AppLogger } from '../logger';
+import { streamRef } from '../stream/identity';
+import type { StreamUploadInput } from '../stream/types';
+import { fileChangedSignal, STREAM_UPLOAD_WORKFLOW } from '../workflows/definitions';
+import type { FileEvent } from './watch-directory';
+
+export interface SignalerOptions {
+  client: Client;
+  taskQueue: string;
+  s3Prefix: string;
+  chunkSize: number;
+  idleTimeoutMs: number;
+  logger: AppLogger;
+}
+
+/**
+ * Tells a file's workflow about the file, starting the workflow when none runs. A finished
+ * stream's id may be started again (the new run finds its manifest complete and uploads nothing
+ * unless the file changed). Returns false when Temporal could not be reached.
+ */
+export function createStreamSignaler(options: SignalerOptions): (event: FileEvent) => Promise<boolean> {
+  const { client, logger } = options;
+  return async (event) => {
+    const stream = streamRef(event.relPath, event.identity, options.s3Prefix);
+    const input: StreamUploadInput = {
+      stream,
+      chunkSize: options.chunkSize,
+      idleTimeoutMs: options.idleTimeoutMs,
+      file: event.snapshot,
+    };
+    try {
+      await client.workflow.signalWithStart(STREAM_UPLOAD_WORKFLOW, {
+        workflowId: stream.workflowId,
+        taskQueue: options.taskQueue,
+        args: [input],
+        signal: fileChangedSignal,
+        signalArgs: [event.snapshot],
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        staticSummary: `Upload ${stream.relPath}`,
+      });
+      logger.debug({ streamId: stream.streamId, workflowId: stream.workflowId, size: event.snapshot.size }, 'file change signalled');
+      return true;
+    } catch (err) {
+      logger.warn({ streamId: stream.streamId, workflowId: stream.workflowId, err }, 'cannot signal the stream workflow; will retry');
+      return false;
+    }
+  };
+}

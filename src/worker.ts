@@ -1,0 +1,17 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities';
+import type { AppConfig } from './config';
+
+/** A Temporal worker that runs the stream workflows and their activities. */
+export async function createStreamWorker(config: AppConfig, connection: NativeConnection, s3: S3Client): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities: createActivities({ s3, bucket: config.s3.bucket, watchDir: config.watchDir }),
+    // In-flight uploads get this long to finish on shutdown before they are handed back to Temporal.
+    shutdownGraceTime: config.shutdownGraceTimeMs,
+  });
+}
