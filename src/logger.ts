@@ -30,7 +30,9 @@ export class TemporalPinoLogger implements TemporalLogger {
 
   log(level: TemporalLogLevel, message: string, meta?: LogMetadata): void {
     const method = level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
-    this.logger[method]({ ...meta }, message);
+    // The task token is an opaque credential for completing the activity: no use in a log.
+    const { taskToken: _taskToken, ...rest } = meta ?? {};
+    this.logger[method](rest, message);
   }
   trace(message: string, meta?: LogMetadata): void {
     this.log('TRACE', message, meta);

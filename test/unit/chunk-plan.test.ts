@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { chunkCount, chunkRange, intactFullChunks, nextChunk } from '../../src/stream/chunk-plan';
+
+describe('chunk plan', () => {
+  test('uploads only full chunks while the file may grow', () => {
+    assert.deepEqual(nextChunk(0, 100, 250, false), { index: 0, offset: 0, size: 100 });
+    assert.deepEqual(nextChunk(2, 100, 250, false), null);
+    assert.deepEqual(nextChunk(0, 100, 99, false), null);
+  });
+
+  test('uploads the short tail at the end, and nothing for an empty file', () => {
+    assert.deepEqual(nextChunk(2, 100, 250, true), { index: 2, offset: 200, size: 50 });
+    assert.equal(nextChunk(3, 100, 250, true), null);
+    assert.equal(nextChunk(0, 100, 0, true), null);
+  });
+
+  test('counts chunks', () => {
+    assert.equal(chunkCount(100, 0), 0);
+    assert.equal(chunkCount(100, 100), 1);
+    assert.equal(chunkCount(100, 101), 2);
+    assert.deepEqual(chunkRange(1, 100, 150), { index: 1, offset: 100, size: 50 });
+  });
+
+  test('drops chunks past the end of a file that shrank', () => {
+    assert.equal(intactFullChunks(5, 100, 1000), 5);
+    assert.equal(intactFullChunks(5, 100, 250), 2);
+  });
+});

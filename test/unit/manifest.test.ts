@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { buildManifest, isCompleteFor, mergeChunkRecords, reusableChunks, summarize } from '../../src/stream/manifest';
+import { streamRef } from '../../src/stream/identity';
+import type { ChunkRecord } from '../../src/stream/types';
+
+const stream = streamRef('rec.mp4', { ino: 1, birthtimeMs: 2 }, 'p');
+const record = (index: number, size = 100, sha256 = `sha-${index}`): ChunkRecord => ({
+  index,
+  offset: index * 100,
+  size,
+  key: `p/chunks/${index}`,
+  sha256,
+  etag: `"e${index}"`,
+  uploadedAt: '2026-01-01T00:00:00.000Z',
+});
+
+describe('manifest', () => {
+  test('later uploads replace earlier records of the same chunk', () => {
+    const merged = mergeChunkRecords([record(0), record(1)], [record(0, 100, 'rewritten'), record(2, 30)], 3);
+    assert.deepEqual(merged.map((chunk) => chunk.sha256), ['rewritten', 'sha-1', 'sha-2']);
+  });
+
+  test('keeps only the chunks the stream has, and refuses a hole', () => {
+    assert.equal(mergeChunkRecords([record(0), record(1), record(2)], [], 2).length, 2);
+    assert.throws(() => mergeChunkRecords([record(0)], [record(2)], 3), /no record of chunk 1/);
+  });
+
+  test('describes the stream', () => {
+    const manifest = buildManifest({
+      stream,
+      status: 'complete',
+      file: { size: 230, mtimeMs: Date.UTC(2026, 0, 1) },
+      chunkSize: 100,
+      chunks: [record(0), record(1), record(2, 30)],
+      startedAt: '2026-01-01T00:00:00.000Z',
+      completedAt: '2026-01-01T00:01:00.000Z',
+      durationSeconds: 12.5,
+    });
+    assert.equal(manifest.totalSize, 230);
+    assert.equal(manifest.chunkCount, 3);
+    assert.equal(manifest.source.path, 'rec.mp4');
+    assert.equal(manifest.source.modifiedAt, '2026-01-01T00:00:00.000Z');
+    assert.equal(manifest.workflowId, stream.workflowId);
+    assert.equal('error' in manifest, false);
+    assert.equal(isCompleteFor(manifest, { size: 230, mtimeMs: Date.UTC(2026, 0, 1) }), true);
+    assert.equal(isCompleteFor(manifest, { size: 231, mtimeMs: Date.UTC(2026, 0, 1) }), false);
+    const summary = summarize(manifest, stream.prefix);
+    assert.equal('chunks' in summary, false);
+    assert.equal(summary.manifestKey, 'p/rec.mp4/1-2/metadata.json');
+  });
+
+  test('a new run builds on the full chunks of an earlier manifest only', () => {
+    const earlier = buildManifest({
+      stream,
+      status: 'complete',
+      file: { size: 230, mtimeMs: 0 },
+      chunkSize: 100,
+      chunks: [record(0), record(1), record(2, 30)],
+      startedAt: '',
+      completedAt: '',
+      durationSeconds: null,
+    });
+    assert.equal(reusableChunks(earlier, 100).length, 2);
+    assert.equal(reusableChunks(earlier, 50).length, 0);
+  });
+});

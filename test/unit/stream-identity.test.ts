@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isNewer, sameSnapshot } from '../../src/stream/file-change';
+import { sameFile, streamRef } from '../../src/stream/identity';
+import { chunkIndexOfKey, chunkKey, manifestKey } from '../../src/stream/object-keys';
+import { isRecordingPath } from '../../src/watcher/file-filter';
+
+describe('stream identity and object keys', () => {
+  test('names a stream after its path and file identity', () => {
+    const ref = streamRef('cam 1/rec.mp4', { ino: 42, birthtimeMs: 1700000000123.7 }, 'recordings');
+    assert.equal(ref.streamId, 'cam 1/rec.mp4@42-1700000000123');
+    assert.equal(ref.workflowId, 'stream:cam 1/rec.mp4@42-1700000000123');
+    assert.equal(ref.prefix, 'recordings/cam 1/rec.mp4/42-1700000000123');
+    assert.equal(streamRef('rec.mp4', { ino: 1, birthtimeMs: 2 }, '').prefix, 'rec.mp4/1-2');
+  });
+
+  test('a new file under an old name gets other names (no overwrite of earlier objects)', () => {
+    const first = streamRef('rec.mp4', { ino: 7, birthtimeMs: 1000 }, '');
+    const second = streamRef('rec.mp4', { ino: 7, birthtimeMs: 2000 }, '');
+    assert.notEqual(first.workflowId, second.workflowId);
+    assert.notEqual(first.prefix, second.prefix);
+    assert.equal(sameFile(first.identity, { ino: 7, birthtimeMs: 1000.4 }), true);
+    assert.equal(sameFile(first.identity, second.identity), false);
+  });
+
+  test('lays out chunk keys zero-padded to six digits', () => {
+    assert.equal(chunkKey('p', 7), 'p/chunks/000007');
+    assert.equal(manifestKey('p'), 'p/metadata.json');
+    assert.equal(chunkIndexOfKey('p', 'p/chunks/000123'), 123);
+    assert.equal(chunkIndexOfKey('p', 'p/metadata.json'), null);
+    assert.equal(chunkIndexOfKey('p', 'q/chunks/000001'), null);
+  });
+
+  test('never lets an older observation replace a newer one', () => {
+    const known = { size: 100, mtimeMs: 2000 };
+    assert.equal(isNewer(known, { size: 200, mtimeMs: 3000 }), true);
+    assert.equal(isNewer(known, { size: 50, mtimeMs: 1000 }), false);
+    assert.equal(isNewer(known, { size: 150, mtimeMs: 2000 }), true);
+    assert.equal(isNewer(known, { size: 100, mtimeMs: 2000 }), false);
+    assert.equal(sameSnapshot(known, { ...known }), true);
+  });
+
+  test('watches .mp4 recordings only, not hidden or temporary files', () => {
+    assert.equal(isRecordingPath('a.mp4'), true);
+    assert.equal(isRecordingPath('cam/B.MP4'), true);
+    assert.equal(isRecordingPath('a.mov'), false);
+    assert.equal(isRecordingPath('.a.mp4'), false);
+    assert.equal(isRecordingPath('.hidden/a.mp4'), false);
+    assert.equal(isRecordingPath('a.mp4.part'), false);
+    assert.equal(isRecordingPath('a.mp4~'), false);
+  });
+});
