@@ -76,6 +76,8 @@ export interface StreamUploadInput {
   idleTimeoutMs: number;
   /** The file as the watcher saw it when it started the workflow. */
   file: FileSnapshot;
+  /** History length at which a run continues as new; the default suits Temporal's limits. */
+  maxHistoryEvents?: number;
   /** Present when continuing as new. */
   state?: StreamUploadState;
 }

@@ -41,7 +41,7 @@ const quick = proxyActivities<StreamActivities>({ startToCloseTimeout: '2 minute
 /** Upload records carried in workflow state before they are written out to metadata.json. */
 const MAX_PENDING_RECORDS = 200;
 /** Continue as new well before Temporal's 10,240-event warning. */
-const MAX_HISTORY_EVENTS = 8_000;
+const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
 
 /**
  * One stream: uploads the file's full chunks in order while it grows, and when it has been idle
@@ -159,7 +159,7 @@ export async function StreamUploadWorkflow(input: StreamUploadInput): Promise<Ma
     for (;;) {
       await uploadFullChunks();
       const info = workflowInfo();
-      if (info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS) {
+      if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS)) {
         await writeManifest('recording', state.nextIndex, null);
         await condition(allHandlersFinished);
         return continueAsNew<typeof StreamUploadWorkflow>({ ...input, state });

@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createBucket, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
+import { loadConfig, type AppConfig } from '../../src/config';
+import { createS3Client } from '../../src/s3';
+import { createStreamWorker } from '../../src/worker';
+
+/** A real Temporal dev server and a real MinIO on free loopback ports, with a bucket and clients. */
+export interface TestStack {
+  temporal: TemporalServer;
+  minio: S3Server;
+  bucket: string;
+  s3: S3Client;
+  client: Client;
+  /** Environment for the app (or `loadConfig`) pointing at this stack. */
+  env(overrides?: Record<string, string>): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(): Promise<TestStack> {
+  const [temporal, minio] = await Promise.all([startTemporal(), startMinio()]);
+  const bucket = 'recordings';
+  await createBucket(minio, bucket);
+  const credentials = { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey };
+  const s3 = new S3Client({ endpoint: minio.endpoint, region: minio.region, forcePathStyle: true, credentials });
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: temporal.namespace });
+  return {
+    temporal,
+    minio,
+    bucket,
+    s3,
+    client,
+    env: (overrides = {}) => ({
+      S3_ENDPOINT: minio.endpoint,
+      S3_REGION: minio.region,
+      S3_BUCKET: bucket,
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: minio.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: temporal.namespace,
+      ...overrides,
+    }),
+    async stop() {
+      s3.destroy();
+      await connection.close();
+      await Promise.all([temporal.stop(), minio.stop()]);
+    },
+  };
+}
+
+/** A fresh directory under test/.tmp (kept on failure for a look, removed by the next run). */
+export function tempDir(name: string): string {
+  const root = path.resolve(__dirname, '..', '.tmp');
+  fs.mkdirSync(root, { recursive: true });
+  return fs.mkdtempSync(path.join(root, `${name}-`));
+}
+
+/** The app's config for this stack, with the app's own S3 client and an in-process worker. */
+export async function startWorker(stack: TestStack, overrides: Record<string, string>): Promise<{ config: AppConfig; worker: Worker; stop(): Promise<void> }> {
+  const env = stack.env(overrides);
+  const config = loadConfig({ ...env, TEMPORAL_TASK_QUEUE: overrides.TEMPORAL_TASK_QUEUE ?? `test-${process.pid}-${Date.now()}` });
+  // The AWS SDK reads credentials from the environment, as in production.
+  process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
+  process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
+  const connection = await NativeConnection.connect({ address: stack.temporal.address });
+  const s3 = createS3Client(config.s3);
+  const worker = await createStreamWorker(config, connection, s3);
+  const running = worker.run();
+  return {
+    config,
+    worker,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      s3.destroy();
+    },
+  };
+}
+
