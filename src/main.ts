@@ -17,6 +17,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   Runtime.install({
     logger: new TemporalPinoLogger(logger),
+    // We stop the watcher before the worker, so the signals are ours to handle.
+    shutdownSignals: [],
     telemetryOptions: {
       logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} },
       metrics: { prometheus: { bindAddress: `0.0.0.0:${config.temporalMetricsPort}` } },

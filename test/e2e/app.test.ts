@@ -68,7 +68,7 @@ describe('end to end: the app uploads recordings dropped into its watched direct
   const files = ['cam1/regular.mp4', 'cam1/fragmented.mp4', 'live-regular.mp4', 'live fragmented ü.mp4'];
 
   test('uploads several files at once, two of them recorded live, byte for byte', async () => {
-    app = startApp(env);
+    app = startApp(env, path.join(watchDir, '..', 'e2e-app.log'));
     await app.waitForLog((line) => line.msg === 'watching for recordings');
 
     // Finished files arrive by rename, as a copy tool would drop them; live ones grow in place.
@@ -115,7 +115,7 @@ describe('end to end: the app uploads recordings dropped into its watched direct
 
   test('restarted over finished recordings, it uploads nothing again', async () => {
     const before = await Promise.all(files.map((relPath) => chunkTimes(relPath)));
-    app = startApp(env);
+    app = startApp(env, path.join(watchDir, '..', 'e2e-app.log'));
     await app.waitForLog((line) => line.msg === 'watching for recordings' && line.existingFiles === files.length);
     for (const relPath of files) {
       await app.waitForLog((line) => line.msg === 'stream already uploaded and unchanged' && String(line.streamId).startsWith(`${relPath}@`));

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -17,7 +18,8 @@ export interface AppProcess {
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-export function startApp(env: Record<string, string>): AppProcess {
+/** `logFile` keeps the app's stdout and stderr for a look after a failure. */
+export function startApp(env: Record<string, string>, logFile?: string): AppProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
@@ -26,7 +28,10 @@ export function startApp(env: Record<string, string>): AppProcess {
   const logs: LogLine[] = [];
   const strayLines: string[] = [];
   const waiters = new Set<() => void>();
+  const log = logFile ? fs.createWriteStream(logFile, { flags: 'a' }) : null;
+  child.stderr!.on('data', (data: Buffer) => log?.write(data));
   readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+    log?.write(`${line}\n`);
     try {
       logs.push(JSON.parse(line) as LogLine);
     } catch {
