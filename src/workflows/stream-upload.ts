@@ -16,6 +16,7 @@ import type { StreamActivities } from '../activities';
 import { chunkCount, chunkRange, intactFullChunks, nextChunk } from '../stream/chunk-plan';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../stream/failures';
 import { isNewer, sameSnapshot } from '../stream/file-change';
+import { idleWaitMs } from '../stream/idle';
 import type { ManifestSummary } from '../stream/manifest';
 import type { ChunkRange, FileSnapshot, StreamFailure, StreamStatus, StreamUploadInput, StreamUploadState } from '../stream/types';
 import { fileChangedSignal, progressQuery } from './definitions';
@@ -156,6 +157,7 @@ export async function StreamUploadWorkflow(input: StreamUploadInput): Promise<Ma
       if (opened.completed) return opened.completed;
       state.nextIndex = opened.reusableChunks;
     }
+    let waitMs = idleTimeoutMs;
     for (;;) {
       await uploadFullChunks();
       const info = workflowInfo();
@@ -165,16 +167,20 @@ export async function StreamUploadWorkflow(input: StreamUploadInput): Promise<Ma
         return continueAsNew<typeof StreamUploadWorkflow>({ ...input, state });
       }
       const seen = changes;
-      if (await condition(() => changes !== seen, idleTimeoutMs)) continue;
-
+      if (await condition(() => changes !== seen, waitMs)) {
+        waitMs = idleTimeoutMs;
+        continue;
+      }
       const observed = await observe();
       if (!sameSnapshot(observed, state.file)) {
-        // A change the watcher did not signal (lost or late events): not idle after all.
+        // A change the watcher did not signal (lost or late events): idle only once it is old enough.
         state.file = observed;
-        continue;
+        waitMs = idleWaitMs(observed.mtimeMs, Date.now(), idleTimeoutMs);
+        if (waitMs > 0) continue;
       }
       const summary = await finalize(observed);
       if (summary) return summary;
+      waitMs = idleTimeoutMs;
     }
   }
 

@@ -8,6 +8,7 @@ import { streamRef } from '../../src/stream/identity';
 import type { StreamRef, StreamUploadInput } from '../../src/stream/types';
 import { fileChangedSignal, progressQuery, STREAM_UPLOAD_WORKFLOW } from '../../src/workflows/definitions';
 import type { ManifestSummary } from '../../src/stream/manifest';
+import { recordHistory } from '../support/histories';
 import { downloadStreamSha256, listKeys, readManifestObject } from '../support/bucket';
 import { ffprobeDurationSeconds, makeMp4, sha256File } from '../support/media';
 import { startStack, startWorker, tempDir, type TestStack } from '../support/stack';
@@ -66,8 +67,9 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
 
   test('uploads a regular MP4 byte for byte, with its media duration', async () => {
     await makeMp4(path.join(watchDir, 'regular.mp4'), { seconds: 3, kind: 'regular' });
-    const summary = await (await startStream('regular.mp4')).result();
-    const manifest = await assertBucketHoldsFile(summary, 'regular.mp4');
+    const handle = await startStream('regular.mp4');
+    const manifest = await assertBucketHoldsFile(await handle.result(), 'regular.mp4');
+    recordHistory(handle, stack.temporal.address, 'regular');
     assert.ok(manifest.chunkCount > 3, `several chunks (${manifest.chunkCount})`);
     const probed = await ffprobeDurationSeconds(path.join(watchDir, 'regular.mp4'));
     assert.ok(Math.abs(manifest.durationSeconds! - probed) < 0.1, `${manifest.durationSeconds} vs ffprobe ${probed}`);
@@ -107,6 +109,7 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     const handle = await startStream('again.mp4');
     const second = await handle.result();
     assert.deepEqual(second, first);
+    recordHistory(handle, stack.temporal.address, 'already-complete');
     const history = await handle.fetchHistory();
     const activities = history.events!.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
     assert.deepEqual(activities, ['openStream']);
@@ -127,6 +130,7 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     const stats = fs.statSync(file);
     await handle.signal(fileChangedSignal, { size: stats.size, mtimeMs: stats.mtimeMs });
     await assertBucketHoldsFile(await handle.result(), 'rewritten.mp4');
+    recordHistory(handle, stack.temporal.address, 'rewritten');
   });
 
   test('a file deleted mid-stream ends with a failed manifest listing what was uploaded', async () => {
@@ -141,6 +145,7 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
       assert.match(String(err.cause?.message), /deleted/);
       return true;
     });
+    recordHistory(handle, stack.temporal.address, 'deleted');
     const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`);
     assert.equal(manifest.status, 'failed');
     assert.equal(manifest.error?.type, 'FileGone');

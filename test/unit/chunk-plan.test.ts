@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { chunkCount, chunkRange, intactFullChunks, nextChunk } from '../../src/stream/chunk-plan';
+import { idleWaitMs } from '../../src/stream/idle';
 
 describe('chunk plan', () => {
   test('uploads only full chunks while the file may grow', () => {
@@ -25,5 +26,18 @@ describe('chunk plan', () => {
   test('drops chunks past the end of a file that shrank', () => {
     assert.equal(intactFullChunks(5, 100, 1000), 5);
     assert.equal(intactFullChunks(5, 100, 250), 2);
+  });
+});
+
+describe('idle decision', () => {
+  test('waits the rest of the timeout, measured from the last change', () => {
+    assert.equal(idleWaitMs(10_000, 10_000, 30_000), 30_000);
+    assert.equal(idleWaitMs(10_000, 25_000, 30_000), 15_000);
+    assert.equal(idleWaitMs(10_000, 40_000, 30_000), 0);
+    assert.equal(idleWaitMs(10_000, 90_000, 30_000), 0);
+  });
+
+  test('never waits longer than the timeout, even for a modification time in the future', () => {
+    assert.equal(idleWaitMs(99_000, 10_000, 30_000), 30_000);
   });
 });
