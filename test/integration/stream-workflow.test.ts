@@ -152,6 +152,19 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     assert.equal(manifest.chunkCount, 3);
   });
 
+  test('cancelling a stream writes a cancelled manifest with exactly the chunks in the bucket', async () => {
+    fs.writeFileSync(path.join(watchDir, 'cancelled.mp4'), Buffer.alloc(CHUNK_SIZE * 4 + 9, 'c'));
+    const stream = refOf('cancelled.mp4');
+    const handle = await startStream('cancelled.mp4', { idleTimeoutMs: 60_000 });
+    await waitFor(async () => (await handle.query(progressQuery)).chunksUploaded >= 4);
+    await handle.cancel();
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`);
+    assert.equal(manifest.status, 'cancelled');
+    assert.equal(manifest.chunkCount, 4, 'the unfinished tail is not listed');
+    assert.deepEqual(await listKeys(stack.s3, stack.bucket, `${stream.prefix}/chunks/`), manifest.chunks.map((chunk) => chunk.key));
+  });
+
   test('a long stream continues as new and loses nothing', async () => {
     const file = path.join(watchDir, 'long.mp4');
     fs.writeFileSync(file, Buffer.from(Array.from({ length: CHUNK_SIZE * 60 + 1234 }, (_, i) => (i * 7919) % 251)));
