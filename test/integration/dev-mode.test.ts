@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+import { S3Client } from '@aws-sdk/client-s3';
+import { freePort } from '../../scripts/local-servers';
+import { streamRef } from '../../src/stream/identity';
+import { downloadStreamSha256, readManifestObject } from '../support/bucket';
+import { makeMp4, sha256File } from '../support/media';
+import { tempDir } from '../support/stack';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dropped file, and stops cleanly on Ctrl-C', async () => {
+  const dir = tempDir('dev');
+  const watchDir = path.join(dir, 'input-videos');
+  const ports = { TEMPORAL_PORT: await freePort(), TEMPORAL_UI_PORT: await freePort(), MINIO_PORT: await freePort(), MINIO_CONSOLE_PORT: await freePort() };
+  const credentials = { accessKeyId: 'dev-test', secretAccessKey: randomBytes(12).toString('hex') };
+  const dev = spawn('npm', ['run', 'dev'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(ports).map(([name, value]) => [name, String(value)])),
+      DEV_DATA_DIR: path.join(dir, 'data'),
+      WATCH_DIR: watchDir,
+      METRICS_PORT: String(await freePort()),
+      TEMPORAL_METRICS_PORT: String(await freePort()),
+      STREAM_IDLE_TIMEOUT: '1s',
+      CHUNK_SIZE: '256KiB',
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so that Ctrl-C can be sent as a terminal sends it: to the whole group.
+    detached: true,
+  });
+  let output = '';
+  dev.stdout.on('data', (data: Buffer) => (output += data.toString()));
+  dev.stderr.on('data', (data: Buffer) => (output += data.toString()));
+  const exited = new Promise<string>((resolve) => dev.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
+  const s3 = new S3Client({ endpoint: `http://127.0.0.1:${ports.MINIO_PORT}`, region: 'us-east-1', forcePathStyle: true, credentials });
+  try {
+    await until(() => output.includes('watching for recordings'), 120_000, () => output);
+    assert.match(output, new RegExp(`Temporal UI\\s+http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`));
+    assert.match(output, new RegExp(`MinIO console\\s+http://127.0.0.1:${ports.MINIO_CONSOLE_PORT}`));
+
+    const file = path.join(watchDir, 'dropped.mp4');
+    await makeMp4(file, { seconds: 2, kind: 'regular' });
+    const stats = fs.statSync(file);
+    const key = `${streamRef('dropped.mp4', { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '').prefix}/metadata.json`;
+    let manifest;
+    await until(async () => {
+      manifest = await readManifestObject(s3, 'recordings', key).catch(() => undefined);
+      return manifest?.status === 'complete';
+    }, 60_000, () => output);
+    assert.equal(await downloadStreamSha256(s3, 'recordings', manifest!), await sha256File(file));
+
+    process.kill(-dev.pid!, 'SIGINT');
+    // npm itself ends on the SIGINT, as it does in a terminal; what matters is what it ran.
+    assert.ok(['exit 0', 'SIGINT'].includes(await exited), output);
+    assert.match(output, /"msg":"stopped"/, 'the app shut down gracefully');
+    assert.match(output, /local mode stopped/);
+    for (const port of Object.values(ports)) assert.equal(await isListening(port), false, `port ${port} is closed after stop`);
+    assert.ok(fs.existsSync(path.join(dir, 'data', 'temporal.sqlite')), 'Temporal state is kept on disk for the next start');
+  } finally {
+    try {
+      process.kill(-dev.pid!, 'SIGKILL');
+    } catch {
+      // The group has already exited.
+    }
+    s3.destroy();
+  }
+});
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, context: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out; output so far:\n${context()}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
