@@ -3,8 +3,10 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig, loadDotEnv } from './config';
 import { createLogger, TemporalPinoLogger } from './logger';
+import { createMetrics, serveMetrics } from './metrics';
 import { createS3Client } from './s3';
 import { startWatcher } from './watcher';
+import { STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
 import { createStreamWorker } from './worker';
 
 /**
@@ -30,7 +32,9 @@ async function main(): Promise<void> {
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace });
   const s3 = createS3Client(config.s3);
-  const worker = await createStreamWorker(config, workerConnection, s3);
+  const metrics = createMetrics(() => countActiveStreams(client, config.temporal.taskQueue));
+  const metricsServer = await serveMetrics(metrics.registry, config.metricsPort);
+  const worker = await createStreamWorker(config, workerConnection, s3, metrics);
   const running = worker.run();
   const watcher = await startWatcher(config, client, logger);
   logger.info({ taskQueue: config.temporal.taskQueue, namespace, bucket: config.s3.bucket }, 'stream-uploader started');
@@ -46,10 +50,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 
   await running;
+  metricsServer.close();
   await clientConnection.close();
   await workerConnection.close();
   s3.destroy();
   logger.info('stopped');
+}
+
+async function countActiveStreams(client: Client, taskQueue: string): Promise<number> {
+  const { count } = await client.workflow.count(`WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue}'`);
+  return count;
 }
 
 main().catch((err) => {

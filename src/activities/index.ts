@@ -1,5 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { StreamMetrics } from '../metrics';
 import { buildManifest, isCompleteFor, reusableChunks, summarize, type ManifestFields, type ManifestSummary } from '../stream/manifest';
 import type { ChunkRange, ChunkRecord, FileObservation, FileSnapshot, StreamRef } from '../stream/types';
 import { classify } from './failures';
@@ -14,6 +16,7 @@ export interface ActivityDeps {
   s3: S3Client;
   bucket: string;
   watchDir: string;
+  metrics: StreamMetrics;
 }
 
 export interface OpenStreamResult {
@@ -26,6 +29,15 @@ export interface OpenStreamResult {
 export interface WriteManifestInput extends Omit<ManifestFields, 'chunks'> {
   chunkCount: number;
   pendingChunks: ChunkRecord[];
+  /** For the finalize-latency metric: the part of the wait that is by design. */
+  idleTimeoutMs: number;
+}
+
+export interface UploadChunkActivityInput {
+  stream: StreamRef;
+  range: ChunkRange;
+  /** When the workflow learnt the chunk's bytes were on disk (the file's mtime then): for the chunk-lag metric. */
+  bytesCompleteAtMs: number;
 }
 
 /**
@@ -33,15 +45,20 @@ export interface WriteManifestInput extends Omit<ManifestFields, 'chunks'> {
  * goes through `classify`, which marks the ones retrying cannot heal as non-retryable.
  */
 export function createActivities(deps: ActivityDeps) {
+  const { metrics } = deps;
   const store = { s3: deps.s3, bucket: deps.bucket };
   const meta = (stream: StreamRef) => ({ streamId: stream.streamId });
   const classified =
     <I, O>(fn: (input: I) => Promise<O>) =>
     async (input: I): Promise<O> => {
+      if (Context.current().info.attempt > 1) metrics.retries.inc();
       try {
         return await fn(input);
       } catch (err) {
-        throw classify(err);
+        const error = classify(err);
+        const reason = error instanceof CancelledFailure ? 'cancelled' : error instanceof ApplicationFailure ? (error.type ?? 'unknown') : 'transient';
+        metrics.uploadFailures.inc({ reason });
+        throw error;
       }
     };
 
@@ -62,8 +79,15 @@ export function createActivities(deps: ActivityDeps) {
       return observeFile(deps.watchDir, stream.relPath, stream.identity);
     }),
 
-    uploadChunk: classified(async (input: { stream: StreamRef; range: ChunkRange }): Promise<ChunkRecord> => {
+    uploadChunk: classified(async (input: UploadChunkActivityInput): Promise<ChunkRecord> => {
+      const stopTimer = metrics.chunkUploadDuration.startTimer();
       const outcome = await withHeartbeat((signal) => uploadChunk(deps, input, signal));
+      if (outcome.sent) {
+        stopTimer();
+        metrics.chunksUploaded.inc();
+        metrics.bytesUploaded.inc(input.range.size);
+        metrics.chunkLag.observe(Math.max(0, Date.now() - input.bytesCompleteAtMs) / 1000);
+      }
       log.info(outcome.sent ? 'chunk uploaded' : 'chunk already in the bucket', {
         ...meta(input.stream),
         chunk: input.range.index,
@@ -98,7 +122,7 @@ export function createActivities(deps: ActivityDeps) {
       return seconds;
     }),
 
-    writeManifest: classified(async ({ chunkCount, pendingChunks, ...fields }: WriteManifestInput): Promise<ManifestSummary> => {
+    writeManifest: classified(async ({ chunkCount, pendingChunks, idleTimeoutMs, ...fields }: WriteManifestInput): Promise<ManifestSummary> => {
       const chunks = await loadChunkRecords(store, fields.stream.prefix, pendingChunks, chunkCount);
       const manifest = buildManifest({ ...fields, chunks });
       if (manifest.status !== 'recording') {
@@ -106,6 +130,10 @@ export function createActivities(deps: ActivityDeps) {
         if (removed > 0) log.info('removed chunks past the end of the shrunk file', { ...meta(fields.stream), removed });
       }
       await putManifest(store, fields.stream.prefix, manifest);
+      if (manifest.status !== 'recording') metrics.streamsFinished.inc({ status: manifest.status });
+      if (manifest.status === 'complete') {
+        metrics.finalizeLatency.observe(Math.max(0, Date.now() - fields.file.mtimeMs - idleTimeoutMs) / 1000);
+      }
       log.info('manifest written', { ...meta(fields.stream), status: manifest.status, chunks: manifest.chunkCount, bytes: manifest.totalSize });
       return summarize(manifest, fields.stream.prefix);
     }),

@@ -81,7 +81,7 @@ export async function StreamUploadWorkflow(input: StreamUploadInput): Promise<Ma
   /** Uploads one chunk; false when the file turned out shorter than the chunk (it was rewritten). */
   async function upload(range: ChunkRange): Promise<boolean> {
     try {
-      state.pendingChunks.push(await io.uploadChunk({ stream, range }));
+      state.pendingChunks.push(await io.uploadChunk({ stream, range, bytesCompleteAtMs: state.file.mtimeMs }));
     } catch (err) {
       if (failureOf(err)?.type !== FailureType.FileTruncated) throw err;
       log.warn('file shrank under a chunk being uploaded: re-planning', { ...logMeta, chunk: range.index });
@@ -112,6 +112,7 @@ export async function StreamUploadWorkflow(input: StreamUploadInput): Promise<Ma
       completedAt: manifestStatus === 'recording' ? null : new Date().toISOString(),
       durationSeconds,
       error,
+      idleTimeoutMs,
     });
     state.pendingChunks = [];
     return summary;

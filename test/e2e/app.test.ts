@@ -110,8 +110,31 @@ describe('end to end: the app uploads recordings dropped into its watched direct
     assert.deepEqual(app.strayLines, [], 'stdout is JSON lines only');
     assert.ok(!JSON.stringify(app.logs).includes(env.AWS_SECRET_ACCESS_KEY), 'the secret key never reaches a log line');
 
+    await assertMetricsMatchUploads(files.length);
     assert.equal(await app.stop('SIGTERM'), 0, 'graceful shutdown exits 0');
   });
+
+  /** Scrapes the app's Prometheus endpoint and checks it against what the logs say was sent. */
+  async function assertMetricsMatchUploads(streams: number) {
+    const sent = app.logs.filter((line) => line.msg === 'chunk uploaded');
+    const text = await (await fetch(`http://127.0.0.1:${env.METRICS_PORT}/metrics`)).text();
+    const value = (series: string) => {
+      const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+      assert.ok(line, `${series} is exported`);
+      return Number(line.split(' ')[1]);
+    };
+    assert.equal(value('stream_uploader_chunks_uploaded_total'), sent.length);
+    assert.equal(value('stream_uploader_bytes_uploaded_total'), sent.reduce((sum, line) => sum + Number(line.bytes), 0));
+    assert.equal(value('stream_uploader_chunk_upload_duration_seconds_count'), sent.length);
+    assert.equal(value('stream_uploader_chunk_lag_seconds_count'), sent.length);
+    assert.equal(value('stream_uploader_streams_finished_total{status="complete"}'), streams);
+    assert.equal(value('stream_uploader_finalize_latency_seconds_count'), streams);
+    assert.equal(value('stream_uploader_active_streams'), 0);
+    assert.ok(value('process_resident_memory_bytes') > 0);
+    assert.ok(!text.includes('streamId') && !text.includes('.mp4'), 'no stream ids or paths as labels');
+    const sdk = await (await fetch(`http://127.0.0.1:${env.TEMPORAL_METRICS_PORT}/metrics`)).text();
+    assert.match(sdk, /temporal_activity_execution_latency/, "the Temporal SDK's worker metrics are exported");
+  }
 
   test('restarted over finished recordings, it uploads nothing again', async () => {
     const before = await Promise.all(files.map((relPath) => chunkTimes(relPath)));

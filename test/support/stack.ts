@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createBucket, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
 import { loadConfig, type AppConfig } from '../../src/config';
+import { createMetrics } from '../../src/metrics';
 import { createS3Client } from '../../src/s3';
 import { createStreamWorker } from '../../src/worker';
 
@@ -72,7 +73,7 @@ export async function startWorker(stack: TestStack, overrides: Record<string, st
   process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
   const connection = await NativeConnection.connect({ address: stack.temporal.address });
   const s3 = createS3Client(config.s3);
-  const worker = await createStreamWorker(config, connection, s3);
+  const worker = await createStreamWorker(config, connection, s3, createMetrics(async () => 0));
   const running = worker.run();
   return {
     config,

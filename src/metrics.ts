@@ -1,0 +1,86 @@
+import http from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The app's Prometheus metrics. Dashboards and alerts depend on these names. Labels stay
+ * low-cardinality: never a stream id or a path.
+ */
+export interface StreamMetrics {
+  registry: Registry;
+  chunksUploaded: Counter;
+  bytesUploaded: Counter;
+  chunkUploadDuration: Histogram;
+  uploadFailures: Counter<'reason'>;
+  retries: Counter;
+  activeStreams: Gauge;
+  streamsFinished: Counter<'status'>;
+  chunkLag: Histogram;
+  finalizeLatency: Histogram;
+}
+
+const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** `countActiveStreams` is asked at scrape time, so the gauge is right after crashes and restarts too. */
+export function createMetrics(countActiveStreams: () => Promise<number>): StreamMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    chunksUploaded: new Counter({ name: 'stream_uploader_chunks_uploaded_total', help: 'Chunks stored in the bucket (each once, retries included)', registers }),
+    bytesUploaded: new Counter({ name: 'stream_uploader_bytes_uploaded_total', help: 'Bytes of chunks stored in the bucket', registers }),
+    chunkUploadDuration: new Histogram({
+      name: 'stream_uploader_chunk_upload_duration_seconds',
+      help: 'Time to read, hash and store one chunk',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    uploadFailures: new Counter({
+      name: 'stream_uploader_upload_failures_total',
+      help: 'Failed activity attempts, by reason (a failure type, or "transient" for network, 5xx and throttling)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    retries: new Counter({ name: 'stream_uploader_retries_total', help: 'Activity attempts after the first', registers }),
+    activeStreams: new Gauge({
+      name: 'stream_uploader_active_streams',
+      help: 'Streams whose workflow is running on this task queue',
+      registers,
+      async collect() {
+        this.set(await countActiveStreams());
+      },
+    }),
+    streamsFinished: new Counter({ name: 'stream_uploader_streams_finished_total', help: 'Streams ended, by manifest status', labelNames: ['status'], registers }),
+    chunkLag: new Histogram({
+      name: 'stream_uploader_chunk_lag_seconds',
+      help: "From a chunk's bytes being complete on disk to its object existing",
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    finalizeLatency: new Histogram({
+      name: 'stream_uploader_finalize_latency_seconds',
+      help: 'From the last write to the manifest being visible, minus the idle timeout',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+  };
+}
+
+/** Serves `/metrics`; the container health check probes it too. */
+export async function serveMetrics(registry: Registry, port: number): Promise<http.Server> {
+  const server = http.createServer((request, response) => {
+    if (request.url !== '/metrics') {
+      response.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (body) => response.writeHead(200, { 'Content-Type': registry.contentType }).end(body),
+      (err: Error) => response.writeHead(500).end(err.message),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, resolve);
+  });
+  return server;
+}
