@@ -197,13 +197,18 @@ export async function startMinio(
   };
 }
 
-export async function createBucket(s3: S3Server, bucket: string): Promise<void> {
-  const client = new S3Client({
+/** A client with the server's root credentials (for setup and for checks independent of the app). */
+export function s3ClientFor(s3: Pick<S3Server, 'endpoint' | 'region' | 'accessKeyId' | 'secretAccessKey'>): S3Client {
+  return new S3Client({
     endpoint: s3.endpoint,
     region: s3.region,
     forcePathStyle: true,
     credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
   });
+}
+
+export async function createBucket(s3: S3Server, bucket: string): Promise<void> {
+  const client = s3ClientFor(s3);
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (err) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
+import { requireCommand } from '../../scripts/local-servers';
 import { ENV_VARS } from '../../src/config';
 
 /**
@@ -12,26 +13,6 @@ import { ENV_VARS } from '../../src/config';
  */
 
 const ROOT = path.resolve(__dirname, '../..');
-
-/** Every variable the app reads (mirrors ENV_VARS in src/config.ts; the test below keeps them in sync). */
-export const APP_ENV_VARS = [
-  'WATCH_DIR',
-  'CHUNK_SIZE',
-  'STREAM_IDLE_TIMEOUT',
-  'WATCH_COALESCE_INTERVAL',
-  'S3_ENDPOINT',
-  'S3_REGION',
-  'S3_BUCKET',
-  'S3_PREFIX',
-  'S3_FORCE_PATH_STYLE',
-  'TEMPORAL_ADDRESS',
-  'TEMPORAL_NAMESPACE',
-  'TEMPORAL_TASK_QUEUE',
-  'LOG_LEVEL',
-  'METRICS_PORT',
-  'TEMPORAL_METRICS_PORT',
-  'SHUTDOWN_GRACE_TIME',
-] as const;
 
 /** Read by the AWS SDK itself, not by our config; the app service needs them for MinIO. */
 const AWS_CREDENTIAL_VARS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const;
@@ -45,8 +26,6 @@ const PUBLISHED_PORTS: Record<number, string> = {
   9464: 'app',
 };
 
-const COMPOSE = process.env.COMPOSE ?? 'docker-compose';
-const INSTALL_HINT = `${COMPOSE} is required for these checks (Debian: apt-get install docker-compose; CI images have it)`;
 
 interface Service {
   image?: string;
@@ -62,9 +41,7 @@ interface ComposeConfig {
 }
 
 function composeConfig(): ComposeConfig {
-  const probe = spawnSync(COMPOSE, ['version'], { encoding: 'utf8' });
-  assert.ok(!probe.error && probe.status === 0, INSTALL_HINT);
-  const text = execFileSync(COMPOSE, ['--env-file', 'example.env', '-f', 'docker-compose.yml', 'config'], {
+  const text = execFileSync(requireCommand('docker-compose'), ['--env-file', 'example.env', '-f', 'docker-compose.yml', 'config'], {
     cwd: ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -86,10 +63,6 @@ function publishedPort(port: string | { published?: string | number }): number {
   const parts = port.split('/')[0].split(':');
   return Number(parts.length >= 2 ? parts[parts.length - 2] : Number.NaN);
 }
-
-test('APP_ENV_VARS matches ENV_VARS exported by src/config.ts', () => {
-  assert.deepEqual(sorted(APP_ENV_VARS), sorted(ENV_VARS), 'update APP_ENV_VARS, docker-compose.yml and example.env together');
-});
 
 test('the app service sets every variable the app reads, and nothing unknown', () => {
   assert.ok(app, 'docker-compose.yml has no `app` service');

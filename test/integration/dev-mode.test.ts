@@ -5,8 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { S3Client } from '@aws-sdk/client-s3';
-import { freePort } from '../../scripts/local-servers';
+import { freePort, s3ClientFor } from '../../scripts/local-servers';
 import { streamRef } from '../../src/stream/identity';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
 import { makeMp4, sha256File } from '../support/media';
@@ -41,7 +40,7 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
   dev.stdout.on('data', (data: Buffer) => (output += data.toString()));
   dev.stderr.on('data', (data: Buffer) => (output += data.toString()));
   const exited = new Promise<string>((resolve) => dev.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
-  const s3 = new S3Client({ endpoint: `http://127.0.0.1:${ports.MINIO_PORT}`, region: 'us-east-1', forcePathStyle: true, credentials });
+  const s3 = s3ClientFor({ endpoint: `http://127.0.0.1:${ports.MINIO_PORT}`, region: 'us-east-1', ...credentials });
   try {
     await until(() => output.includes('watching for recordings'), 120_000, () => output);
     assert.match(output, new RegExp(`Temporal UI\\s+http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`));

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
-import { createBucket, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
+import { createBucket, s3ClientFor, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
 import { ffprobeDurationSeconds, makeMp4 } from '../support/media';
 
 // Smoke test of the test tooling itself: when this fails, every other integration test would fail
@@ -40,12 +40,7 @@ test('MinIO stores and returns an object, also across a restart', async () => {
   const s3 = minio!;
   await createBucket(s3, 'smoke');
   await createBucket(s3, 'smoke'); // idempotent
-  const client = new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-  });
+  const client = s3ClientFor(s3);
   try {
     await client.send(new PutObjectCommand({ Bucket: 'smoke', Key: 'a/b.txt', Body: 'hello' }));
     const read = async () => (await client.send(new GetObjectCommand({ Bucket: 'smoke', Key: 'a/b.txt' }))).Body!.transformToString();

@@ -1,9 +1,9 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { createBucket, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
+import { createBucket, s3ClientFor, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { createMetrics } from '../../src/metrics';
 import { createS3Client } from '../../src/s3';
@@ -28,8 +28,7 @@ export async function startStack(): Promise<TestStack> {
   const [temporal, minio] = await Promise.all([startTemporal(), startMinio()]);
   const bucket = 'recordings';
   await createBucket(minio, bucket);
-  const credentials = { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey };
-  const s3 = new S3Client({ endpoint: minio.endpoint, region: minio.region, forcePathStyle: true, credentials });
+  const s3 = s3ClientFor(minio);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: temporal.namespace });
   return {
