@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, loadDotEnv } from './config';
 import { createLogger, TemporalPinoLogger } from './logger';
 import { createMetrics, serveMetrics } from './metrics';
 import { createS3Client } from './s3';
+import { registerSearchAttributes } from './temporal-setup';
 import { startWatcher } from './watcher';
 import { STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
 import { createStreamWorker } from './worker';
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
   const workerConnection = await NativeConnection.connect({ address });
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace });
+  const registered = await registerSearchAttributes(clientConnection, namespace);
+  if (registered.length > 0) logger.info({ registered }, 'registered search attributes');
   const s3 = createS3Client(config.s3);
   const metrics = createMetrics(() => countActiveStreams(client, config.temporal.taskQueue));
   const metricsServer = await serveMetrics(metrics.registry, config.metricsPort);

@@ -19,6 +19,14 @@ export interface ActivityDeps {
   metrics: StreamMetrics;
 }
 
+export interface OpenStreamInput {
+  stream: StreamRef;
+  file: FileSnapshot;
+  chunkSize: number;
+  /** Trust no earlier manifest: every chunk is checked against the bucket again. */
+  reverifyBucket: boolean;
+}
+
 export interface OpenStreamResult {
   /** Set when the bucket already holds this file, complete and unchanged: nothing to upload. */
   completed: ManifestSummary | null;
@@ -63,8 +71,8 @@ export function createActivities(deps: ActivityDeps) {
     };
 
   return {
-    openStream: classified(async ({ stream, file, chunkSize }: { stream: StreamRef; file: FileSnapshot; chunkSize: number }): Promise<OpenStreamResult> => {
-      const manifest = await readManifest(store, stream.prefix);
+    openStream: classified(async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
+      const manifest = reverifyBucket ? null : await readManifest(store, stream.prefix);
       if (!manifest) return { completed: null, reusableChunks: 0 };
       if (isCompleteFor(manifest, file)) {
         log.info('stream already uploaded and unchanged', meta(stream));

@@ -68,6 +68,8 @@ export interface StreamUploadState {
   file: FileSnapshot;
   /** ISO-8601. */
   startedAt: string;
+  /** Paused by an operator: nothing is uploaded until resumed. */
+  paused: boolean;
 }
 
 export interface StreamUploadInput {
@@ -78,13 +80,26 @@ export interface StreamUploadInput {
   file: FileSnapshot;
   /** History length at which a run continues as new; the default suits Temporal's limits. */
   maxHistoryEvents?: number;
+  /** How often, at most, the live manifest (status `recording`) is rewritten; default 5 s. */
+  manifestIntervalMs?: number;
+  /**
+   * Check every chunk against the bucket instead of trusting an earlier manifest (`reupload`):
+   * missing or different objects are sent again, identical ones are not.
+   */
+  reverifyBucket?: boolean;
   /** Present when continuing as new. */
   state?: StreamUploadState;
 }
 
+/** What a running stream is doing: its manifest status, or waiting for an operator. */
+export type StreamPhase = StreamStatus | 'paused' | 'blocked';
+
 export interface StreamProgress {
   streamId: string;
-  status: StreamStatus;
+  relPath: string;
+  status: StreamPhase;
+  /** Why the stream is blocked: a failure retrying cannot heal, waiting for `resume`. */
+  blockedBy?: StreamFailure;
   fileSize: number;
   uploadedBytes: number;
   chunksUploaded: number;

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { AppLogger } from '../logger';
 import { streamRef } from '../stream/identity';
+import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey } from '../stream/search-attributes';
 import type { StreamUploadInput } from '../stream/types';
 import { fileChangedSignal, STREAM_UPLOAD_WORKFLOW } from '../workflows/definitions';
 import type { FileEvent } from './watch-directory';
@@ -38,6 +39,11 @@ export function createStreamSignaler(options: SignalerOptions): (event: FileEven
         signalArgs: [event.snapshot],
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         staticSummary: `Upload ${stream.relPath}`,
+        typedSearchAttributes: [
+          { key: StreamPathKey, value: stream.relPath },
+          { key: StreamStatusKey, value: 'recording' },
+          { key: StreamBytesUploadedKey, value: 0 },
+        ],
       });
       logger.debug({ streamId: stream.streamId, workflowId: stream.workflowId, size: event.snapshot.size }, 'file change signalled');
       return true;

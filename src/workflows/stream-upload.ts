@@ -1,6 +1,7 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -8,8 +9,9 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
-  allHandlersFinished,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { StreamActivities } from '../activities';
@@ -18,8 +20,18 @@ import { FailureType, NON_RETRYABLE_FAILURES } from '../stream/failures';
 import { isNewer, sameSnapshot } from '../stream/file-change';
 import { idleWaitMs } from '../stream/idle';
 import type { ManifestSummary } from '../stream/manifest';
-import type { ChunkRange, FileSnapshot, StreamFailure, StreamStatus, StreamUploadInput, StreamUploadState } from '../stream/types';
-import { fileChangedSignal, progressQuery } from './definitions';
+import { StreamBytesUploadedKey, StreamStatusKey } from '../stream/search-attributes';
+import type {
+  ChunkRange,
+  FileSnapshot,
+  StreamFailure,
+  StreamPhase,
+  StreamProgress,
+  StreamStatus,
+  StreamUploadInput,
+  StreamUploadState,
+} from '../stream/types';
+import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal } from './definitions';
 
 const retry = {
   initialInterval: '1 second',
@@ -43,6 +55,10 @@ const quick = proxyActivities<StreamActivities>({ startToCloseTimeout: '2 minute
 const MAX_PENDING_RECORDS = 200;
 /** Continue as new well before Temporal's 10,240-event warning. */
 const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
+const DEFAULT_MANIFEST_INTERVAL_MS = 5_000;
+
+/** Failures an operator can fix (permissions, the bucket, credentials): the stream waits for `resume`. */
+const BLOCKING_FAILURES: readonly string[] = [FailureType.PermissionDenied, FailureType.BucketMissing, FailureType.AccessDenied];
 
 /**
  * One stream: uploads the file's full chunks in order while it grows, and when it has been idle
@@ -50,158 +66,257 @@ const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
  * the manifest. Its state survives crashes in Temporal's history; long streams continue as new.
  */
 export async function StreamUploadWorkflow(input: StreamUploadInput): Promise<ManifestSummary> {
-  const { stream, chunkSize, idleTimeoutMs } = input;
-  const state: StreamUploadState = input.state ?? {
-    nextIndex: 0,
-    pendingChunks: [],
-    file: input.file,
-    startedAt: new Date().toISOString(),
-  };
-  let status: StreamStatus = 'recording';
-  let changes = 0;
-  let lastActivityAt = new Date().toISOString();
+  return new StreamUpload(input).run();
+}
 
-  setHandler(fileChangedSignal, (snapshot) => {
-    if (isNewer(state.file, snapshot)) {
-      state.file = snapshot;
-      changes++;
-    }
-  });
-  setHandler(progressQuery, () => ({
-    streamId: stream.streamId,
-    status,
-    fileSize: state.file.size,
-    uploadedBytes: state.nextIndex * chunkSize,
-    chunksUploaded: state.nextIndex,
-    lastActivityAt,
-  }));
+class StreamUpload {
+  private readonly state: StreamUploadState;
+  private phase: StreamPhase = 'recording';
+  private blockedBy?: StreamFailure;
+  /** Bumped by every signal: the idle timer and the pause gate wait on it. */
+  private wakeups = 0;
+  private resumes = 0;
+  private lastActivityAt = new Date().toISOString();
+  private lastManifestAt = 0;
 
-  const logMeta = { streamId: stream.streamId };
-
-  /** Uploads one chunk; false when the file turned out shorter than the chunk (it was rewritten). */
-  async function upload(range: ChunkRange): Promise<boolean> {
-    try {
-      state.pendingChunks.push(await io.uploadChunk({ stream, range, bytesCompleteAtMs: state.file.mtimeMs }));
-    } catch (err) {
-      if (failureOf(err)?.type !== FailureType.FileTruncated) throw err;
-      log.warn('file shrank under a chunk being uploaded: re-planning', { ...logMeta, chunk: range.index });
-      state.file = await observe();
-      return false;
-    }
-    lastActivityAt = new Date().toISOString();
-    return true;
-  }
-
-  async function uploadFullChunks(): Promise<void> {
-    for (let range = nextChunk(state.nextIndex, chunkSize, state.file.size, false); range; range = nextChunk(state.nextIndex, chunkSize, state.file.size, false)) {
-      if (!(await upload(range))) return;
-      state.nextIndex++;
-      if (state.pendingChunks.length >= MAX_PENDING_RECORDS) await writeManifest('recording', state.nextIndex, null);
-    }
-  }
-
-  async function writeManifest(manifestStatus: StreamStatus, count: number, durationSeconds: number | null, error?: StreamFailure) {
-    const summary = await io.writeManifest({
-      stream,
-      status: manifestStatus,
-      file: state.file,
-      chunkSize,
-      chunkCount: count,
-      pendingChunks: state.pendingChunks,
-      startedAt: state.startedAt,
-      completedAt: manifestStatus === 'recording' ? null : new Date().toISOString(),
-      durationSeconds,
-      error,
-      idleTimeoutMs,
+  constructor(private readonly input: StreamUploadInput) {
+    this.state = input.state ?? { nextIndex: 0, pendingChunks: [], file: input.file, startedAt: new Date().toISOString(), paused: false };
+    setHandler(fileChangedSignal, (snapshot) => {
+      if (isNewer(this.state.file, snapshot)) {
+        this.state.file = snapshot;
+        this.wakeups++;
+      }
     });
-    state.pendingChunks = [];
-    return summary;
+    setHandler(pauseSignal, () => {
+      this.state.paused = true;
+      this.wakeups++;
+    });
+    setHandler(resumeSignal, () => {
+      this.state.paused = false;
+      this.resumes++;
+      this.wakeups++;
+    });
+    setHandler(progressQuery, () => this.progress());
   }
 
-  /** Observes the file; throws a failure when it is gone or is another file now. */
-  async function observe(): Promise<FileSnapshot> {
-    const observation = await quick.observeStreamFile({ stream });
-    if (observation.status === 'missing') throw ApplicationFailure.nonRetryable(`${stream.relPath} was deleted`, FailureType.FileGone);
-    if (observation.status === 'replaced') throw ApplicationFailure.nonRetryable(`${stream.relPath} is now another file`, FailureType.FileReplaced);
-    return { size: observation.size, mtimeMs: observation.mtimeMs };
+  private get stream() {
+    return this.input.stream;
+  }
+
+  private get chunkSize() {
+    return this.input.chunkSize;
+  }
+
+  async run(): Promise<ManifestSummary> {
+    try {
+      return await this.upload();
+    } catch (err) {
+      if (isCancellation(err)) {
+        this.setPhase('cancelled');
+        await CancellationScope.nonCancellable(() => this.writeManifest('cancelled', this.state.nextIndex, null));
+        throw err;
+      }
+      const failure = failureOf(err);
+      if (!failure) throw err;
+      this.setPhase('failed');
+      log.error('stream failed; writing what was uploaded', { ...this.logMeta(), ...failure });
+      await this.writeManifest('failed', this.state.nextIndex, null, failure);
+      throw ApplicationFailure.nonRetryable(failure.message, failure.type);
+    }
+  }
+
+  private async upload(): Promise<ManifestSummary> {
+    const { state, input } = this;
+    if (!input.state) {
+      const opened = await this.unblocked(() => quick.openStream({ stream: this.stream, file: state.file, chunkSize: this.chunkSize, reverifyBucket: !!input.reverifyBucket }));
+      if (opened.completed) return opened.completed;
+      state.nextIndex = opened.reusableChunks;
+    }
+    this.showDetails();
+    let waitMs = input.idleTimeoutMs;
+    for (;;) {
+      await this.whilePaused();
+      await this.uploadFullChunks();
+      const info = workflowInfo();
+      if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS)) {
+        await this.writeManifest('recording', state.nextIndex, null);
+        await condition(allHandlersFinished);
+        return continueAsNew<typeof StreamUploadWorkflow>({ ...input, state });
+      }
+      const seen = this.wakeups;
+      if (await condition(() => this.wakeups !== seen, waitMs)) {
+        waitMs = input.idleTimeoutMs;
+        continue;
+      }
+      const observed = await this.observe();
+      if (!sameSnapshot(observed, state.file)) {
+        // A change the watcher did not signal (lost or late events): idle only once it is old enough.
+        state.file = observed;
+        waitMs = idleWaitMs(observed.mtimeMs, Date.now(), input.idleTimeoutMs);
+        if (waitMs > 0) continue;
+      }
+      const summary = await this.finalize(observed);
+      if (summary) return summary;
+      waitMs = input.idleTimeoutMs;
+    }
   }
 
   /**
    * Makes the bucket hold the file as it is now, then writes the manifest. Returns null when the
-   * file changed meanwhile: the stream goes on.
+   * file changed meanwhile (or the stream was paused): the stream goes on.
    */
-  async function finalize(before: FileSnapshot): Promise<ManifestSummary | null> {
-    const verified = await io.verifyChunks({ stream, chunkCount: state.nextIndex, pendingChunks: state.pendingChunks });
+  private async finalize(before: FileSnapshot): Promise<ManifestSummary | null> {
+    const { state, chunkSize, stream } = this;
+    const verified = await this.unblocked(() => io.verifyChunks({ stream, chunkCount: state.nextIndex, pendingChunks: state.pendingChunks }));
     state.nextIndex = intactFullChunks(state.nextIndex, chunkSize, verified.fileSize);
     for (const index of verified.changed.filter((changed) => changed < state.nextIndex)) {
-      if (!(await upload(chunkRange(index, chunkSize, verified.fileSize)))) return null;
+      if (!(await this.uploadChunk(chunkRange(index, chunkSize, verified.fileSize)))) return null;
     }
     state.file = { ...before, size: verified.fileSize };
-    await uploadFullChunks();
+    await this.uploadFullChunks();
     const count = chunkCount(chunkSize, verified.fileSize);
-    if (count > state.nextIndex && !(await upload(chunkRange(state.nextIndex, chunkSize, verified.fileSize)))) return null;
+    if (state.paused) return null;
+    if (count > state.nextIndex && !(await this.uploadChunk(chunkRange(state.nextIndex, chunkSize, verified.fileSize)))) return null;
 
-    const after = await observe();
+    const after = await this.observe();
     if (!sameSnapshot(after, before) || after.size !== verified.fileSize) {
-      log.info('file changed while the stream was being finalized: carrying on', logMeta);
+      log.info('file changed while the stream was being finalized: carrying on', this.logMeta());
       state.file = after;
       return null;
     }
     const durationSeconds = await quick.readMediaDuration({ stream });
-    status = 'complete';
-    return writeManifest('complete', count, durationSeconds);
+    const summary = await this.writeManifest('complete', count, durationSeconds);
+    this.setPhase('complete');
+    return summary;
   }
 
-  async function run(): Promise<ManifestSummary> {
-    if (!input.state) {
-      const opened = await quick.openStream({ stream, file: state.file, chunkSize });
-      if (opened.completed) return opened.completed;
-      state.nextIndex = opened.reusableChunks;
+  private async uploadFullChunks(): Promise<void> {
+    const { state, chunkSize } = this;
+    for (let range = nextChunk(state.nextIndex, chunkSize, state.file.size, false); range && !state.paused; range = nextChunk(state.nextIndex, chunkSize, state.file.size, false)) {
+      if (!(await this.uploadChunk(range))) return;
+      state.nextIndex++;
+      const manifestDue = Date.now() - this.lastManifestAt >= (this.input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS);
+      if (manifestDue || state.pendingChunks.length >= MAX_PENDING_RECORDS) await this.writeManifest('recording', state.nextIndex, null);
     }
-    let waitMs = idleTimeoutMs;
+  }
+
+  /** Uploads one chunk; false when the file turned out shorter than the chunk (it was rewritten). */
+  private async uploadChunk(range: ChunkRange): Promise<boolean> {
+    try {
+      const record = await this.unblocked(() => io.uploadChunk({ stream: this.stream, range, bytesCompleteAtMs: this.state.file.mtimeMs }));
+      this.state.pendingChunks.push(record);
+    } catch (err) {
+      if (failureOf(err)?.type !== FailureType.FileTruncated) throw err;
+      log.warn('file shrank under a chunk being uploaded: re-planning', { ...this.logMeta(), chunk: range.index });
+      this.state.file = await this.observe();
+      return false;
+    }
+    this.lastActivityAt = new Date().toISOString();
+    this.showDetails();
+    return true;
+  }
+
+  private async writeManifest(status: StreamStatus, count: number, durationSeconds: number | null, error?: StreamFailure): Promise<ManifestSummary> {
+    const summary = await this.unblocked(() =>
+      io.writeManifest({
+        stream: this.stream,
+        status,
+        file: this.state.file,
+        chunkSize: this.chunkSize,
+        chunkCount: count,
+        pendingChunks: this.state.pendingChunks,
+        startedAt: this.state.startedAt,
+        completedAt: status === 'recording' ? null : new Date().toISOString(),
+        durationSeconds,
+        error,
+        idleTimeoutMs: this.input.idleTimeoutMs,
+      }),
+    );
+    this.state.pendingChunks = [];
+    this.lastManifestAt = Date.now();
+    upsertSearchAttributes([{ key: StreamBytesUploadedKey, value: summary.totalSize }]);
+    return summary;
+  }
+
+  /** Observes the file; throws a failure when it is gone or is another file now. */
+  private async observe(): Promise<FileSnapshot> {
+    const observation = await this.unblocked(() => quick.observeStreamFile({ stream: this.stream }));
+    if (observation.status === 'missing') throw ApplicationFailure.nonRetryable(`${this.stream.relPath} was deleted`, FailureType.FileGone);
+    if (observation.status === 'replaced') throw ApplicationFailure.nonRetryable(`${this.stream.relPath} is now another file`, FailureType.FileReplaced);
+    return { size: observation.size, mtimeMs: observation.mtimeMs };
+  }
+
+  /**
+   * Runs an activity; when it fails for a reason an operator can fix, the stream waits in the
+   * `blocked` phase (visible in the UI, the CLI and the progress query) and retries on `resume`,
+   * from its last checkpoint, instead of failing and losing its state.
+   */
+  private async unblocked<T>(operation: () => Promise<T>): Promise<T> {
     for (;;) {
-      await uploadFullChunks();
-      const info = workflowInfo();
-      if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS)) {
-        await writeManifest('recording', state.nextIndex, null);
-        await condition(allHandlersFinished);
-        return continueAsNew<typeof StreamUploadWorkflow>({ ...input, state });
+      try {
+        return await operation();
+      } catch (err) {
+        const failure = failureOf(err);
+        if (!failure || !BLOCKING_FAILURES.includes(failure.type)) throw err;
+        const resumesBefore = this.resumes;
+        this.blockedBy = failure;
+        this.setPhase('blocked');
+        log.warn('stream blocked until an operator resumes it', { ...this.logMeta(), ...failure });
+        await condition(() => this.resumes !== resumesBefore);
+        this.blockedBy = undefined;
+        this.setPhase('recording');
       }
-      const seen = changes;
-      if (await condition(() => changes !== seen, waitMs)) {
-        waitMs = idleTimeoutMs;
-        continue;
-      }
-      const observed = await observe();
-      if (!sameSnapshot(observed, state.file)) {
-        // A change the watcher did not signal (lost or late events): idle only once it is old enough.
-        state.file = observed;
-        waitMs = idleWaitMs(observed.mtimeMs, Date.now(), idleTimeoutMs);
-        if (waitMs > 0) continue;
-      }
-      const summary = await finalize(observed);
-      if (summary) return summary;
-      waitMs = idleTimeoutMs;
     }
   }
 
-  try {
-    return await run();
-  } catch (err) {
-    if (isCancellation(err)) {
-      status = 'cancelled';
-      await CancellationScope.nonCancellable(() => writeManifest('cancelled', state.nextIndex, null));
-      throw err;
-    }
-    const failure = failureOf(err);
-    if (failure) {
-      status = 'failed';
-      log.error('stream failed; writing what was uploaded', { ...logMeta, ...failure });
-      await writeManifest('failed', state.nextIndex, null, failure);
-      throw ApplicationFailure.nonRetryable(failure.message, failure.type);
-    }
-    throw err;
+  private async whilePaused(): Promise<void> {
+    if (!this.state.paused) return;
+    this.setPhase('paused');
+    log.info('stream paused', this.logMeta());
+    await condition(() => !this.state.paused);
+    log.info('stream resumed', this.logMeta());
+    this.setPhase('recording');
   }
+
+  private setPhase(phase: StreamPhase): void {
+    if (phase === this.phase) return;
+    this.phase = phase;
+    upsertSearchAttributes([{ key: StreamStatusKey, value: phase }]);
+    this.showDetails();
+  }
+
+  /** The live progress the Web UI shows on the workflow's page. */
+  private showDetails(): void {
+    const { state, chunkSize } = this;
+    const lines = [
+      `**${this.phase}**${this.blockedBy ? `: ${this.blockedBy.type}: ${this.blockedBy.message}` : ''}`,
+      `${state.nextIndex} chunks (${formatBytes(state.nextIndex * chunkSize)}) of ${formatBytes(state.file.size)} uploaded`,
+      `last activity ${this.lastActivityAt}`,
+    ];
+    setCurrentDetails(lines.join('\n\n'));
+  }
+
+  private progress(): StreamProgress {
+    const { state, chunkSize } = this;
+    return {
+      streamId: this.stream.streamId,
+      relPath: this.stream.relPath,
+      status: this.phase,
+      ...(this.blockedBy ? { blockedBy: this.blockedBy } : {}),
+      fileSize: state.file.size,
+      uploadedBytes: state.nextIndex * chunkSize,
+      chunksUploaded: state.nextIndex,
+      lastActivityAt: this.lastActivityAt,
+    };
+  }
+
+  private logMeta() {
+    return { streamId: this.stream.streamId };
+  }
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${bytes} B`;
 }
 
 /** The non-retryable failure behind an error, whether raised here or by an activity. */

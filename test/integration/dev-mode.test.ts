@@ -10,6 +10,7 @@ import { streamRef } from '../../src/stream/identity';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
 import { makeMp4, sha256File } from '../support/media';
 import { tempDir } from '../support/stack';
+import { waitUntil } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -42,7 +43,7 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
   const exited = new Promise<string>((resolve) => dev.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
   const s3 = s3ClientFor({ endpoint: `http://127.0.0.1:${ports.MINIO_PORT}`, region: 'us-east-1', ...credentials });
   try {
-    await until(() => output.includes('watching for recordings'), 120_000, () => output);
+    await waitUntil(() => output.includes('watching for recordings'), 120_000, () => output);
     assert.match(output, new RegExp(`Temporal UI\\s+http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`));
     assert.match(output, new RegExp(`MinIO console\\s+http://127.0.0.1:${ports.MINIO_CONSOLE_PORT}`));
 
@@ -51,7 +52,7 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
     const stats = fs.statSync(file);
     const key = `${streamRef('dropped.mp4', { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '').prefix}/metadata.json`;
     let manifest;
-    await until(async () => {
+    await waitUntil(async () => {
       manifest = await readManifestObject(s3, 'recordings', key).catch(() => undefined);
       return manifest?.status === 'complete';
     }, 60_000, () => output);
@@ -73,14 +74,6 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
     s3.destroy();
   }
 });
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, context: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out; output so far:\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {

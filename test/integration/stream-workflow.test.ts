@@ -11,6 +11,7 @@ import type { ManifestSummary } from '../../src/stream/manifest';
 import { recordHistory } from '../support/histories';
 import { downloadStreamSha256, listKeys, readManifestObject } from '../support/bucket';
 import { ffprobeDurationSeconds, makeMp4, sha256File } from '../support/media';
+import { waitUntil } from '../support/wait';
 import { startStack, startWorker, tempDir, type TestStack } from '../support/stack';
 
 const CHUNK_SIZE = 64 * 1024;
@@ -123,7 +124,7 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     const faststart = path.join(tempDir('faststart'), 'fs.mp4');
     await makeMp4(faststart, { seconds: 3, kind: 'faststart' });
     const handle = await startStream('rewritten.mp4', { idleTimeoutMs: 3000 });
-    await waitFor(async () => (await handle.query(progressQuery)).chunksUploaded >= 3);
+    await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded >= 3);
 
     // Same inode, new bytes: what ffmpeg's faststart pass does to the file it recorded.
     fs.writeFileSync(file, fs.readFileSync(faststart));
@@ -138,7 +139,7 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     fs.writeFileSync(file, Buffer.alloc(CHUNK_SIZE * 3 + 5, 'd'));
     const stream = refOf('deleted.mp4');
     const handle = await startStream('deleted.mp4');
-    await waitFor(async () => (await handle.query(progressQuery)).chunksUploaded >= 3);
+    await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded >= 3);
     fs.unlinkSync(file);
     await assert.rejects(handle.result(), (err: unknown) => {
       assert.ok(err instanceof WorkflowFailedError);
@@ -156,7 +157,7 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     fs.writeFileSync(path.join(watchDir, 'cancelled.mp4'), Buffer.alloc(CHUNK_SIZE * 4 + 9, 'c'));
     const stream = refOf('cancelled.mp4');
     const handle = await startStream('cancelled.mp4', { idleTimeoutMs: 60_000 });
-    await waitFor(async () => (await handle.query(progressQuery)).chunksUploaded >= 4);
+    await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded >= 4);
     await handle.cancel();
     await assert.rejects(handle.result(), WorkflowFailedError);
     const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`);
@@ -175,11 +176,3 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     assert.notEqual(latest.runId, handle.firstExecutionRunId, 'the stream continued as new at least once');
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

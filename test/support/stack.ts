@@ -7,6 +7,7 @@ import { createBucket, s3ClientFor, startMinio, startTemporal, type S3Server, ty
 import { loadConfig, type AppConfig } from '../../src/config';
 import { createMetrics } from '../../src/metrics';
 import { createS3Client } from '../../src/s3';
+import { registerSearchAttributes } from '../../src/temporal-setup';
 import { createStreamWorker } from '../../src/worker';
 
 // In-process workers log their warnings only; the app's own logs are tested end to end.
@@ -31,6 +32,7 @@ export async function startStack(): Promise<TestStack> {
   const s3 = s3ClientFor(minio);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: temporal.namespace });
+  await registerSearchAttributes(connection, temporal.namespace);
   return {
     temporal,
     minio,

@@ -1,0 +1,8 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Custom search attributes that make streams findable in the Web UI and CLI. */
+export const StreamPathKey = defineSearchAttributeKey('StreamPath', SearchAttributeType.KEYWORD);
+export const StreamStatusKey = defineSearchAttributeKey('StreamStatus', SearchAttributeType.KEYWORD);
+export const StreamBytesUploadedKey = defineSearchAttributeKey('StreamBytesUploaded', SearchAttributeType.INT);
+
+export const STREAM_SEARCH_ATTRIBUTES = [StreamPathKey, StreamStatusKey, StreamBytesUploadedKey];

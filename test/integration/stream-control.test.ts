@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createBucket } from '../../scripts/local-servers';
+import { streamRef } from '../../src/stream/identity';
+import { StreamPathKey, StreamStatusKey } from '../../src/stream/search-attributes';
+import type { StreamUploadInput } from '../../src/stream/types';
+import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal, STREAM_UPLOAD_WORKFLOW } from '../../src/workflows/definitions';
+import { downloadStreamSha256, listKeys, readManifestObject } from '../support/bucket';
+import { sha256File } from '../support/media';
+import { waitUntil } from '../support/wait';
+import { startStack, startWorker, tempDir, type TestStack } from '../support/stack';
+
+const CHUNK_SIZE = 64 * 1024;
+
+/** Operators steering streams: pause, resume, blocked-then-resumed, the live manifest, search attributes. */
+describe('steering a stream', () => {
+  let stack: TestStack;
+  let watchDir: string;
+  let worker: Awaited<ReturnType<typeof startWorker>>;
+
+  before(async () => {
+    stack = await startStack();
+    watchDir = tempDir('control');
+    worker = await startWorker(stack, { WATCH_DIR: watchDir, CHUNK_SIZE: String(CHUNK_SIZE) });
+  });
+  after(async () => {
+    await worker?.stop();
+    await stack?.stop();
+  });
+
+  function writeFile(relPath: string, chunks: number, extra = 0): string {
+    const file = path.join(watchDir, relPath);
+    fs.writeFileSync(file, Buffer.from(Array.from({ length: chunks * CHUNK_SIZE + extra }, (_, i) => (i * 31) % 256)));
+    return file;
+  }
+
+  async function start(relPath: string, taskQueue: string, extra: Partial<StreamUploadInput> = {}) {
+    const stats = fs.statSync(path.join(watchDir, relPath));
+    const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '');
+    const input: StreamUploadInput = { stream, chunkSize: CHUNK_SIZE, idleTimeoutMs: 1000, file: { size: stats.size, mtimeMs: stats.mtimeMs }, ...extra };
+    const handle = await stack.client.workflow.start(STREAM_UPLOAD_WORKFLOW, {
+      workflowId: stream.workflowId,
+      taskQueue,
+      args: [input],
+      typedSearchAttributes: [{ key: StreamPathKey, value: relPath }],
+    });
+    return { handle, stream };
+  }
+
+  test('nothing is uploaded while paused; everything after resume', async () => {
+    const file = writeFile('paused.mp4', 2);
+    const { handle, stream } = await start('paused.mp4', worker.config.temporal.taskQueue, { idleTimeoutMs: 60_000 });
+    await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded === 2);
+    await handle.signal(pauseSignal);
+    await waitUntil(async () => (await handle.query(progressQuery)).status === 'paused');
+
+    fs.appendFileSync(file, Buffer.alloc(CHUNK_SIZE * 3 + 100, 7));
+    const stats = fs.statSync(file);
+    await handle.signal(fileChangedSignal, { size: stats.size, mtimeMs: stats.mtimeMs });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal((await handle.query(progressQuery)).chunksUploaded, 2, 'no chunk while paused');
+    assert.equal((await listKeys(stack.s3, stack.bucket, `${stream.prefix}/chunks/`)).length, 2);
+
+    await handle.signal(resumeSignal);
+    await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded === 5);
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`);
+    assert.equal(manifest.chunkCount, 5);
+  });
+
+  test('a stream whose bucket is missing waits, blocked, and resumes from its checkpoint once the bucket exists', async () => {
+    const blockedWorker = await startWorker(stack, { WATCH_DIR: watchDir, CHUNK_SIZE: String(CHUNK_SIZE), S3_BUCKET: 'created-later' });
+    try {
+      const file = writeFile('blocked.mp4', 3, 10);
+      const { handle, stream } = await start('blocked.mp4', blockedWorker.config.temporal.taskQueue);
+      await waitUntil(async () => (await handle.query(progressQuery)).status === 'blocked');
+      const progress = await handle.query(progressQuery);
+      assert.equal(progress.blockedBy?.type, 'BucketMissing');
+      await waitUntil(async () => (await handle.describe()).typedSearchAttributes.get(StreamStatusKey) === 'blocked');
+
+      await createBucket(stack.minio, 'created-later');
+      await handle.signal(resumeSignal);
+      const summary = await handle.result();
+      assert.equal(summary.status, 'complete');
+      const manifest = await readManifestObject(stack.s3, 'created-later', `${stream.prefix}/metadata.json`);
+      assert.equal(await downloadStreamSha256(stack.s3, 'created-later', manifest), await sha256File(file));
+      assert.equal((await handle.describe()).typedSearchAttributes.get(StreamStatusKey), 'complete');
+    } finally {
+      await blockedWorker.stop();
+    }
+  });
+
+  test('the manifest is kept current while the stream is live, and streams are findable by path', async () => {
+    writeFile('live-manifest.mp4', 3);
+    const { handle, stream } = await start('live-manifest.mp4', worker.config.temporal.taskQueue, { idleTimeoutMs: 60_000, manifestIntervalMs: 0 });
+    await waitUntil(async () => {
+      const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`).catch(() => null);
+      return manifest?.status === 'recording' && manifest.chunkCount === 3;
+    });
+    await waitUntil(async () => {
+      const found = [];
+      for await (const execution of stack.client.workflow.list({ query: `StreamPath = 'live-manifest.mp4' AND ExecutionStatus = 'Running'` })) found.push(execution.workflowId);
+      return found.includes(handle.workflowId);
+    });
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+  });
+});
