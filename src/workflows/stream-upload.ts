@@ -18,6 +18,7 @@ import type { StreamActivities } from '../activities';
 import { chunkCount, chunkRange, intactFullChunks, nextChunk } from '../stream/chunk-plan';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../stream/failures';
 import { isNewer, sameSnapshot } from '../stream/file-change';
+import { formatBytes } from '../stream/format-bytes';
 import { idleWaitMs } from '../stream/idle';
 import type { ManifestSummary } from '../stream/manifest';
 import { StreamBytesUploadedKey, StreamStatusKey } from '../stream/search-attributes';
@@ -313,10 +314,6 @@ class StreamUpload {
   private logMeta() {
     return { streamId: this.stream.streamId };
   }
-}
-
-function formatBytes(bytes: number): string {
-  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${bytes} B`;
 }
 
 /** The non-retryable failure behind an error, whether raised here or by an activity. */

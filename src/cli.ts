@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { loadConfig, loadDotEnv, type AppConfig } from './config';
+import { formatBytes } from './stream/format-bytes';
+import { streamRef } from './stream/identity';
+import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey } from './stream/search-attributes';
+import type { StreamUploadInput } from './stream/types';
+import { pauseSignal, progressQuery, resumeSignal, STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
+
+const USAGE = `usage: stream-uploader <command> [arguments]
+
+commands:
+  list [--all]          running streams (--all: finished ones too)
+  status <stream>       progress, chunks and last error of a stream
+  pause <stream>        stop uploading until resumed
+  resume <stream>       end a pause, or retry a blocked stream
+  cancel <stream>       stop the stream; its manifest says "cancelled"
+  reupload <file>       check every chunk of a file against the bucket, send what is missing or different
+
+<stream> is a workflow id (stream:<path>@<identity>) or a path relative to WATCH_DIR.
+Configuration comes from the environment and .env, as for the app.`;
+
+/** A mistake of the user's: printed without a stack trace, exit code 2. */
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, argument] = argv;
+  if (!command || command === '--help' || command === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  loadDotEnv(path.resolve('.env'));
+  const config = loadConfig();
+  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 }).catch((err: Error) => {
+    throw new UsageError(`cannot reach Temporal at ${config.temporal.address}: ${err.message}`);
+  });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  try {
+    switch (command) {
+      case 'list':
+        return await list(client, argument === '--all');
+      case 'status':
+        return await status(await resolveStream(client, argument));
+      case 'pause':
+        await (await resolveStream(client, argument)).signal(pauseSignal);
+        return console.log('paused');
+      case 'resume':
+        await (await resolveStream(client, argument)).signal(resumeSignal);
+        return console.log('resumed');
+      case 'cancel':
+        await (await resolveStream(client, argument)).cancel();
+        return console.log('cancel requested');
+      case 'reupload':
+        return await reupload(client, config, argument);
+      default:
+        throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+async function list(client: Client, all: boolean): Promise<void> {
+  const query = `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}'${all ? '' : ` AND ExecutionStatus = 'Running'`}`;
+  const rows = [['WORKFLOW ID', 'STATUS', 'UPLOADED', 'PATH']];
+  for await (const execution of client.workflow.list({ query })) {
+    const attributes = execution.typedSearchAttributes;
+    rows.push([
+      execution.workflowId,
+      attributes.get(StreamStatusKey) ?? execution.status.name.toLowerCase(),
+      formatBytes(attributes.get(StreamBytesUploadedKey) ?? 0),
+      attributes.get(StreamPathKey) ?? '',
+    ]);
+  }
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
+}
+
+async function status(handle: WorkflowHandle): Promise<void> {
+  const description = await handle.describe();
+  const report: Record<string, unknown> = { workflowId: handle.workflowId, execution: description.status.name };
+  if (description.status.name === 'RUNNING') {
+    Object.assign(report, await handle.query(progressQuery));
+  } else if (description.status.name === 'COMPLETED') {
+    Object.assign(report, await handle.result());
+  } else {
+    report.status = description.typedSearchAttributes.get(StreamStatusKey);
+    report.lastError = await handle.result().then(
+      () => undefined,
+      (err: Error) => (err.cause instanceof Error ? err.cause.message : err.message),
+    );
+  }
+  console.log(JSON.stringify(report, null, 2));
+}
+
+/** Starts a run that trusts no earlier manifest: chunks missing or different in the bucket are sent again. */
+async function reupload(client: Client, config: AppConfig, file: string | undefined): Promise<void> {
+  if (!file) throw new UsageError(`reupload needs a file\n\n${USAGE}`);
+  const absolute = path.resolve(file);
+  const relPath = path.relative(config.watchDir, absolute).split(path.sep).join('/');
+  if (relPath.startsWith('..') || path.isAbsolute(relPath)) throw new UsageError(`${file} is not inside WATCH_DIR (${config.watchDir})`);
+  const stats = await fs.promises.stat(absolute).catch(() => {
+    throw new UsageError(`${file}: no such file`);
+  });
+  const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, config.s3.prefix);
+  const running = await client.workflow
+    .getHandle(stream.workflowId)
+    .describe()
+    .then((description) => description.status.name === 'RUNNING')
+    .catch(() => false);
+  if (running) throw new UsageError(`${relPath} is still being uploaded (${stream.workflowId}); it is checked against the bucket when it ends`);
+  const input: StreamUploadInput = {
+    stream,
+    chunkSize: config.chunkSize,
+    idleTimeoutMs: config.streamIdleTimeoutMs,
+    file: { size: stats.size, mtimeMs: stats.mtimeMs },
+    reverifyBucket: true,
+  };
+  await client.workflow.start(STREAM_UPLOAD_WORKFLOW, {
+    workflowId: stream.workflowId,
+    taskQueue: config.temporal.taskQueue,
+    args: [input],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    staticSummary: `Re-upload ${relPath}`,
+    typedSearchAttributes: [{ key: StreamPathKey, value: relPath }],
+  });
+  console.log(`re-upload of ${relPath} started: ${stream.workflowId}`);
+}
+
+/** A workflow id, or the newest stream of a path relative to WATCH_DIR. */
+async function resolveStream(client: Client, stream: string | undefined): Promise<WorkflowHandle> {
+  if (!stream) throw new UsageError(`this command needs a stream\n\n${USAGE}`);
+  if (stream.startsWith('stream:')) {
+    const handle = client.workflow.getHandle(stream);
+    await handle.describe().catch((err: unknown) => {
+      throw err instanceof WorkflowNotFoundError ? new UsageError(`unknown stream "${stream}"`) : err;
+    });
+    return handle;
+  }
+  const escaped = stream.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+  for await (const execution of client.workflow.list({ query: `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND StreamPath = '${escaped}'` })) {
+    // Visibility lists the newest first.
+    return client.workflow.getHandle(execution.workflowId);
+  }
+  throw new UsageError(`unknown stream "${stream}": no workflow id and no stream of that path`);
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  console.error(err instanceof UsageError || err.name === 'ConfigError' ? err.message : (err.stack ?? err.message));
+  process.exit(err instanceof UsageError ? 2 : 1);
+});

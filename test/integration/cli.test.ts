@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { freePort } from '../../scripts/local-servers';
+import { createLogger } from '../../src/logger';
+import { streamRef } from '../../src/stream/identity';
+import { progressQuery } from '../../src/workflows/definitions';
+import { createStreamSignaler } from '../../src/watcher/stream-signaler';
+import { downloadStreamSha256, readManifestObject } from '../support/bucket';
+import { sha256File } from '../support/media';
+import { startStack, startWorker, tempDir, type TestStack } from '../support/stack';
+import { waitUntil } from '../support/wait';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CHUNK_SIZE = 64 * 1024;
+
+let stack: TestStack;
+let worker: Awaited<ReturnType<typeof startWorker>>;
+let watchDir: string;
+let env: Record<string, string>;
+
+before(async () => {
+  stack = await startStack();
+  watchDir = tempDir('cli');
+  env = stack.env({ WATCH_DIR: watchDir, CHUNK_SIZE: String(CHUNK_SIZE), STREAM_IDLE_TIMEOUT: '60s', TEMPORAL_TASK_QUEUE: `cli-${process.pid}` });
+  worker = await startWorker(stack, env);
+});
+after(async () => {
+  await worker?.stop();
+  await stack?.stop();
+});
+
+/** `npm run cli -- <args>`, as the README shows it; resolves with the exit code and output. */
+async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'cli', '--', ...args], { cwd: ROOT, env: { ...process.env, ...env, ...extraEnv } });
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const failed = err as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, out: failed.stdout + failed.stderr };
+  }
+}
+
+async function startStream(relPath: string, chunks: number) {
+  const file = path.join(watchDir, relPath);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, Buffer.from(Array.from({ length: chunks * CHUNK_SIZE + 5 }, (_, i) => (i * 13) % 256)));
+  const stats = fs.statSync(file);
+  const signal = createStreamSignaler({
+    client: stack.client,
+    taskQueue: worker.config.temporal.taskQueue,
+    s3Prefix: '',
+    chunkSize: CHUNK_SIZE,
+    idleTimeoutMs: 60_000,
+    logger: createLogger('warn'),
+  });
+  assert.ok(await signal({ relPath, identity: { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, snapshot: { size: stats.size, mtimeMs: stats.mtimeMs } }));
+  return { file, stream: streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '') };
+}
+
+test('list, status, pause, resume and cancel a live stream by its path', async () => {
+  const { stream } = await startStream('cam/live one.mp4', 3);
+  await waitUntil(async () => (await cli(['status', 'cam/live one.mp4'])).out.includes('"chunksUploaded": 3'));
+
+  const listed = await cli(['list']);
+  assert.equal(listed.code, 0);
+  assert.match(listed.out, /WORKFLOW ID\s+STATUS\s+UPLOADED\s+PATH/);
+  assert.ok(listed.out.includes(stream.workflowId) && listed.out.includes('cam/live one.mp4'), listed.out);
+
+  assert.equal((await cli(['pause', stream.workflowId])).code, 0);
+  await waitUntil(async () => (await cli(['status', stream.workflowId])).out.includes('"status": "paused"'));
+  assert.equal((await cli(['resume', 'cam/live one.mp4'])).code, 0);
+  await waitUntil(async () => (await cli(['status', stream.workflowId])).out.includes('"status": "recording"'));
+  assert.equal((await cli(['cancel', stream.workflowId])).code, 0);
+  await waitUntil(async () => (await cli(['status', stream.workflowId])).out.includes('"execution": "CANCELLED"'));
+  assert.equal((await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`)).status, 'cancelled');
+});
+
+test('reupload sends back a chunk that went missing from the bucket, and only that one', async () => {
+  const { file, stream } = await startStream('finished.mp4', 4);
+  const handle = stack.client.workflow.getHandle(stream.workflowId);
+  await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded === 4);
+  await handle.cancel();
+  await waitUntil(async () => (await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`).catch(() => null))?.status === 'cancelled');
+  const firstChunk = `${stream.prefix}/chunks/000000`;
+  const before = (await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: firstChunk }))).LastModified;
+  await stack.s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: `${stream.prefix}/chunks/000001` }));
+
+  const started = await cli(['reupload', file], { STREAM_IDLE_TIMEOUT: '1s' });
+  assert.equal(started.code, 0, started.out);
+  assert.equal((await handle.result()).status, 'complete');
+  const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`);
+  assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file));
+  const after = (await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: firstChunk }))).LastModified;
+  assert.equal(after?.getTime(), before?.getTime(), 'an identical chunk is not sent again');
+});
+
+test('clear errors with a non-zero exit: unknown stream, unreachable server, bad usage', async () => {
+  const unknown = await cli(['status', 'stream:nothing@1-2']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.out, /unknown stream "stream:nothing@1-2"/);
+  const byPath = await cli(['pause', 'no/such.mp4']);
+  assert.equal(byPath.code, 2);
+  assert.match(byPath.out, /unknown stream "no\/such.mp4"/);
+  const unreachable = await cli(['list'], { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
+  assert.equal(unreachable.code, 2);
+  assert.match(unreachable.out, /cannot reach Temporal at 127\.0\.0\.1:\d+/);
+  const usage = await cli(['frobnicate']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.out, /unknown command "frobnicate"/);
+});
