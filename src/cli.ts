@@ -7,6 +7,7 @@ import { formatBytes } from './stream/format-bytes';
 import { streamRef } from './stream/identity';
 import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey } from './stream/search-attributes';
 import type { StreamUploadInput } from './stream/types';
+import { streamOptionsFrom } from './watcher/stream-signaler';
 import { pauseSignal, progressQuery, resumeSignal, STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
 
 const USAGE = `usage: stream-uploader <command> [arguments]
@@ -111,13 +112,7 @@ async function reupload(client: Client, config: AppConfig, file: string | undefi
     .then((description) => description.status.name === 'RUNNING')
     .catch(() => false);
   if (running) throw new UsageError(`${relPath} is still being uploaded (${stream.workflowId}); it is checked against the bucket when it ends`);
-  const input: StreamUploadInput = {
-    stream,
-    chunkSize: config.chunkSize,
-    idleTimeoutMs: config.streamIdleTimeoutMs,
-    file: { size: stats.size, mtimeMs: stats.mtimeMs },
-    reverifyBucket: true,
-  };
+  const input: StreamUploadInput = { stream, ...streamOptionsFrom(config), file: { size: stats.size, mtimeMs: stats.mtimeMs }, reverifyBucket: true };
   await client.workflow.start(STREAM_UPLOAD_WORKFLOW, {
     workflowId: stream.workflowId,
     taskQueue: config.temporal.taskQueue,

@@ -13,6 +13,10 @@ export interface AppConfig {
   metricsPort: number;
   temporalMetricsPort: number;
   shutdownGraceTimeMs: number;
+  /** Where the final manifest of each complete stream is POSTed; unset: no notification. */
+  completionWebhookUrl?: string;
+  /** Also compose the whole recording as one object next to the chunks. */
+  assemble: boolean;
 }
 
 export interface S3Config {
@@ -55,6 +59,8 @@ export const ENV_VARS = [
   'METRICS_PORT',
   'TEMPORAL_METRICS_PORT',
   'SHUTDOWN_GRACE_TIME',
+  'COMPLETION_WEBHOOK_URL',
+  'ASSEMBLE',
 ] as const;
 export type EnvVar = (typeof ENV_VARS)[number];
 export type Env = Partial<Record<string, string | undefined>>;
@@ -181,6 +187,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     metricsPort: read('METRICS_PORT', '9464', parsePort),
     temporalMetricsPort: read('TEMPORAL_METRICS_PORT', '9465', parsePort),
     shutdownGraceTimeMs: read('SHUTDOWN_GRACE_TIME', '30s', parseDuration),
+    completionWebhookUrl: read('COMPLETION_WEBHOOK_URL', '', (t) => {
+      if (t.trim() === '') return undefined;
+      const url = new URL(t.trim());
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('must be an http(s) URL');
+      return url.toString();
+    }),
+    assemble: read('ASSEMBLE', 'false', parseBoolean),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

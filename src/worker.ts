@@ -11,7 +11,7 @@ export async function createStreamWorker(config: AppConfig, connection: NativeCo
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('./workflows'),
-    activities: createActivities({ s3, bucket: config.s3.bucket, watchDir: config.watchDir, metrics }),
+    activities: createActivities({ s3, bucket: config.s3.bucket, watchDir: config.watchDir, metrics, completionWebhookUrl: config.completionWebhookUrl }),
     // In-flight uploads get this long to finish on shutdown before they are handed back to Temporal.
     shutdownGraceTime: config.shutdownGraceTimeMs,
   });

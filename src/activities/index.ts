@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { StreamMetrics } from '../metrics';
-import { buildManifest, isCompleteFor, reusableChunks, summarize, type ManifestFields, type ManifestSummary } from '../stream/manifest';
+import { buildManifest, isCompleteFor, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
 import type { ChunkRange, ChunkRecord, FileObservation, FileSnapshot, StreamRef } from '../stream/types';
 import { classify } from './failures';
 import { withHeartbeat } from './heartbeat';
@@ -11,12 +11,15 @@ import { readMediaDurationSeconds } from './media-duration';
 import { observeFile, openStreamFile, resolveInWatchDir } from './stream-file';
 import { uploadChunk } from './upload-chunk';
 import { findChangedChunks, type VerifyResult } from './verify-chunks';
+import { postManifest } from './completion-webhook';
+import { assembleRecording, type AssembleInput } from './assemble-recording';
 
 export interface ActivityDeps {
   s3: S3Client;
   bucket: string;
   watchDir: string;
   metrics: StreamMetrics;
+  completionWebhookUrl?: string;
 }
 
 export interface OpenStreamInput {
@@ -144,6 +147,27 @@ export function createActivities(deps: ActivityDeps) {
       }
       log.info('manifest written', { ...meta(fields.stream), status: manifest.status, chunks: manifest.chunkCount, bytes: manifest.totalSize });
       return summarize(manifest, fields.stream.prefix);
+    }),
+
+    assembleRecording: classified(async (input: AssembleInput): Promise<AssembledObject> => {
+      let parts = 0;
+      const assembled = await withHeartbeat(
+        (signal) => assembleRecording(deps, input, () => parts++, signal),
+        () => ({ parts }),
+      );
+      log.info('recording assembled', { ...meta(input.stream), key: assembled.key, copiedParts: assembled.copiedParts, uploadedParts: assembled.uploadedParts });
+      return assembled;
+    }),
+
+    notifyCompletion: classified(async ({ stream }: { stream: StreamRef }): Promise<void> => {
+      if (!deps.completionWebhookUrl) {
+        log.warn('no COMPLETION_WEBHOOK_URL on this worker: completion not notified', meta(stream));
+        return;
+      }
+      const manifest = await readManifest(store, stream.prefix);
+      if (!manifest) throw new Error(`no manifest for ${stream.streamId} to notify`);
+      const status = await postManifest(deps.completionWebhookUrl, manifest, Context.current().cancellationSignal);
+      log.info('completion webhook notified', { ...meta(stream), httpStatus: status });
     }),
   };
 }

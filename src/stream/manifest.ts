@@ -28,6 +28,19 @@ export interface Manifest {
   /** The media duration read from the MP4; null when the file has none that can be read. */
   durationSeconds: number | null;
   error?: StreamFailure;
+  /** With ASSEMBLE=true: the whole recording as one object next to the chunks. */
+  assembled?: AssembledObject;
+}
+
+export interface AssembledObject {
+  key: string;
+  size: number;
+  /** Hex SHA-256 of the whole recording. */
+  sha256: string;
+  etag: string;
+  /** Parts the server copied from chunk objects (no bytes re-sent) and parts sent from the file. */
+  copiedParts: number;
+  uploadedParts: number;
 }
 
 /** What a workflow returns: the manifest without its chunk list, which can outgrow a Temporal payload. */
@@ -43,6 +56,7 @@ export interface ManifestFields {
   completedAt: string | null;
   durationSeconds: number | null;
   error?: StreamFailure;
+  assembled?: AssembledObject;
 }
 
 export function buildManifest(fields: ManifestFields): Manifest {
@@ -68,6 +82,7 @@ export function buildManifest(fields: ManifestFields): Manifest {
     completedAt: fields.completedAt,
     durationSeconds: fields.durationSeconds,
     ...(fields.error ? { error: fields.error } : {}),
+    ...(fields.assembled ? { assembled: fields.assembled } : {}),
   };
 }
 

@@ -87,6 +87,10 @@ export interface StreamUploadInput {
    * missing or different objects are sent again, identical ones are not.
    */
   reverifyBucket?: boolean;
+  /** POST the final manifest to the worker's COMPLETION_WEBHOOK_URL once the stream is complete. */
+  notifyCompletion?: boolean;
+  /** Compose the whole recording as one object (ASSEMBLE). */
+  assemble?: boolean;
   /** Present when continuing as new. */
   state?: StreamUploadState;
 }

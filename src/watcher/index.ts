@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { AppConfig } from '../config';
 import type { AppLogger } from '../logger';
 import { Coalescer } from './coalescer';
-import { createStreamSignaler } from './stream-signaler';
+import { createStreamSignaler, streamOptionsFrom } from './stream-signaler';
 import { watchDirectory, type FileEvent } from './watch-directory';
 
 const RETRY_SIGNAL_AFTER_MS = 5_000;
@@ -20,8 +20,7 @@ export async function startWatcher(config: AppConfig, client: Client, logger: Ap
     client,
     taskQueue: config.temporal.taskQueue,
     s3Prefix: config.s3.prefix,
-    chunkSize: config.chunkSize,
-    idleTimeoutMs: config.streamIdleTimeoutMs,
+    streamOptions: streamOptionsFrom(config),
     logger,
   });
   const retries = new Set<NodeJS.Timeout>();

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { AppConfig } from '../config';
 import type { AppLogger } from '../logger';
 import { streamRef } from '../stream/identity';
 import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey } from '../stream/search-attributes';
@@ -6,12 +7,23 @@ import type { StreamUploadInput } from '../stream/types';
 import { fileChangedSignal, STREAM_UPLOAD_WORKFLOW } from '../workflows/definitions';
 import type { FileEvent } from './watch-directory';
 
+/** How every stream of this app is uploaded: the parts of a workflow's input that come from config. */
+export type StreamOptions = Pick<StreamUploadInput, 'chunkSize' | 'idleTimeoutMs' | 'notifyCompletion' | 'assemble'>;
+
+export function streamOptionsFrom(config: AppConfig): StreamOptions {
+  return {
+    chunkSize: config.chunkSize,
+    idleTimeoutMs: config.streamIdleTimeoutMs,
+    notifyCompletion: config.completionWebhookUrl !== undefined,
+    assemble: config.assemble,
+  };
+}
+
 export interface SignalerOptions {
   client: Client;
   taskQueue: string;
   s3Prefix: string;
-  chunkSize: number;
-  idleTimeoutMs: number;
+  streamOptions: StreamOptions;
   logger: AppLogger;
 }
 
@@ -24,12 +36,7 @@ export function createStreamSignaler(options: SignalerOptions): (event: FileEven
   const { client, logger } = options;
   return async (event) => {
     const stream = streamRef(event.relPath, event.identity, options.s3Prefix);
-    const input: StreamUploadInput = {
-      stream,
-      chunkSize: options.chunkSize,
-      idleTimeoutMs: options.idleTimeoutMs,
-      file: event.snapshot,
-    };
+    const input: StreamUploadInput = { stream, ...options.streamOptions, file: event.snapshot };
     try {
       await client.workflow.signalWithStart(STREAM_UPLOAD_WORKFLOW, {
         workflowId: stream.workflowId,

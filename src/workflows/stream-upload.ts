@@ -20,7 +20,7 @@ import { FailureType, NON_RETRYABLE_FAILURES } from '../stream/failures';
 import { isNewer, sameSnapshot } from '../stream/file-change';
 import { formatBytes } from '../stream/format-bytes';
 import { idleWaitMs } from '../stream/idle';
-import type { ManifestSummary } from '../stream/manifest';
+import type { AssembledObject, ManifestSummary } from '../stream/manifest';
 import { StreamBytesUploadedKey, StreamStatusKey } from '../stream/search-attributes';
 import type {
   ChunkRange,
@@ -186,8 +186,10 @@ class StreamUpload {
       return null;
     }
     const durationSeconds = await quick.readMediaDuration({ stream });
-    const summary = await this.writeManifest('complete', count, durationSeconds);
+    const assembled = this.input.assemble ? await this.unblocked(() => io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize })) : undefined;
+    const summary = await this.writeManifest('complete', count, durationSeconds, undefined, assembled);
     this.setPhase('complete');
+    if (this.input.notifyCompletion) await quick.notifyCompletion({ stream });
     return summary;
   }
 
@@ -217,7 +219,13 @@ class StreamUpload {
     return true;
   }
 
-  private async writeManifest(status: StreamStatus, count: number, durationSeconds: number | null, error?: StreamFailure): Promise<ManifestSummary> {
+  private async writeManifest(
+    status: StreamStatus,
+    count: number,
+    durationSeconds: number | null,
+    error?: StreamFailure,
+    assembled?: AssembledObject,
+  ): Promise<ManifestSummary> {
     const summary = await this.unblocked(() =>
       io.writeManifest({
         stream: this.stream,
@@ -230,6 +238,7 @@ class StreamUpload {
         completedAt: status === 'recording' ? null : new Date().toISOString(),
         durationSeconds,
         error,
+        assembled,
         idleTimeoutMs: this.input.idleTimeoutMs,
       }),
     );

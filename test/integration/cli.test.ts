@@ -54,8 +54,7 @@ async function startStream(relPath: string, chunks: number) {
     client: stack.client,
     taskQueue: worker.config.temporal.taskQueue,
     s3Prefix: '',
-    chunkSize: CHUNK_SIZE,
-    idleTimeoutMs: 60_000,
+    streamOptions: { chunkSize: CHUNK_SIZE, idleTimeoutMs: 60_000 },
     logger: createLogger('warn'),
   });
   assert.ok(await signal({ relPath, identity: { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, snapshot: { size: stats.size, mtimeMs: stats.mtimeMs } }));
