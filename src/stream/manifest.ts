@@ -46,18 +46,11 @@ export interface AssembledObject {
 /** What a workflow returns: the manifest without its chunk list, which can outgrow a Temporal payload. */
 export type ManifestSummary = Omit<Manifest, 'chunks'> & { manifestKey: string };
 
-export interface ManifestFields {
+/** What a manifest is built from: its own fields, plus the stream and the file it describes. */
+export type ManifestFields = Pick<Manifest, 'status' | 'chunkSize' | 'chunks' | 'startedAt' | 'completedAt' | 'durationSeconds' | 'error' | 'assembled'> & {
   stream: StreamRef;
-  status: StreamStatus;
   file: FileSnapshot;
-  chunkSize: number;
-  chunks: ChunkRecord[];
-  startedAt: string;
-  completedAt: string | null;
-  durationSeconds: number | null;
-  error?: StreamFailure;
-  assembled?: AssembledObject;
-}
+};
 
 export function buildManifest(fields: ManifestFields): Manifest {
   const { stream, file, chunks } = fields;
