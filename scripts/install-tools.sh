@@ -42,10 +42,12 @@ if ! stamped minio "$MINIO_VERSION" || [ ! -x "$BIN/minio" ]; then
 fi
 echo "minio $MINIO_VERSION: ok"
 
-# ffmpeg/ffprobe for real MP4 recordings; docker-compose (v1) to validate the compose file statically.
+# ffmpeg/ffprobe for real MP4 recordings; docker-compose (v1) to validate the compose file statically;
+# rclone, a baseline of the benchmark (bench/).
 missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 if [ ${#missing[@]} -gt 0 ]; then
   need apt-get "Debian's package manager, to install ${missing[*]}"
   SUDO=""
@@ -58,3 +60,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 echo "ffmpeg $(ffmpeg -version | head -n1 | awk '{print $3}'): ok"
 echo "docker-compose $(docker-compose version --short 2>/dev/null): ok"
+echo "rclone $(rclone version 2>/dev/null | head -n1 | awk '{print $2}'): ok"
