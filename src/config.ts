@@ -1,5 +1,7 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { MAX_BATCH_CHUNKS } from './stream/chunk-plan';
 
 /** Everything the app reads from its environment, validated once at start-up. */
 export interface AppConfig {
@@ -7,6 +9,12 @@ export interface AppConfig {
   chunkSize: number;
   streamIdleTimeoutMs: number;
   watchCoalesceIntervalMs: number;
+  /** Full chunks of one stream's backlog uploaded at once; 1 keeps them in order. */
+  uploadConcurrency: number;
+  /** Chunk uploads in flight in this process, over all its streams. */
+  maxConcurrentUploads: number;
+  /** Names this host's task queue, where the activities that read its files run. */
+  hostId: string;
   s3: S3Config;
   temporal: TemporalConfig;
   logLevel: LogLevel;
@@ -27,12 +35,17 @@ export interface S3Config {
   /** Without leading or trailing slashes; empty puts streams at the bucket's root. */
   prefix: string;
   forcePathStyle: boolean;
+  /** A connection silent this long is given up and the upload retried. */
+  requestTimeoutMs: number;
 }
 
 export interface TemporalConfig {
   address: string;
   namespace: string;
+  /** The workflows' task queue, shared by every host. */
   taskQueue: string;
+  /** This host's task queue: the activities that read its files. */
+  fileTaskQueue: string;
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -47,11 +60,15 @@ export const ENV_VARS = [
   'CHUNK_SIZE',
   'STREAM_IDLE_TIMEOUT',
   'WATCH_COALESCE_INTERVAL',
+  'UPLOAD_CONCURRENCY',
+  'MAX_CONCURRENT_UPLOADS',
+  'HOST_ID',
   'S3_ENDPOINT',
   'S3_REGION',
   'S3_BUCKET',
   'S3_PREFIX',
   'S3_FORCE_PATH_STYLE',
+  'S3_REQUEST_TIMEOUT',
   'TEMPORAL_ADDRESS',
   'TEMPORAL_NAMESPACE',
   'TEMPORAL_TASK_QUEUE',
@@ -117,6 +134,14 @@ function parsePort(text: string): number {
   return port;
 }
 
+function parseCount(max: number): (text: string) => number {
+  return (text) => {
+    const count = Number(text);
+    if (!Number.isInteger(count) || count < 1 || count > max) throw new Error(`"${text}" is not a whole number from 1 to ${max}`);
+    return count;
+  };
+}
+
 function parseLogLevel(text: string): LogLevel {
   const level = text.trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
@@ -149,6 +174,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     }
   }
   const text = (t: string) => t.trim();
+  const hostId = read('HOST_ID', os.hostname(), (t) => {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(t.trim())) throw new Error('must be 1 to 64 letters, digits, ".", "_" or "-"');
+    return t.trim();
+  });
+  const taskQueue = read('TEMPORAL_TASK_QUEUE', 'stream-uploader', text);
 
   const config: AppConfig = {
     watchDir: read('WATCH_DIR', './input-videos', (t) => path.resolve(cwd, t)),
@@ -163,6 +193,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       return ms;
     }),
     watchCoalesceIntervalMs: read('WATCH_COALESCE_INTERVAL', '1s', parseDuration),
+    uploadConcurrency: read('UPLOAD_CONCURRENCY', '1', parseCount(MAX_BATCH_CHUNKS)),
+    maxConcurrentUploads: read('MAX_CONCURRENT_UPLOADS', '8', parseCount(256)),
+    hostId,
     s3: {
       endpoint: read('S3_ENDPOINT', '', (t) => {
         if (t === '') return undefined;
@@ -177,11 +210,17 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       }),
       prefix: read('S3_PREFIX', '', (t) => t.trim().replace(/^\/+|\/+$/g, '')),
       forcePathStyle: read('S3_FORCE_PATH_STYLE', 'false', parseBoolean),
+      requestTimeoutMs: read('S3_REQUEST_TIMEOUT', '30s', (t) => {
+        const ms = parseDuration(t);
+        if (ms < 1000) throw new Error('must be at least 1s');
+        return ms;
+      }),
     },
     temporal: {
       address: read('TEMPORAL_ADDRESS', 'localhost:7233', text),
       namespace: read('TEMPORAL_NAMESPACE', 'default', text),
-      taskQueue: read('TEMPORAL_TASK_QUEUE', 'stream-uploader', text),
+      taskQueue,
+      fileTaskQueue: `${taskQueue}@${hostId}`,
     },
     logLevel: read('LOG_LEVEL', 'info', parseLogLevel),
     metricsPort: read('METRICS_PORT', '9464', parsePort),

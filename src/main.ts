@@ -8,7 +8,7 @@ import { createS3Client } from './s3';
 import { registerSearchAttributes } from './temporal-setup';
 import { startWatcher } from './watcher';
 import { STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
-import { createStreamWorker } from './worker';
+import { createStreamWorkers } from './worker';
 
 /**
  * The app: one process runs the watcher and a Temporal worker. SIGINT/SIGTERM stop the watcher,
@@ -37,17 +37,17 @@ async function main(): Promise<void> {
   const s3 = createS3Client(config.s3);
   const metrics = createMetrics(() => countActiveStreams(client, config.temporal.taskQueue));
   const metricsServer = await serveMetrics(metrics.registry, config.metricsPort);
-  const worker = await createStreamWorker(config, workerConnection, s3, metrics);
-  const running = worker.run();
+  const workers = await createStreamWorkers(config, workerConnection, s3, metrics);
+  const running = Promise.all(workers.map((worker) => worker.run()));
   const watcher = await startWatcher(config, client, logger);
-  logger.info({ taskQueue: config.temporal.taskQueue, namespace, bucket: config.s3.bucket }, 'stream-uploader started');
+  logger.info({ taskQueue: config.temporal.taskQueue, fileTaskQueue: config.temporal.fileTaskQueue, namespace, bucket: config.s3.bucket }, 'stream-uploader started');
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    void watcher.close().finally(() => worker.shutdown());
+    void watcher.close().finally(() => workers.forEach((worker) => worker.shutdown()));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -17,7 +17,7 @@ export function createS3Client(config: S3Config): S3Client {
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({
       connectionTimeout: 5_000,
-      requestTimeout: 60_000,
+      requestTimeout: config.requestTimeoutMs,
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
     }),

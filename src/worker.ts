@@ -1,18 +1,34 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { UploadSlots } from './activities/upload-slots';
 import type { AppConfig } from './config';
 import type { StreamMetrics } from './metrics';
 
-/** A Temporal worker that runs the stream workflows and their activities. */
-export async function createStreamWorker(config: AppConfig, connection: NativeConnection, s3: S3Client, metrics: StreamMetrics): Promise<Worker> {
-  return Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('./workflows'),
-    activities: createActivities({ s3, bucket: config.s3.bucket, watchDir: config.watchDir, metrics, completionWebhookUrl: config.completionWebhookUrl }),
-    // In-flight uploads get this long to finish on shutdown before they are handed back to Temporal.
-    shutdownGraceTime: config.shutdownGraceTimeMs,
+/**
+ * The Temporal workers of one host: the stream workflows on the shared task queue, and the
+ * activities, which read this host's files, on the host's own queue. Several hosts can thus share
+ * one Temporal server, each uploading only the files it has.
+ */
+export async function createStreamWorkers(config: AppConfig, connection: NativeConnection, s3: S3Client, metrics: StreamMetrics): Promise<Worker[]> {
+  const { namespace, taskQueue, fileTaskQueue } = config.temporal;
+  const activities = createActivities({
+    s3,
+    bucket: config.s3.bucket,
+    watchDir: config.watchDir,
+    metrics,
+    slots: new UploadSlots(config.maxConcurrentUploads),
+    completionWebhookUrl: config.completionWebhookUrl,
   });
+  return Promise.all([
+    Worker.create({ connection, namespace, taskQueue, workflowsPath: require.resolve('./workflows') }),
+    Worker.create({
+      connection,
+      namespace,
+      taskQueue: fileTaskQueue,
+      activities,
+      // In-flight uploads get this long to finish on shutdown before they are handed back to Temporal.
+      shutdownGraceTime: config.shutdownGraceTimeMs,
+    }),
+  ]);
 }

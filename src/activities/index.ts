@@ -2,14 +2,15 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { StreamMetrics } from '../metrics';
-import { buildManifest, isCompleteFor, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
-import type { ChunkRange, ChunkRecord, FileObservation, FileSnapshot, StreamRef } from '../stream/types';
+import { buildManifest, isCompleteFor, nextRevision, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
+import type { ChunkRecord, FileObservation, FileSnapshot, PreviousRevision, StreamRef } from '../stream/types';
 import { classify } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { deleteChunksFrom, loadChunkRecords, putManifest, readManifest } from './manifest-store';
 import { readMediaDurationSeconds } from './media-duration';
 import { observeFile, openStreamFile, resolveInWatchDir } from './stream-file';
-import { uploadChunk } from './upload-chunk';
+import { uploadChunks, type UploadChunksInput } from './upload-chunk';
+import type { UploadSlots } from './upload-slots';
 import { findChangedChunks, type VerifyResult } from './verify-chunks';
 import { postManifest } from './completion-webhook';
 import { assembleRecording, type AssembleInput } from './assemble-recording';
@@ -19,6 +20,8 @@ export interface ActivityDeps {
   bucket: string;
   watchDir: string;
   metrics: StreamMetrics;
+  /** Shared by every stream of the process: at most this many chunk uploads at once. */
+  slots: UploadSlots;
   completionWebhookUrl?: string;
 }
 
@@ -35,6 +38,9 @@ export interface OpenStreamResult {
   completed: ManifestSummary | null;
   /** Full chunks an earlier run stored that this run builds on (checked again at the end). */
   reusableChunks: number;
+  /** The revision this run writes, and the finalized manifest it supersedes. */
+  revision: number;
+  previousRevision?: PreviousRevision;
 }
 
 export interface WriteManifestInput extends Omit<ManifestFields, 'chunks'> {
@@ -44,10 +50,8 @@ export interface WriteManifestInput extends Omit<ManifestFields, 'chunks'> {
   idleTimeoutMs: number;
 }
 
-export interface UploadChunkActivityInput {
-  stream: StreamRef;
-  range: ChunkRange;
-  /** When the workflow learnt the chunk's bytes were on disk (the file's mtime then): for the chunk-lag metric. */
+export interface UploadChunksActivityInput extends UploadChunksInput {
+  /** When the workflow learnt the chunks' bytes were on disk (the file's mtime then): for the chunk-lag metric. */
   bytesCompleteAtMs: number;
 }
 
@@ -75,36 +79,39 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     openStream: classified(async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
-      const manifest = reverifyBucket ? null : await readManifest(store, stream.prefix);
-      if (!manifest) return { completed: null, reusableChunks: 0 };
-      if (isCompleteFor(manifest, file)) {
+      const manifest = await readManifest(store, stream.prefix);
+      const revision = nextRevision(manifest);
+      if (!manifest) return { completed: null, reusableChunks: 0, ...revision };
+      if (!reverifyBucket && isCompleteFor(manifest, file)) {
         log.info('stream already uploaded and unchanged', meta(stream));
-        return { completed: summarize(manifest, stream.prefix), reusableChunks: 0 };
+        return { completed: summarize(manifest, stream.prefix), reusableChunks: 0, ...revision };
       }
-      const reusable = reusableChunks(manifest, chunkSize).length;
-      log.info('resuming stream from its stored manifest', { ...meta(stream), reusableChunks: reusable, storedStatus: manifest.status });
-      return { completed: null, reusableChunks: reusable };
+      // `reupload` trusts no earlier record: every chunk is checked against the bucket again.
+      const reusable = reverifyBucket ? 0 : reusableChunks(manifest, chunkSize).length;
+      log.info('resuming stream from its stored manifest', { ...meta(stream), reusableChunks: reusable, storedStatus: manifest.status, revision: revision.revision });
+      return { completed: null, reusableChunks: reusable, ...revision };
     }),
 
     observeStreamFile: classified(async ({ stream }: { stream: StreamRef }): Promise<FileObservation> => {
       return observeFile(deps.watchDir, stream.relPath, stream.identity);
     }),
 
-    uploadChunk: classified(async (input: UploadChunkActivityInput): Promise<ChunkRecord> => {
-      const stopTimer = metrics.chunkUploadDuration.startTimer();
-      const outcome = await withHeartbeat((signal) => uploadChunk(deps, input, signal));
-      if (outcome.sent) {
-        stopTimer();
-        metrics.chunksUploaded.inc();
-        metrics.bytesUploaded.inc(input.range.size);
-        metrics.chunkLag.observe(Math.max(0, Date.now() - input.bytesCompleteAtMs) / 1000);
-      }
-      log.info(outcome.sent ? 'chunk uploaded' : 'chunk already in the bucket', {
-        ...meta(input.stream),
-        chunk: input.range.index,
-        bytes: input.range.size,
-      });
-      return outcome.record;
+    uploadChunks: classified(async ({ bytesCompleteAtMs, ...input }: UploadChunksActivityInput): Promise<ChunkRecord[]> => {
+      let uploaded = 0;
+      return withHeartbeat(
+        (signal) =>
+          uploadChunks(deps, input, signal, ({ record, sent, seconds }) => {
+            uploaded++;
+            if (sent) {
+              metrics.chunkUploadDuration.observe(seconds);
+              metrics.chunksUploaded.inc();
+              metrics.bytesUploaded.inc(record.size);
+              metrics.chunkLag.observe(Math.max(0, Date.now() - bytesCompleteAtMs) / 1000);
+            }
+            log.info(sent ? 'chunk uploaded' : 'chunk already in the bucket', { ...meta(input.stream), chunk: record.index, bytes: record.size });
+          }),
+        () => ({ uploaded }),
+      );
     }),
 
     verifyChunks: classified(
@@ -128,7 +135,8 @@ export function createActivities(deps: ActivityDeps) {
     ),
 
     readMediaDuration: classified(async ({ stream }: { stream: StreamRef }): Promise<number | null> => {
-      const seconds = await readMediaDurationSeconds(resolveInWatchDir(deps.watchDir, stream.relPath));
+      // A long fragmented recording has thousands of fragments to read: heartbeat meanwhile.
+      const seconds = await withHeartbeat(() => readMediaDurationSeconds(resolveInWatchDir(deps.watchDir, stream.relPath)));
       if (seconds === null) log.warn('no media duration could be read: not a complete MP4', meta(stream));
       return seconds;
     }),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sameFile } from '../stream/identity';
@@ -55,4 +56,21 @@ export async function readExactly(handle: fs.FileHandle, offset: number, size: n
     filled += bytesRead;
   }
   return into.subarray(0, size);
+}
+
+export const HASH_READ_SIZE = 1 << 20;
+
+/**
+ * SHA-256 of `size` bytes at `offset`, read through one reusable buffer so memory stays flat
+ * whatever the chunk size; null when the file ends first (it was truncated or rewritten).
+ */
+export async function hashRange(handle: fs.FileHandle, offset: number, size: number, buffer = Buffer.allocUnsafe(HASH_READ_SIZE)): Promise<Buffer | null> {
+  const hash = createHash('sha256');
+  for (let done = 0; done < size; ) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - done), offset + done);
+    if (bytesRead === 0) return null;
+    hash.update(buffer.subarray(0, bytesRead));
+    done += bytesRead;
+  }
+  return hash.digest();
 }

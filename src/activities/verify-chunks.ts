@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { ChunkRecord } from '../stream/types';
-
-const READ_SIZE = 1 << 20;
+import { HASH_READ_SIZE, hashRange } from './stream-file';
 
 export interface VerifyResult {
   /** Indexes of chunks whose bytes on disk no longer match the uploaded object. */
@@ -17,24 +15,13 @@ export interface VerifyResult {
  */
 export async function findChangedChunks(handle: FileHandle, chunks: ChunkRecord[], onChunk?: (index: number) => void): Promise<VerifyResult> {
   const { size: fileSize } = await handle.stat();
-  const buffer = Buffer.allocUnsafe(READ_SIZE);
+  const buffer = Buffer.allocUnsafe(HASH_READ_SIZE);
   const changed: number[] = [];
   for (const chunk of chunks) {
     onChunk?.(chunk.index);
-    if (chunk.offset + chunk.size > fileSize || (await hashRange(handle, buffer, chunk.offset, chunk.size)) !== chunk.sha256) {
+    if (chunk.offset + chunk.size > fileSize || (await hashRange(handle, chunk.offset, chunk.size, buffer))?.toString('hex') !== chunk.sha256) {
       changed.push(chunk.index);
     }
   }
   return { changed, fileSize };
-}
-
-async function hashRange(handle: FileHandle, buffer: Buffer, offset: number, size: number): Promise<string | null> {
-  const hash = createHash('sha256');
-  for (let done = 0; done < size; ) {
-    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - done), offset + done);
-    if (bytesRead === 0) return null;
-    hash.update(buffer.subarray(0, bytesRead));
-    done += bytesRead;
-  }
-  return hash.digest('hex');
 }

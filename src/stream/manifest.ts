@@ -1,5 +1,5 @@
 import { manifestKey } from './object-keys';
-import type { ChunkRecord, FileSnapshot, StreamFailure, StreamRef, StreamStatus } from './types';
+import type { ChunkRecord, FileSnapshot, PreviousRevision, StreamFailure, StreamRef, StreamStatus } from './types';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -9,6 +9,15 @@ export interface Manifest {
   streamId: string;
   workflowId: string;
   status: StreamStatus;
+  /**
+   * 1 for the stream's first manifest; one more each time a later run finalizes the stream again
+   * (the file grew after it was complete, or was rewritten): consumers compare revisions.
+   */
+  revision: number;
+  /** The finalized manifest this revision supersedes. */
+  previousRevision?: PreviousRevision;
+  /** Chunks found changed on disk after their upload in this revision, and uploaded again (or dropped). */
+  rewrittenChunks: number;
   source: {
     /** Relative to WATCH_DIR. */
     path: string;
@@ -47,7 +56,10 @@ export interface AssembledObject {
 export type ManifestSummary = Omit<Manifest, 'chunks'> & { manifestKey: string };
 
 /** What a manifest is built from: its own fields, plus the stream and the file it describes. */
-export type ManifestFields = Pick<Manifest, 'status' | 'chunkSize' | 'chunks' | 'startedAt' | 'completedAt' | 'durationSeconds' | 'error' | 'assembled'> & {
+export type ManifestFields = Pick<
+  Manifest,
+  'status' | 'revision' | 'previousRevision' | 'rewrittenChunks' | 'chunkSize' | 'chunks' | 'startedAt' | 'completedAt' | 'durationSeconds' | 'error' | 'assembled'
+> & {
   stream: StreamRef;
   file: FileSnapshot;
 };
@@ -60,6 +72,9 @@ export function buildManifest(fields: ManifestFields): Manifest {
     streamId: stream.streamId,
     workflowId: stream.workflowId,
     status: fields.status,
+    revision: fields.revision,
+    ...(fields.previousRevision ? { previousRevision: fields.previousRevision } : {}),
+    rewrittenChunks: fields.rewrittenChunks,
     source: {
       path: stream.relPath,
       modifiedAt: new Date(file.mtimeMs).toISOString(),
@@ -113,6 +128,20 @@ export function reusableChunks(manifest: Manifest, chunkSize: number): ChunkReco
     reusable.push(chunk);
   }
   return reusable;
+}
+
+/**
+ * The revision a new run of a stream writes, given the manifest already stored: a finalized one
+ * (complete, cancelled or failed) is superseded by the next revision; a live one is carried on.
+ */
+export function nextRevision(stored: Manifest | null): { revision: number; previousRevision?: PreviousRevision } {
+  if (!stored) return { revision: 1 };
+  const { revision } = stored;
+  if (stored.status === 'recording') return { revision, ...(stored.previousRevision ? { previousRevision: stored.previousRevision } : {}) };
+  return {
+    revision: revision + 1,
+    previousRevision: { revision, status: stored.status, totalSize: stored.totalSize, completedAt: stored.completedAt },
+  };
 }
 
 /** Whether a manifest already records the whole of the file as it is now. */

@@ -53,6 +53,14 @@ export interface ChunkRecord extends ChunkRange {
 
 export type StreamStatus = 'recording' | 'complete' | 'cancelled' | 'failed';
 
+/** An earlier finalized manifest of the same stream, which a later one supersedes. */
+export interface PreviousRevision {
+  revision: number;
+  status: Exclude<StreamStatus, 'recording'>;
+  totalSize: number;
+  completedAt: string | null;
+}
+
 export interface StreamFailure {
   type: string;
   message: string;
@@ -70,6 +78,11 @@ export interface StreamUploadState {
   startedAt: string;
   /** Paused by an operator: nothing is uploaded until resumed. */
   paused: boolean;
+  /** 1 for a stream's first manifest; one more each time a later run finalizes it again. */
+  revision: number;
+  previousRevision?: PreviousRevision;
+  /** Chunks found changed on disk after their upload (re-uploaded, or dropped when the file shrank). */
+  rewrittenChunks: number;
 }
 
 export interface StreamUploadInput {
@@ -91,6 +104,10 @@ export interface StreamUploadInput {
   notifyCompletion?: boolean;
   /** Compose the whole recording as one object (ASSEMBLE). */
   assemble?: boolean;
+  /** The task queue of the host that has the file: every activity of the stream runs there. */
+  fileTaskQueue: string;
+  /** Full chunks of a backlog uploaded at once (UPLOAD_CONCURRENCY); 1 keeps them in order. */
+  uploadConcurrency?: number;
   /** Present when continuing as new. */
   state?: StreamUploadState;
 }

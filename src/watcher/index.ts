@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from '../config';
 import type { AppLogger } from '../logger';
+import { completesChunk } from '../stream/chunk-plan';
 import { Coalescer } from './coalescer';
 import { createStreamSignaler, streamOptionsFrom } from './stream-signaler';
 import { watchDirectory, type FileEvent } from './watch-directory';
@@ -12,8 +13,9 @@ export interface Watcher {
 }
 
 /**
- * Watches WATCH_DIR and keeps each recording's workflow informed. Events are coalesced per file;
- * a signal Temporal refused is retried with the file's newest state, so an outage loses nothing.
+ * Watches WATCH_DIR and keeps each recording's workflow informed. Events are coalesced per file:
+ * a new file, a new full chunk and the size a burst of writes ends at are signalled; a signal
+ * Temporal refused is retried with the file's newest state, so an outage loses nothing.
  */
 export async function startWatcher(config: AppConfig, client: Client, logger: AppLogger): Promise<Watcher> {
   const signal = createStreamSignaler({
@@ -24,16 +26,21 @@ export async function startWatcher(config: AppConfig, client: Client, logger: Ap
     logger,
   });
   const retries = new Set<NodeJS.Timeout>();
-  const coalescer: Coalescer<FileEvent> = new Coalescer(config.watchCoalesceIntervalMs, (key, event) => {
-    void signal(event).then((delivered) => {
-      if (delivered) return;
-      const timer = setTimeout(() => {
-        retries.delete(timer);
-        coalescer.push(key, event);
-      }, RETRY_SIGNAL_AFTER_MS);
-      retries.add(timer);
-    });
-  });
+  const newChunk = (sent: FileEvent, next: FileEvent) => completesChunk(sent.snapshot.size, next.snapshot.size, config.chunkSize);
+  const coalescer: Coalescer<FileEvent> = new Coalescer(
+    config.watchCoalesceIntervalMs,
+    (key, event) => {
+      void signal(event).then((delivered) => {
+        if (delivered) return;
+        const timer = setTimeout(() => {
+          retries.delete(timer);
+          coalescer.push(key, event);
+        }, RETRY_SIGNAL_AFTER_MS);
+        retries.add(timer);
+      });
+    },
+    newChunk,
+  );
   const watch = watchDirectory(config.watchDir, (event) => coalescer.push(`${event.relPath}@${event.identity.ino}`, event), logger);
   const existing = await watch.ready;
   logger.info({ watchDir: config.watchDir, existingFiles: existing }, 'watching for recordings');

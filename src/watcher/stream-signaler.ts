@@ -8,7 +8,7 @@ import { fileChangedSignal, STREAM_UPLOAD_WORKFLOW } from '../workflows/definiti
 import type { FileEvent } from './watch-directory';
 
 /** How every stream of this app is uploaded: the parts of a workflow's input that come from config. */
-export type StreamOptions = Pick<StreamUploadInput, 'chunkSize' | 'idleTimeoutMs' | 'notifyCompletion' | 'assemble'>;
+export type StreamOptions = Pick<StreamUploadInput, 'chunkSize' | 'idleTimeoutMs' | 'notifyCompletion' | 'assemble' | 'fileTaskQueue' | 'uploadConcurrency'>;
 
 export function streamOptionsFrom(config: AppConfig): StreamOptions {
   return {
@@ -16,6 +16,8 @@ export function streamOptionsFrom(config: AppConfig): StreamOptions {
     idleTimeoutMs: config.streamIdleTimeoutMs,
     notifyCompletion: config.completionWebhookUrl !== undefined,
     assemble: config.assemble,
+    fileTaskQueue: config.temporal.fileTaskQueue,
+    uploadConcurrency: config.uploadConcurrency,
   };
 }
 

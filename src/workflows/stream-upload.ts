@@ -1,6 +1,7 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  type ActivityInterfaceFor,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -15,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { StreamActivities } from '../activities';
-import { chunkCount, chunkRange, intactFullChunks, nextChunk } from '../stream/chunk-plan';
+import { batchChunks, chunkCount, chunkRange, intactFullChunks, nextFullChunks } from '../stream/chunk-plan';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../stream/failures';
 import { isNewer, sameSnapshot } from '../stream/file-change';
 import { formatBytes } from '../stream/format-bytes';
@@ -37,23 +38,13 @@ import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal } from './d
 const retry = {
   initialInterval: '1 second',
   backoffCoefficient: 2,
-  maximumInterval: '1 minute',
+  maximumInterval: '30 seconds',
   nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
 };
 
-/** Activities that move or hash chunk bytes: long, heartbeating, cancellable. */
-const io = proxyActivities<StreamActivities>({
-  startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '30 seconds',
-  // Wait for a cancelled upload to stop, so the manifest can say exactly what reached the bucket.
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry,
-});
-
-const quick = proxyActivities<StreamActivities>({ startToCloseTimeout: '2 minutes', retry });
-
 /** Upload records carried in workflow state before they are written out to metadata.json. */
 const MAX_PENDING_RECORDS = 200;
+
 /** Continue as new well before Temporal's 10,240-event warning. */
 const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
 const DEFAULT_MANIFEST_INTERVAL_MS = 5_000;
@@ -72,30 +63,46 @@ export async function StreamUploadWorkflow(input: StreamUploadInput): Promise<Ma
 
 class StreamUpload {
   private readonly state: StreamUploadState;
+  /** Activities that move or hash chunk bytes: long, heartbeating, cancellable. */
+  private readonly io: ActivityInterfaceFor<StreamActivities>;
+  /** Activities that answer at once (a stat, a small object); a dead worker costs their short timeout. */
+  private readonly quick: ActivityInterfaceFor<StreamActivities>;
   private phase: StreamPhase = 'recording';
   private blockedBy?: StreamFailure;
-  /** Bumped by every signal: the idle timer and the pause gate wait on it. */
-  private wakeups = 0;
   private resumes = 0;
   private lastActivityAt = new Date().toISOString();
   private lastManifestAt = 0;
 
   constructor(private readonly input: StreamUploadInput) {
-    this.state = input.state ?? { nextIndex: 0, pendingChunks: [], file: input.file, startedAt: new Date().toISOString(), paused: false };
+    this.state = input.state ?? {
+      nextIndex: 0,
+      pendingChunks: [],
+      file: input.file,
+      startedAt: new Date().toISOString(),
+      paused: false,
+      revision: 1,
+      rewrittenChunks: 0,
+    };
+    // Every activity reads the file or acts for a stream of it: it runs on the host that has it.
+    const taskQueue = input.fileTaskQueue;
+    this.io = proxyActivities<StreamActivities>({
+      taskQueue,
+      startToCloseTimeout: '30 minutes',
+      heartbeatTimeout: '15 seconds',
+      // Wait for a cancelled upload to stop, so the manifest can say exactly what reached the bucket.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry,
+    });
+    this.quick = proxyActivities<StreamActivities>({ taskQueue, startToCloseTimeout: '30 seconds', retry });
     setHandler(fileChangedSignal, (snapshot) => {
-      if (isNewer(this.state.file, snapshot)) {
-        this.state.file = snapshot;
-        this.wakeups++;
-      }
+      if (isNewer(this.state.file, snapshot)) this.state.file = snapshot;
     });
     setHandler(pauseSignal, () => {
       this.state.paused = true;
-      this.wakeups++;
     });
     setHandler(resumeSignal, () => {
       this.state.paused = false;
       this.resumes++;
-      this.wakeups++;
     });
     setHandler(progressQuery, () => this.progress());
   }
@@ -129,36 +136,39 @@ class StreamUpload {
   private async upload(): Promise<ManifestSummary> {
     const { state, input } = this;
     if (!input.state) {
-      const opened = await this.unblocked(() => quick.openStream({ stream: this.stream, file: state.file, chunkSize: this.chunkSize, reverifyBucket: !!input.reverifyBucket }));
+      const opened = await this.unblocked(() =>
+        this.quick.openStream({ stream: this.stream, file: state.file, chunkSize: this.chunkSize, reverifyBucket: !!input.reverifyBucket }),
+      );
       if (opened.completed) return opened.completed;
       state.nextIndex = opened.reusableChunks;
+      state.revision = opened.revision;
+      state.previousRevision = opened.previousRevision;
     }
     this.showDetails();
-    let waitMs = input.idleTimeoutMs;
     for (;;) {
       await this.whilePaused();
       await this.uploadFullChunks();
-      const info = workflowInfo();
-      if (info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS)) {
+      if (this.historyIsLong()) {
         await this.writeManifest('recording', state.nextIndex, null);
         await condition(allHandlersFinished);
         return continueAsNew<typeof StreamUploadWorkflow>({ ...input, state });
       }
-      const seen = this.wakeups;
-      if (await condition(() => this.wakeups !== seen, waitMs)) {
-        waitMs = input.idleTimeoutMs;
+      // The idle timer runs from the file's own modification time. Signals of mere growth do not
+      // reset it (each reset would cost history events): they only move the file's mtime, which
+      // the timer reads when it fires. Only a new full chunk or a pause wakes the stream early.
+      const waitMs = idleWaitMs(state.file.mtimeMs, Date.now(), input.idleTimeoutMs);
+      if (waitMs > 0) {
+        await condition(() => state.paused || this.fullChunks().length > 0, waitMs);
         continue;
       }
       const observed = await this.observe();
       if (!sameSnapshot(observed, state.file)) {
-        // A change the watcher did not signal (lost or late events): idle only once it is old enough.
+        // A change the watcher did not signal (lost, late, or not worth a signal): idle once it is old enough.
         state.file = observed;
-        waitMs = idleWaitMs(observed.mtimeMs, Date.now(), input.idleTimeoutMs);
-        if (waitMs > 0) continue;
+        if (idleWaitMs(observed.mtimeMs, Date.now(), input.idleTimeoutMs) > 0) continue;
       }
       const summary = await this.finalize(observed);
       if (summary) return summary;
-      waitMs = input.idleTimeoutMs;
     }
   }
 
@@ -168,16 +178,19 @@ class StreamUpload {
    */
   private async finalize(before: FileSnapshot): Promise<ManifestSummary | null> {
     const { state, chunkSize, stream } = this;
-    const verified = await this.unblocked(() => io.verifyChunks({ stream, chunkCount: state.nextIndex, pendingChunks: state.pendingChunks }));
+    const verified = await this.unblocked(() => this.io.verifyChunks({ stream, chunkCount: state.nextIndex, pendingChunks: state.pendingChunks }));
+    state.rewrittenChunks += verified.changed.length;
     state.nextIndex = intactFullChunks(state.nextIndex, chunkSize, verified.fileSize);
-    for (const index of verified.changed.filter((changed) => changed < state.nextIndex)) {
-      if (!(await this.uploadChunk(chunkRange(index, chunkSize, verified.fileSize)))) return null;
+    const rewritten = verified.changed.filter((changed) => changed < state.nextIndex).map((index) => chunkRange(index, chunkSize, verified.fileSize));
+    const batch = batchChunks(chunkSize);
+    for (let first = 0; first < rewritten.length; first += batch) {
+      if (!(await this.uploadChunks(rewritten.slice(first, first + batch)))) return null;
     }
     state.file = { ...before, size: verified.fileSize };
     await this.uploadFullChunks();
     const count = chunkCount(chunkSize, verified.fileSize);
     if (state.paused) return null;
-    if (count > state.nextIndex && !(await this.uploadChunk(chunkRange(state.nextIndex, chunkSize, verified.fileSize)))) return null;
+    if (count > state.nextIndex && !(await this.uploadChunks([chunkRange(state.nextIndex, chunkSize, verified.fileSize)]))) return null;
 
     const after = await this.observe();
     if (!sameSnapshot(after, before) || after.size !== verified.fileSize) {
@@ -185,33 +198,47 @@ class StreamUpload {
       state.file = after;
       return null;
     }
-    const durationSeconds = await quick.readMediaDuration({ stream });
-    const assembled = this.input.assemble ? await this.unblocked(() => io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize })) : undefined;
+    const durationSeconds = await this.io.readMediaDuration({ stream });
+    const assembled = this.input.assemble ? await this.unblocked(() => this.io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize })) : undefined;
     const summary = await this.writeManifest('complete', count, durationSeconds, undefined, assembled);
     this.setPhase('complete');
-    if (this.input.notifyCompletion) await quick.notifyCompletion({ stream });
+    if (this.input.notifyCompletion) await this.quick.notifyCompletion({ stream });
     return summary;
   }
 
+  private historyIsLong(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > (this.input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS);
+  }
+
+  /** The full chunks the stream can upload next, a bounded batch of them. */
+  private fullChunks(): ChunkRange[] {
+    return nextFullChunks(this.state.nextIndex, this.chunkSize, this.state.file.size, batchChunks(this.chunkSize));
+  }
+
   private async uploadFullChunks(): Promise<void> {
-    const { state, chunkSize } = this;
-    for (let range = nextChunk(state.nextIndex, chunkSize, state.file.size, false); range && !state.paused; range = nextChunk(state.nextIndex, chunkSize, state.file.size, false)) {
-      if (!(await this.uploadChunk(range))) return;
-      state.nextIndex++;
+    const { state } = this;
+    // A long backlog stops between batches when the history is long, to continue as new.
+    for (let ranges = this.fullChunks(); ranges.length > 0 && !state.paused && !this.historyIsLong(); ranges = this.fullChunks()) {
+      if (!(await this.uploadChunks(ranges))) return;
+      state.nextIndex += ranges.length;
       const manifestDue = Date.now() - this.lastManifestAt >= (this.input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS);
       if (manifestDue || state.pendingChunks.length >= MAX_PENDING_RECORDS) await this.writeManifest('recording', state.nextIndex, null);
     }
   }
 
-  /** Uploads one chunk; false when the file turned out shorter than the chunk (it was rewritten). */
-  private async uploadChunk(range: ChunkRange): Promise<boolean> {
+  /** Uploads chunks; false when the file turned out shorter than one (it was rewritten): the caller re-plans. */
+  private async uploadChunks(ranges: ChunkRange[]): Promise<boolean> {
+    const { state } = this;
     try {
-      const record = await this.unblocked(() => io.uploadChunk({ stream: this.stream, range, bytesCompleteAtMs: this.state.file.mtimeMs }));
-      this.state.pendingChunks.push(record);
+      const records = await this.unblocked(() =>
+        this.io.uploadChunks({ stream: this.stream, ranges, concurrency: this.input.uploadConcurrency ?? 1, bytesCompleteAtMs: state.file.mtimeMs }),
+      );
+      state.pendingChunks.push(...records);
     } catch (err) {
       if (failureOf(err)?.type !== FailureType.FileTruncated) throw err;
-      log.warn('file shrank under a chunk being uploaded: re-planning', { ...this.logMeta(), chunk: range.index });
-      this.state.file = await this.observe();
+      log.warn('file shrank under a chunk being uploaded: re-planning', { ...this.logMeta(), chunks: ranges.map((range) => range.index) });
+      state.file = await this.observe();
       return false;
     }
     this.lastActivityAt = new Date().toISOString();
@@ -227,9 +254,12 @@ class StreamUpload {
     assembled?: AssembledObject,
   ): Promise<ManifestSummary> {
     const summary = await this.unblocked(() =>
-      io.writeManifest({
+      this.io.writeManifest({
         stream: this.stream,
         status,
+        revision: this.state.revision,
+        previousRevision: this.state.previousRevision,
+        rewrittenChunks: this.state.rewrittenChunks,
         file: this.state.file,
         chunkSize: this.chunkSize,
         chunkCount: count,
@@ -250,7 +280,7 @@ class StreamUpload {
 
   /** Observes the file; throws a failure when it is gone or is another file now. */
   private async observe(): Promise<FileSnapshot> {
-    const observation = await this.unblocked(() => quick.observeStreamFile({ stream: this.stream }));
+    const observation = await this.unblocked(() => this.quick.observeStreamFile({ stream: this.stream }));
     if (observation.status === 'missing') throw ApplicationFailure.nonRetryable(`${this.stream.relPath} was deleted`, FailureType.FileGone);
     if (observation.status === 'replaced') throw ApplicationFailure.nonRetryable(`${this.stream.relPath} is now another file`, FailureType.FileReplaced);
     return { size: observation.size, mtimeMs: observation.mtimeMs };

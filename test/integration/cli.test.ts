@@ -9,7 +9,7 @@ import { freePort } from '../../scripts/local-servers';
 import { createLogger } from '../../src/logger';
 import { streamRef } from '../../src/stream/identity';
 import { progressQuery } from '../../src/workflows/definitions';
-import { createStreamSignaler } from '../../src/watcher/stream-signaler';
+import { createStreamSignaler, streamOptionsFrom } from '../../src/watcher/stream-signaler';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
 import { sha256File } from '../support/media';
 import { startStack, startWorker, tempDir, type TestStack } from '../support/stack';
@@ -54,7 +54,7 @@ async function startStream(relPath: string, chunks: number) {
     client: stack.client,
     taskQueue: worker.config.temporal.taskQueue,
     s3Prefix: '',
-    streamOptions: { chunkSize: CHUNK_SIZE, idleTimeoutMs: 60_000 },
+    streamOptions: { ...streamOptionsFrom(worker.config), chunkSize: CHUNK_SIZE, idleTimeoutMs: 60_000 },
     logger: createLogger('warn'),
   });
   assert.ok(await signal({ relPath, identity: { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, snapshot: { size: stats.size, mtimeMs: stats.mtimeMs } }));

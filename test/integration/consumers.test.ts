@@ -5,12 +5,10 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../scripts/local-servers';
-import { streamRef } from '../../src/stream/identity';
 import type { StreamUploadInput } from '../../src/stream/types';
-import { STREAM_UPLOAD_WORKFLOW } from '../../src/workflows/definitions';
 import { assertValidManifest, getObject, readManifestObject } from '../support/bucket';
 import { sha256File } from '../support/media';
-import { startStack, startWorker, tempDir, type TestStack } from '../support/stack';
+import { startStack, startStream, startWorker, tempDir, type TestStack } from '../support/stack';
 
 /** What downstream systems get: the completion webhook and the assembled recording. */
 describe('for downstream consumers', () => {
@@ -46,11 +44,8 @@ describe('for downstream consumers', () => {
   async function upload(relPath: string, bytes: Buffer, options: Partial<StreamUploadInput>) {
     const file = path.join(watchDir, relPath);
     fs.writeFileSync(file, bytes);
-    const stats = fs.statSync(file);
-    const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '');
-    const input: StreamUploadInput = { stream, chunkSize: 64 * 1024, idleTimeoutMs: 500, file: { size: stats.size, mtimeMs: stats.mtimeMs }, ...options };
-    const summary = await stack.client.workflow.execute(STREAM_UPLOAD_WORKFLOW, { workflowId: stream.workflowId, taskQueue: worker.config.temporal.taskQueue, args: [input] });
-    return { file, stream, summary };
+    const { handle, stream } = await startStream(stack, worker, relPath, { chunkSize: 64 * 1024, idleTimeoutMs: 500, ...options });
+    return { file, stream, summary: await handle.result() };
   }
 
   const bytes = (size: number) => createHash('sha256').update(String(size)).digest().toString('hex').repeat(Math.ceil(size / 64)).slice(0, size);

@@ -6,11 +6,9 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TOOLS_BIN } from '../../scripts/local-servers';
-import { streamRef } from '../../src/stream/identity';
-import type { StreamUploadInput } from '../../src/stream/types';
-import { progressQuery, STREAM_UPLOAD_WORKFLOW } from '../../src/workflows/definitions';
+import { progressQuery } from '../../src/workflows/definitions';
 import { readManifestObject } from '../support/bucket';
-import { startStack, startWorker, tempDir, type TestStack } from '../support/stack';
+import { startStack, startStream, startWorker, tempDir, type TestStack } from '../support/stack';
 
 const README = path.resolve(__dirname, '..', '..', 'README.md');
 
@@ -47,10 +45,7 @@ test("the README's Temporal CLI commands list, describe, query and cancel a live
   ]);
   const file = path.join(watchDir, 'cli.mp4');
   fs.writeFileSync(file, Buffer.alloc(64 * 1024 * 3 + 1, 'v'));
-  const stats = fs.statSync(file);
-  const stream = streamRef('cli.mp4', { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '');
-  const input: StreamUploadInput = { stream, chunkSize: 64 * 1024, idleTimeoutMs: 60_000, file: { size: stats.size, mtimeMs: stats.mtimeMs } };
-  const handle = await stack.client.workflow.start(STREAM_UPLOAD_WORKFLOW, { workflowId: stream.workflowId, taskQueue: worker.config.temporal.taskQueue, args: [input] });
+  const { handle, stream } = await startStream(stack, worker, 'cli.mp4', { chunkSize: 64 * 1024, idleTimeoutMs: 60_000 });
   while ((await handle.query(progressQuery)).chunksUploaded < 3) await new Promise((resolve) => setTimeout(resolve, 100));
 
   // Asynchronously: the worker answering the query runs in this process.

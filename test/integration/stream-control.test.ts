@@ -3,14 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createBucket } from '../../scripts/local-servers';
-import { streamRef } from '../../src/stream/identity';
 import { StreamPathKey, StreamStatusKey } from '../../src/stream/search-attributes';
 import type { StreamUploadInput } from '../../src/stream/types';
-import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal, STREAM_UPLOAD_WORKFLOW } from '../../src/workflows/definitions';
+import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal } from '../../src/workflows/definitions';
 import { downloadStreamSha256, listKeys, readManifestObject } from '../support/bucket';
 import { sha256File } from '../support/media';
 import { waitUntil } from '../support/wait';
-import { startStack, startWorker, tempDir, type TestStack } from '../support/stack';
+import { startStack, startStream, startWorker, tempDir, type TestStack, type TestWorker } from '../support/stack';
 
 const CHUNK_SIZE = 64 * 1024;
 
@@ -36,22 +35,13 @@ describe('steering a stream', () => {
     return file;
   }
 
-  async function start(relPath: string, taskQueue: string, extra: Partial<StreamUploadInput> = {}) {
-    const stats = fs.statSync(path.join(watchDir, relPath));
-    const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '');
-    const input: StreamUploadInput = { stream, chunkSize: CHUNK_SIZE, idleTimeoutMs: 1000, file: { size: stats.size, mtimeMs: stats.mtimeMs }, ...extra };
-    const handle = await stack.client.workflow.start(STREAM_UPLOAD_WORKFLOW, {
-      workflowId: stream.workflowId,
-      taskQueue,
-      args: [input],
-      typedSearchAttributes: [{ key: StreamPathKey, value: relPath }],
-    });
-    return { handle, stream };
+  function start(relPath: string, extra: Partial<StreamUploadInput> = {}, on: TestWorker = worker) {
+    return startStream(stack, on, relPath, { idleTimeoutMs: 1000, ...extra }, { typedSearchAttributes: [{ key: StreamPathKey, value: relPath }] });
   }
 
   test('nothing is uploaded while paused; everything after resume', async () => {
     const file = writeFile('paused.mp4', 2);
-    const { handle, stream } = await start('paused.mp4', worker.config.temporal.taskQueue, { idleTimeoutMs: 60_000 });
+    const { handle, stream } = await start('paused.mp4', { idleTimeoutMs: 60_000 });
     await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded === 2);
     await handle.signal(pauseSignal);
     await waitUntil(async () => (await handle.query(progressQuery)).status === 'paused');
@@ -75,7 +65,7 @@ describe('steering a stream', () => {
     const blockedWorker = await startWorker(stack, { WATCH_DIR: watchDir, CHUNK_SIZE: String(CHUNK_SIZE), S3_BUCKET: 'created-later' });
     try {
       const file = writeFile('blocked.mp4', 3, 10);
-      const { handle, stream } = await start('blocked.mp4', blockedWorker.config.temporal.taskQueue);
+      const { handle, stream } = await start('blocked.mp4', {}, blockedWorker);
       await waitUntil(async () => (await handle.query(progressQuery)).status === 'blocked');
       const progress = await handle.query(progressQuery);
       assert.equal(progress.blockedBy?.type, 'BucketMissing');
@@ -95,7 +85,7 @@ describe('steering a stream', () => {
 
   test('the manifest is kept current while the stream is live, and streams are findable by path', async () => {
     writeFile('live-manifest.mp4', 3);
-    const { handle, stream } = await start('live-manifest.mp4', worker.config.temporal.taskQueue, { idleTimeoutMs: 60_000, manifestIntervalMs: 0 });
+    const { handle, stream } = await start('live-manifest.mp4', { idleTimeoutMs: 60_000, manifestIntervalMs: 0 });
     await waitUntil(async () => {
       const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`).catch(() => null);
       return manifest?.status === 'recording' && manifest.chunkCount === 3;

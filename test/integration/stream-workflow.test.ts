@@ -6,13 +6,13 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { streamRef } from '../../src/stream/identity';
 import type { StreamRef, StreamUploadInput } from '../../src/stream/types';
-import { fileChangedSignal, progressQuery, STREAM_UPLOAD_WORKFLOW } from '../../src/workflows/definitions';
+import { fileChangedSignal, progressQuery } from '../../src/workflows/definitions';
 import type { ManifestSummary } from '../../src/stream/manifest';
 import { recordHistory } from '../support/histories';
 import { downloadStreamSha256, listKeys, readManifestObject } from '../support/bucket';
 import { ffprobeDurationSeconds, makeMp4, sha256File } from '../support/media';
 import { waitUntil } from '../support/wait';
-import { startStack, startWorker, tempDir, type TestStack } from '../support/stack';
+import { startStack, startStream as startTestStream, startWorker, tempDir, type TestStack } from '../support/stack';
 
 const CHUNK_SIZE = 64 * 1024;
 
@@ -37,21 +37,7 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
   }
 
   async function startStream(relPath: string, extra: Partial<StreamUploadInput> = {}) {
-    const stats = fs.statSync(path.join(watchDir, relPath));
-    const stream = refOf(relPath);
-    const input: StreamUploadInput = {
-      stream,
-      chunkSize: CHUNK_SIZE,
-      idleTimeoutMs: 1000,
-      file: { size: stats.size, mtimeMs: stats.mtimeMs },
-      ...extra,
-    };
-    return stack.client.workflow.start(STREAM_UPLOAD_WORKFLOW, {
-      workflowId: stream.workflowId,
-      taskQueue: worker.config.temporal.taskQueue,
-      args: [input],
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    });
+    return (await startTestStream(stack, worker, relPath, { idleTimeoutMs: 1000, ...extra })).handle;
   }
 
   async function assertBucketHoldsFile(summary: ManifestSummary, relPath: string) {
@@ -169,7 +155,7 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
   test('a long stream continues as new and loses nothing', async () => {
     const file = path.join(watchDir, 'long.mp4');
     fs.writeFileSync(file, Buffer.from(Array.from({ length: CHUNK_SIZE * 60 + 1234 }, (_, i) => (i * 7919) % 251)));
-    const handle = await startStream('long.mp4', { maxHistoryEvents: 60 });
+    const handle = await startStream('long.mp4', { maxHistoryEvents: 20 });
     const summary = await handle.result();
     await assertBucketHoldsFile(summary, 'long.mp4');
     const latest = await stack.client.workflow.getHandle(handle.workflowId).describe();

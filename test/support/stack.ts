@@ -1,14 +1,19 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId, type WorkflowStartOptions } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createBucket, s3ClientFor, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { createMetrics } from '../../src/metrics';
 import { createS3Client } from '../../src/s3';
 import { registerSearchAttributes } from '../../src/temporal-setup';
-import { createStreamWorker } from '../../src/worker';
+import { streamRef } from '../../src/stream/identity';
+import type { StreamRef, StreamUploadInput } from '../../src/stream/types';
+import { streamOptionsFrom } from '../../src/watcher/stream-signaler';
+import { STREAM_UPLOAD_WORKFLOW } from '../../src/workflows/definitions';
+import type { StreamUploadWorkflow } from '../../src/workflows';
+import { createStreamWorkers } from '../../src/worker';
 
 // In-process workers log their warnings only; the app's own logs are tested end to end.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -25,8 +30,9 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startStack(): Promise<TestStack> {
-  const [temporal, minio] = await Promise.all([startTemporal(), startMinio()]);
+/** `temporalDbFile` keeps Temporal's state in that SQLite file, so `temporal.restart()` resumes its workflows. */
+export async function startStack(opts: { temporalDbFile?: string } = {}): Promise<TestStack> {
+  const [temporal, minio] = await Promise.all([startTemporal({ dbFile: opts.temporalDbFile }), startMinio()]);
   const bucket = 'recordings';
   await createBucket(minio, bucket);
   const s3 = s3ClientFor(minio);
@@ -66,7 +72,12 @@ export function tempDir(name: string): string {
 }
 
 /** The app's config for this stack, with the app's own S3 client and an in-process worker. */
-export async function startWorker(stack: TestStack, overrides: Record<string, string>): Promise<{ config: AppConfig; worker: Worker; stop(): Promise<void> }> {
+export interface TestWorker {
+  config: AppConfig;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(stack: TestStack, overrides: Record<string, string>): Promise<TestWorker> {
   const env = stack.env(overrides);
   const config = loadConfig({ ...env, TEMPORAL_TASK_QUEUE: overrides.TEMPORAL_TASK_QUEUE ?? `test-${process.pid}-${Date.now()}` });
   // The AWS SDK reads credentials from the environment, as in production.
@@ -74,13 +85,12 @@ export async function startWorker(stack: TestStack, overrides: Record<string, st
   process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
   const connection = await NativeConnection.connect({ address: stack.temporal.address });
   const s3 = createS3Client(config.s3);
-  const worker = await createStreamWorker(config, connection, s3, createMetrics(async () => 0));
-  const running = worker.run();
+  const workers = await createStreamWorkers(config, connection, s3, createMetrics(async () => 0));
+  const running = Promise.all(workers.map((worker) => worker.run()));
   return {
     config,
-    worker,
     async stop() {
-      worker.shutdown();
+      workers.forEach((worker) => worker.shutdown());
       await running;
       await connection.close();
       s3.destroy();
@@ -88,3 +98,27 @@ export async function startWorker(stack: TestStack, overrides: Record<string, st
   };
 }
 
+/**
+ * Starts the workflow of a file in the worker's WATCH_DIR with the input the watcher would give
+ * it (`extra` overrides parts of it), without a watcher: the test decides when signals arrive.
+ */
+export async function startStream(
+  stack: TestStack,
+  worker: TestWorker,
+  relPath: string,
+  extra: Partial<StreamUploadInput> = {},
+  options: Pick<WorkflowStartOptions, 'typedSearchAttributes'> = {},
+): Promise<{ handle: WorkflowHandleWithFirstExecutionRunId<typeof StreamUploadWorkflow>; stream: StreamRef }> {
+  const { config } = worker;
+  const stats = fs.statSync(path.join(config.watchDir, relPath));
+  const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, config.s3.prefix);
+  const input: StreamUploadInput = { stream, ...streamOptionsFrom(config), file: { size: stats.size, mtimeMs: stats.mtimeMs }, ...extra };
+  const handle = await stack.client.workflow.start<typeof StreamUploadWorkflow>(STREAM_UPLOAD_WORKFLOW, {
+    workflowId: stream.workflowId,
+    taskQueue: config.temporal.taskQueue,
+    args: [input],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    ...options,
+  });
+  return { handle, stream };
+}

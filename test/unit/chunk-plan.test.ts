@@ -1,19 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { chunkCount, chunkRange, intactFullChunks, nextChunk } from '../../src/stream/chunk-plan';
+import { chunkCount, chunkRange, completesChunk, intactFullChunks, nextFullChunks } from '../../src/stream/chunk-plan';
 import { idleWaitMs } from '../../src/stream/idle';
 
 describe('chunk plan', () => {
-  test('uploads only full chunks while the file may grow', () => {
-    assert.deepEqual(nextChunk(0, 100, 250, false), { index: 0, offset: 0, size: 100 });
-    assert.deepEqual(nextChunk(2, 100, 250, false), null);
-    assert.deepEqual(nextChunk(0, 100, 99, false), null);
+  test('uploads only full chunks while the file may grow, a bounded batch at a time', () => {
+    assert.deepEqual(nextFullChunks(0, 100, 250, 8), [
+      { index: 0, offset: 0, size: 100 },
+      { index: 1, offset: 100, size: 100 },
+    ]);
+    assert.deepEqual(nextFullChunks(2, 100, 250, 8), [], 'the short tail waits for the end');
+    assert.deepEqual(nextFullChunks(0, 100, 99, 8), []);
+    assert.deepEqual(nextFullChunks(1, 100, 1000, 3).map((range) => range.index), [1, 2, 3]);
+    assert.deepEqual(nextFullChunks(5, 100, 250, 8), [], 'a file that shrank has nothing new');
   });
 
-  test('uploads the short tail at the end, and nothing for an empty file', () => {
-    assert.deepEqual(nextChunk(2, 100, 250, true), { index: 2, offset: 200, size: 50 });
-    assert.equal(nextChunk(3, 100, 250, true), null);
-    assert.equal(nextChunk(0, 100, 0, true), null);
+  test('a stream hears at once of a new full chunk or a file that shrank, not of every write', () => {
+    assert.equal(completesChunk(0, 99, 100), false);
+    assert.equal(completesChunk(99, 100, 100), true);
+    assert.equal(completesChunk(150, 199, 100), false);
+    assert.equal(completesChunk(150, 420, 100), true);
+    assert.equal(completesChunk(150, 140, 100), true);
   });
 
   test('counts chunks', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseBoolean, parseDuration, parseSize } from '../../src/config';
 
@@ -38,7 +39,16 @@ describe('config', () => {
     assert.equal(config.s3.prefix, '');
     assert.equal(config.s3.forcePathStyle, false);
     assert.equal(config.s3.endpoint, undefined);
-    assert.deepEqual(config.temporal, { address: 'localhost:7233', namespace: 'default', taskQueue: 'stream-uploader' });
+    assert.equal(config.s3.requestTimeoutMs, 30_000);
+    assert.equal(config.hostId, os.hostname());
+    assert.deepEqual(config.temporal, {
+      address: 'localhost:7233',
+      namespace: 'default',
+      taskQueue: 'stream-uploader',
+      fileTaskQueue: `stream-uploader@${os.hostname()}`,
+    });
+    assert.equal(config.uploadConcurrency, 1);
+    assert.equal(config.maxConcurrentUploads, 8);
     assert.equal(config.logLevel, 'info');
   });
 
@@ -47,6 +57,15 @@ describe('config', () => {
     assert.equal(config.chunkSize, 64 * 1024);
     assert.equal(config.s3.prefix, 'cams');
     assert.equal(config.s3.forcePathStyle, true);
+  });
+
+  test("routes the stream's activities to this host's own task queue", () => {
+    const config = loadConfig({ ...minimal, TEMPORAL_TASK_QUEUE: 'uploads', HOST_ID: 'edge-7' });
+    assert.equal(config.temporal.taskQueue, 'uploads');
+    assert.equal(config.temporal.fileTaskQueue, 'uploads@edge-7');
+    assert.throws(() => loadConfig({ ...minimal, HOST_ID: 'no spaces' }), /HOST_ID/);
+    assert.throws(() => loadConfig({ ...minimal, UPLOAD_CONCURRENCY: '0' }), /UPLOAD_CONCURRENCY/);
+    assert.throws(() => loadConfig({ ...minimal, MAX_CONCURRENT_UPLOADS: 'many' }), /MAX_CONCURRENT_UPLOADS/);
   });
 
   test('names every bad variable at once, without echoing secrets', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildManifest, isCompleteFor, mergeChunkRecords, reusableChunks, summarize } from '../../src/stream/manifest';
+import { buildManifest, isCompleteFor, mergeChunkRecords, nextRevision, reusableChunks, summarize } from '../../src/stream/manifest';
 import { streamRef } from '../../src/stream/identity';
 import type { ChunkRecord } from '../../src/stream/types';
 
@@ -30,6 +30,8 @@ describe('manifest', () => {
     const manifest = buildManifest({
       stream,
       status: 'complete',
+      revision: 1,
+      rewrittenChunks: 1,
       file: { size: 230, mtimeMs: Date.UTC(2026, 0, 1) },
       chunkSize: 100,
       chunks: [record(0), record(1), record(2, 30)],
@@ -42,6 +44,9 @@ describe('manifest', () => {
     assert.equal(manifest.source.path, 'rec.mp4');
     assert.equal(manifest.source.modifiedAt, '2026-01-01T00:00:00.000Z');
     assert.equal(manifest.workflowId, stream.workflowId);
+    assert.equal(manifest.revision, 1);
+    assert.equal(manifest.rewrittenChunks, 1);
+    assert.equal('previousRevision' in manifest, false);
     assert.equal('error' in manifest, false);
     assert.equal(isCompleteFor(manifest, { size: 230, mtimeMs: Date.UTC(2026, 0, 1) }), true);
     assert.equal(isCompleteFor(manifest, { size: 231, mtimeMs: Date.UTC(2026, 0, 1) }), false);
@@ -54,6 +59,8 @@ describe('manifest', () => {
     const earlier = buildManifest({
       stream,
       status: 'complete',
+      revision: 1,
+      rewrittenChunks: 0,
       file: { size: 230, mtimeMs: 0 },
       chunkSize: 100,
       chunks: [record(0), record(1), record(2, 30)],
@@ -63,5 +70,25 @@ describe('manifest', () => {
     });
     assert.equal(reusableChunks(earlier, 100).length, 2);
     assert.equal(reusableChunks(earlier, 50).length, 0);
+  });
+
+  test('a run after a finalized manifest writes the next revision and names the one it supersedes', () => {
+    const complete = buildManifest({
+      stream,
+      status: 'complete',
+      revision: 1,
+      rewrittenChunks: 0,
+      file: { size: 230, mtimeMs: 0 },
+      chunkSize: 100,
+      chunks: [record(0), record(1), record(2, 30)],
+      startedAt: '2026-01-01T00:00:00.000Z',
+      completedAt: '2026-01-01T00:01:00.000Z',
+      durationSeconds: null,
+    });
+    assert.deepEqual(nextRevision(null), { revision: 1 });
+    const second = nextRevision(complete);
+    assert.deepEqual(second, { revision: 2, previousRevision: { revision: 1, status: 'complete', totalSize: 230, completedAt: '2026-01-01T00:01:00.000Z' } });
+    const live = { ...complete, status: 'recording' as const, completedAt: null, ...second };
+    assert.deepEqual(nextRevision(live), second, 'a live manifest is carried on, not superseded');
   });
 });
