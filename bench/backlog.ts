@@ -1,0 +1,184 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Manifest } from '../src/stream/manifest';
+import { downloadStreamSha256 } from '../test/support/bucket';
+import { appReadsEnv, scrapeAppMetrics, startAppUnderTest, type AppMetrics, type AppRun, type RunningApp } from './app';
+import { readFiles, putChunks, rcloneCopy, type Timed } from './baselines';
+import { completeManifest, emptyPrefix, streamTarget, type StreamTarget } from './bucket-poll';
+import type { BenchContext } from './context';
+import { appCost, historyCost, round, type AppCost } from './cost';
+import { backlogFiles, evictFromPageCache, linkInto, type CachedFile } from './fixtures';
+import { meterProcesses } from './process-stats';
+
+/**
+ * Backlog: recordings already on disk when they are handed to the app. The app's wall time, from
+ * the files appearing in its watched directory to the last complete manifest in the bucket, is set
+ * against three baselines run on the same files and the same S3 server.
+ */
+
+export interface Contender extends Timed {
+  mbPerSecond: number;
+}
+
+export interface AppBacklogRun extends Contender {
+  processes: number;
+  /** How the processes share work: one task queue with host queues (HOST_ID), or one queue each. */
+  queues: 'single' | 'host-queues' | 'separate';
+  idleTimeoutMs: number;
+  /** Wall time minus the idle timeout every stream waits once before it is finalized. */
+  netSeconds: number;
+  cost: AppCost;
+  appMetrics: AppMetrics;
+  verification: Verification;
+}
+
+export interface Verification {
+  streams: number;
+  checked: number;
+  /** Streams whose chunks, downloaded and concatenated, hash as the file does. */
+  identical: number;
+  mismatches: string[];
+}
+
+export interface BacklogResult {
+  files: number;
+  distinct: number;
+  totalBytes: number;
+  parallel: number;
+  coldCache: boolean;
+  disk: Contender;
+  putLoop: Contender;
+  rclone: Contender;
+  app: AppBacklogRun;
+  /** The app's wall time over each baseline's: 1.25 means 25% slower. */
+  timeRatio: { disk: number; putLoop: number; rclone: number };
+}
+
+const MB = 1e6;
+/** The app gets this long per GB before its run is declared stuck. */
+const APP_SECONDS_PER_GB = 300;
+
+export async function runBacklog(ctx: BenchContext): Promise<BacklogResult> {
+  const { plan, stack } = ctx;
+  const { files: count, distinct, fileBytes, parallel, cold } = plan.backlog;
+  const files = await backlogFiles(count, distinct, fileBytes, ctx.log);
+  const paths = files.map(({ file }) => file);
+  const coldStart = () => cold && evictFromPageCache(paths);
+
+  ctx.log('backlog: reading the files (disk baseline)');
+  coldStart();
+  const disk = contender(await readFiles(paths, parallel, plan.chunkSize));
+
+  ctx.log('backlog: PutObject loop baseline');
+  coldStart();
+  const putLoop = contender(await putChunks(stack.minio, stack.bucket, 'baseline-put', paths, parallel, plan.chunkSize));
+  await emptyPrefix(stack.s3, stack.bucket, 'baseline-put');
+
+  ctx.log('backlog: rclone copy baseline');
+  const rcloneDir = path.join(ctx.workDir, 'rclone-source');
+  linkInto(rcloneDir, files);
+  coldStart();
+  const rclone = contender(await rcloneCopy(stack.minio, stack.bucket, 'baseline-rclone', rcloneDir, paths, parallel));
+  await emptyPrefix(stack.s3, stack.bucket, 'baseline-rclone');
+  fs.rmSync(rcloneDir, { recursive: true, force: true });
+
+  ctx.log('backlog: the app');
+  const app = await runAppBacklog(ctx, files, 1, 'backlog');
+  const ratio = (baseline: Contender) => round(app.seconds / baseline.seconds, 2);
+  return {
+    files: count,
+    distinct,
+    totalBytes: disk.bytes,
+    parallel,
+    coldCache: cold,
+    disk,
+    putLoop,
+    rclone,
+    app,
+    timeRatio: { disk: ratio(disk), putLoop: ratio(putLoop), rclone: ratio(rclone) },
+  };
+}
+
+function contender(timed: Timed): Contender {
+  return { ...timed, seconds: round(timed.seconds, 2), mbPerSecond: round(timed.bytes / MB / timed.seconds, 1) };
+}
+
+/**
+ * The app's run over the backlog with `processes` app processes, each watching its own directory
+ * with its share of the files, against the one Temporal server. Also used by the scale-out section.
+ */
+export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], processes: number, name: string): Promise<AppBacklogRun> {
+  const { plan, stack } = ctx;
+  const idleTimeoutMs = plan.backlog.idleTimeoutMs;
+  // With HOST_ID, the processes share the workflows' task queue and each reads its own files on a
+  // queue of its host; an app without it gets one queue per process, each process its own streams.
+  const hostQueues = processes > 1 && appReadsEnv(ctx.appDir, 'HOST_ID');
+  const queues = processes === 1 ? 'single' : hostQueues ? 'host-queues' : 'separate';
+  const runs: AppRun[] = Array.from({ length: processes }, (_, p) => ({
+    watchDir: path.join(ctx.workDir, `${name}-watch-${p}`),
+    prefix: name,
+    taskQueue: hostQueues || processes === 1 ? `bench-${name}` : `bench-${name}-${p}`,
+    idleTimeoutMs,
+    env: hostQueues ? { HOST_ID: `bench-host-${p}` } : undefined,
+  }));
+  const apps: RunningApp[] = [];
+  try {
+    for (const run of runs) {
+      fs.mkdirSync(run.watchDir, { recursive: true });
+      apps.push(await startAppUnderTest(ctx, run));
+    }
+    if (plan.backlog.cold) evictFromPageCache(files.map(({ file }) => file));
+    const shares = runs.map((_, p) => files.filter((_, i) => i % processes === p));
+    const meter = meterProcesses(apps.map((app) => app.pid));
+    const started = Date.now();
+    // A subdirectory named after the run makes each stream's path, hence its workflow id, unique
+    // to this run, although the files are links to the same cached inodes in every run.
+    const targets: Array<StreamTarget & { sha256: string }> = runs.flatMap((run, p) =>
+      linkInto(path.join(run.watchDir, name), shares[p]).map((file, i) => ({ ...streamTarget(run.watchDir, file, name), sha256: shares[p][i].sha256 })),
+    );
+    const totalBytes = targets.reduce((sum, target) => sum + target.bytes, 0);
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${name}: the app did not finish within its time limit`)), Math.max(120, (APP_SECONDS_PER_GB * totalBytes) / 1e9) * 1000).unref(),
+    );
+    const abort = Promise.race([timeout, ...apps.map((app) => app.crashed)]);
+    const done = await Promise.all(targets.map((target) => completeManifest(stack.s3, stack.bucket, target, { intervalMs: 200, abort })));
+    const seconds = (Math.max(...done.map(({ seenAt }) => seenAt)) - started) / 1000;
+    const usage = meter.stop();
+    const appMetrics = await scrapeAppMetrics(apps);
+    for (const app of apps.splice(0)) await app.stop();
+
+    const chunks = done.reduce((sum, { manifest }) => sum + manifest.chunkCount, 0);
+    const history = await historyCost(stack.client, targets.map(({ workflowId }) => workflowId), chunks);
+    const verification = await verify(ctx, targets, done.map(({ manifest }) => manifest as Manifest));
+    await emptyPrefix(stack.s3, stack.bucket, name);
+    return {
+      ...contender({ seconds, bytes: totalBytes, how: `the app, ${processes} process(es), STREAM_IDLE_TIMEOUT=${idleTimeoutMs}ms` }),
+      processes,
+      queues,
+      idleTimeoutMs,
+      netSeconds: round(seconds - idleTimeoutMs / 1000, 2),
+      cost: appCost(usage, totalBytes, history),
+      appMetrics,
+      verification,
+    };
+  } finally {
+    for (const app of apps) await app.stop();
+    for (const run of runs) fs.rmSync(run.watchDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Downloads the chunks of `plan.backlog.verify` streams (spread over the set) and compares their
+ * hash with the file's. The manifest is read as the app under test wrote it (any version), and
+ * only its chunk list is used.
+ */
+async function verify(ctx: BenchContext, targets: Array<StreamTarget & { sha256: string }>, manifests: Manifest[]): Promise<Verification> {
+  const step = Math.max(1, targets.length / Math.max(1, ctx.plan.backlog.verify));
+  const picked = new Set(Array.from({ length: Math.min(targets.length, ctx.plan.backlog.verify) }, (_, i) => Math.floor(i * step)));
+  const mismatches: string[] = [];
+  for (const i of picked) {
+    const sha256 = await downloadStreamSha256(ctx.stack.s3, ctx.stack.bucket, manifests[i]);
+    if (sha256 !== targets[i].sha256) mismatches.push(targets[i].relPath);
+  }
+  return { streams: targets.length, checked: picked.size, identical: picked.size - mismatches.length, mismatches };
+}
