@@ -6,9 +6,10 @@ import { freePort } from '../scripts/local-servers';
 import type { BenchContext } from './context';
 
 /**
- * The app under test, started as an operator starts it (`node --import tsx src/main.ts`), but from
- * any checkout (`--app-dir`), so that one benchmark script measures "before" and "after" versions
- * of the product. test/support/app-process.ts always runs this checkout's app, hence this launcher.
+ * The app under test, started as the tests start it (`node --import tsx src/main.ts`) or, with
+ * `--built`, as `npm start` does (`node dist/main.js`), from any checkout (`--app-dir`), so that one
+ * benchmark script measures "before" and "after" versions of the product.
+ * test/support/app-process.ts always runs this checkout's app, hence this launcher.
  */
 export interface RunningApp {
   pid: number;
@@ -53,7 +54,7 @@ export async function startAppUnderTest(ctx: BenchContext, run: AppRun): Promise
   };
   const logFile = path.join(ctx.workDir, `app-${run.prefix.replaceAll('/', '_')}.log`);
   const log = fs.createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ctx.appDir, 'src', 'main.ts')], { cwd: ctx.appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ctx.appCommand, { cwd: ctx.appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.pipe(log, { end: false });
   let stopping = false;
   // 'close', not 'exit': the log is ended only once the app's stdout and stderr are drained.
@@ -112,6 +113,9 @@ export interface AppMetrics {
   chunkUploadSecondsMean: number;
   /** Mean chunk lag as the app measures it (from the mtime it was told of). */
   chunkLagSecondsMean: number;
+  /** V8 heap in use and memory outside it (Buffers, native), MB, when the run ended: where the RSS is. */
+  heapUsedMb: number;
+  externalMb: number;
 }
 
 export async function scrapeAppMetrics(apps: RunningApp[]): Promise<AppMetrics> {
@@ -124,5 +128,7 @@ export async function scrapeAppMetrics(apps: RunningApp[]): Promise<AppMetrics> 
     chunksUploaded: total('stream_uploader_chunks_uploaded_total'),
     chunkUploadSecondsMean: Math.round(mean('stream_uploader_chunk_upload_duration_seconds') * 1000) / 1000,
     chunkLagSecondsMean: Math.round(mean('stream_uploader_chunk_lag_seconds') * 1000) / 1000,
+    heapUsedMb: Math.round(total('nodejs_heap_size_used_bytes') / 1e6),
+    externalMb: Math.round(total('nodejs_external_memory_bytes') / 1e6),
   };
 }

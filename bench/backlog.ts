@@ -25,8 +25,6 @@ export interface AppBacklogRun extends Contender {
   /** How the processes share work: one task queue with host queues (HOST_ID), or one queue each. */
   queues: 'single' | 'host-queues' | 'separate';
   idleTimeoutMs: number;
-  /** Wall time minus the idle timeout every stream waits once before it is finalized. */
-  netSeconds: number;
   cost: AppCost;
   appMetrics: AppMetrics;
   verification: Verification;
@@ -156,7 +154,6 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
       processes,
       queues,
       idleTimeoutMs,
-      netSeconds: round(seconds - idleTimeoutMs / 1000, 2),
       cost: appCost(usage, totalBytes, history),
       appMetrics,
       verification,

@@ -37,8 +37,10 @@ export type Section = (typeof SECTIONS)[number];
 export interface BenchContext {
   plan: BenchPlan;
   stack: TestStack;
-  /** The checkout whose `src/main.ts` is the app under test. */
+  /** The checkout whose app is under test. */
   appDir: string;
+  /** Node's arguments that start it, run in `appDir`: `--import tsx src/main.ts`, or `dist/main.js` with `--built`. */
+  appCommand: string[];
   /** Scratch space for watch directories and logs, removed at the end. */
   workDir: string;
   /** Extra app environment from `--app-env KEY=VALUE` (e.g. UPLOAD_CONCURRENCY). */

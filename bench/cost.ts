@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import type { ProcessCost } from './process-stats';
 
@@ -22,6 +23,63 @@ export interface HistoryCost {
    * executions, signals (the watcher's), timers; from the `*_scheduled`/`signaled`/`started` counts.
    */
   perChunk: { workflowTasks: number; activities: number; signals: number; timers: number };
+  /**
+   * Where a stream's time goes, from the histories' timestamps: per activity type, how often it ran,
+   * mean seconds waiting in the task queue (scheduled to started) and running (started to closed);
+   * and the mean turnaround of a workflow task (scheduled to completed), the round trip between
+   * one activity's end and the next one's start.
+   */
+  activities: Record<string, { count: number; queuedSeconds: number; runSeconds: number }>;
+  workflowTasks: { count: number; meanSeconds: number };
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const { EventType } = temporal.api.enums.v1;
+
+/** Accumulates the activity and workflow task timings of one run's events into `into`. */
+function timeEvents(events: HistoryEvent[], into: { activities: Map<string, { count: number; queuedMs: number; runMs: number }>; workflowTasks: number[] }): void {
+  const at = (event: HistoryEvent) => tsToMs(event.eventTime);
+  const scheduled = new Map<string, { type: string; at: number; startedAt?: number }>();
+  const tasks = new Map<string, number>();
+  for (const event of events) {
+    const id = String(event.eventId);
+    switch (event.eventType) {
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        scheduled.set(id, { type: event.activityTaskScheduledEventAttributes?.activityType?.name ?? 'unknown', at: at(event) });
+        break;
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
+        const activity = scheduled.get(String(event.activityTaskStartedEventAttributes?.scheduledEventId));
+        if (activity) activity.startedAt = at(event);
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
+        const attributes =
+          event.activityTaskCompletedEventAttributes ??
+          event.activityTaskFailedEventAttributes ??
+          event.activityTaskTimedOutEventAttributes ??
+          event.activityTaskCanceledEventAttributes;
+        const activity = scheduled.get(String(attributes?.scheduledEventId));
+        if (!activity?.startedAt) break;
+        const totals = into.activities.get(activity.type) ?? { count: 0, queuedMs: 0, runMs: 0 };
+        totals.count++;
+        totals.queuedMs += activity.startedAt - activity.at;
+        totals.runMs += at(event) - activity.startedAt;
+        into.activities.set(activity.type, totals);
+        break;
+      }
+      case EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+        tasks.set(id, at(event));
+        break;
+      case EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED: {
+        const scheduledAt = tasks.get(String(event.workflowTaskCompletedEventAttributes?.scheduledEventId));
+        if (scheduledAt !== undefined) into.workflowTasks.push(at(event) - scheduledAt);
+        break;
+      }
+    }
+  }
 }
 
 export interface AppCost extends ProcessCost {
@@ -39,6 +97,7 @@ function eventTypeName(type: temporal.api.enums.v1.EventType | null | undefined)
 /** Counts the history events of every run of the given workflows (found through visibility). */
 export async function historyCost(client: Client, workflowIds: string[], chunks: number): Promise<HistoryCost> {
   const byType: Record<string, number> = {};
+  const timings = { activities: new Map<string, { count: number; queuedMs: number; runMs: number }>(), workflowTasks: [] as number[] };
   let runs = 0;
   let events = 0;
   for (const workflowId of workflowIds) {
@@ -59,6 +118,7 @@ export async function historyCost(client: Client, workflowIds: string[], chunks:
         byType[name] = (byType[name] ?? 0) + 1;
         events++;
       }
+      timeEvents(history.events ?? [], timings);
     }
     runs += runIds.length;
   }
@@ -81,6 +141,13 @@ export async function historyCost(client: Client, workflowIds: string[], chunks:
       activities: perChunkOf('activity_task_scheduled'),
       signals: perChunkOf('workflow_execution_signaled'),
       timers: perChunkOf('timer_started'),
+    },
+    activities: Object.fromEntries(
+      [...timings.activities].map(([type, t]) => [type, { count: t.count, queuedSeconds: round(t.queuedMs / t.count / 1000, 3), runSeconds: round(t.runMs / t.count / 1000, 3) }]),
+    ),
+    workflowTasks: {
+      count: timings.workflowTasks.length,
+      meanSeconds: round(timings.workflowTasks.reduce((sum, ms) => sum + ms, 0) / Math.max(1, timings.workflowTasks.length) / 1000, 3),
     },
   };
 }

@@ -16,7 +16,7 @@ import { runScaleOut } from './scale-out';
  * under test and the baselines through each section, and writes bench/results/. See bench/README.md.
  */
 
-const USAGE = `usage: npm run bench -- [--quick] [--label NAME] [--app-dir PATH] [--out DIR]
+const USAGE = `usage: npm run bench -- [--quick] [--label NAME] [--app-dir PATH] [--built] [--out DIR]
   [--sections backlog,live,scale-out] [--files N] [--distinct N] [--file-mb MB] [--parallel N]
   [--verify N] [--warm] [--live-streams 1,10,50] [--live-seconds S] [--bitrate 6M]
   [--chunk-size 10MiB] [--app-env KEY=VALUE ...]`;
@@ -37,13 +37,23 @@ const FULL: BenchPlan = {
   live: { streamCounts: [1, 10, 50], seconds: 180, bitrate: '6M', idleTimeoutMs: 5000 },
 };
 
-function planFrom(argv: string[]): { plan: BenchPlan; label: string; appDir: string; outDir: string; appEnv: Record<string, string> } {
+interface Invocation {
+  plan: BenchPlan;
+  label: string;
+  appDir: string;
+  built: boolean;
+  outDir: string;
+  appEnv: Record<string, string>;
+}
+
+function planFrom(argv: string[]): Invocation {
   const { values } = parseArgs({
     args: argv,
     options: {
       quick: { type: 'boolean' },
       label: { type: 'string' },
       'app-dir': { type: 'string' },
+      built: { type: 'boolean' },
       out: { type: 'string' },
       sections: { type: 'string' },
       files: { type: 'string' },
@@ -108,6 +118,7 @@ function planFrom(argv: string[]): { plan: BenchPlan; label: string; appDir: str
     plan,
     label,
     appDir: path.resolve(values['app-dir'] ?? path.join(__dirname, '..')),
+    built: !!values.built,
     outDir: path.resolve(values.out ?? path.join(__dirname, 'results')),
     appEnv,
   };
@@ -121,11 +132,23 @@ function git(appDir: string, args: string[]): string | null {
   }
 }
 
-async function main(): Promise<void> {
-  const { plan, label, appDir, outDir, appEnv } = planFrom(process.argv.slice(2));
+/**
+ * How node starts the app. Built, as `npm start` runs it, with the checkout's own compiler: the
+ * compiled app holds less memory than one transpiled by tsx on the fly.
+ */
+function appCommand(appDir: string, built: boolean, log: (message: string) => void): string[] {
   if (!fs.existsSync(path.join(appDir, 'src', 'main.ts'))) throw new Error(`--app-dir ${appDir} has no src/main.ts`);
+  if (!built) return ['--import', 'tsx', path.join('src', 'main.ts')];
+  log(`building ${appDir} (tsc -p tsconfig.build.json)`);
+  execFileSync(process.execPath, [path.join(appDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: appDir, stdio: 'inherit' });
+  return [path.join('dist', 'main.js')];
+}
+
+async function main(): Promise<void> {
+  const { plan, label, appDir, built, outDir, appEnv } = planFrom(process.argv.slice(2));
   const began = Date.now();
   const log = (message: string) => process.stderr.write(`[bench +${((Date.now() - began) / 1000).toFixed(0)}s] ${message}\n`);
+  const command = appCommand(appDir, built, log);
   const status = git(appDir, ['status', '--porcelain', '--', 'src']);
   const results: BenchResults = {
     label,
@@ -140,14 +163,14 @@ async function main(): Promise<void> {
       loadAverageAtStart: os.loadavg(),
       loadAverageAtEnd: [],
     },
-    app: { dir: appDir, commit: git(appDir, ['rev-parse', 'HEAD']), srcDirty: status === null ? null : status !== '', env: appEnv },
+    app: { dir: appDir, commit: git(appDir, ['rev-parse', 'HEAD']), srcDirty: status === null ? null : status !== '', command: command.join(' '), env: appEnv },
     plan,
     errors: [],
   };
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stream-uploader-bench-'));
   log(`app under test: ${appDir}; scratch: ${workDir}`);
   const stack = await startStack();
-  const ctx: BenchContext = { plan, stack, appDir, workDir, appEnv, log };
+  const ctx: BenchContext = { plan, stack, appDir, appCommand: command, workDir, appEnv, log };
   try {
     // One section failing (a crashed app, a stuck stream) is reported; the others still run.
     const attempt = async (section: Section, run: () => Promise<void>) => {
