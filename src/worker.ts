@@ -1,9 +1,14 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { UploadSlots } from './activities/upload-slots';
 import type { AppConfig } from './config';
 import type { StreamMetrics } from './metrics';
+
+/** Written by `npm run build` next to the compiled app; absent when the app runs from source (tests). */
+export const WORKFLOW_BUNDLE = path.join(__dirname, 'workflow-bundle.js');
 
 /**
  * The Temporal workers of one host: the stream workflows on the shared task queue, and the
@@ -21,7 +26,12 @@ export async function createStreamWorkers(config: AppConfig, connection: NativeC
     completionWebhookUrl: config.completionWebhookUrl,
   });
   return Promise.all([
-    Worker.create({ connection, namespace, taskQueue, workflowsPath: require.resolve('./workflows') }),
+    Worker.create({
+      connection,
+      namespace,
+      taskQueue,
+      ...(fs.existsSync(WORKFLOW_BUNDLE) ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } } : { workflowsPath: require.resolve('./workflows') }),
+    }),
     Worker.create({
       connection,
       namespace,
