@@ -7,8 +7,8 @@ import { readFiles, putChunks, rcloneCopy, type Timed } from './baselines';
 import { completeManifest, emptyPrefix, streamTarget, type StreamTarget } from './bucket-poll';
 import type { BenchContext } from './context';
 import { appCost, historyCost, round, type AppCost } from './cost';
-import { backlogFiles, evictFromPageCache, linkInto, type CachedFile } from './fixtures';
-import { meterProcesses } from './process-stats';
+import { backlogFiles, evictFromPageCache, flushWrites, linkInto, type CachedFile } from './fixtures';
+import { meterHost, meterProcesses } from './process-stats';
 
 /**
  * Backlog: recordings already on disk when they are handed to the app. The app's wall time, from
@@ -61,7 +61,7 @@ export async function runBacklog(ctx: BenchContext): Promise<BacklogResult> {
   const { files: count, distinct, fileBytes, parallel, cold } = plan.backlog;
   const files = await backlogFiles(count, distinct, fileBytes, ctx.log);
   const paths = files.map(({ file }) => file);
-  const coldStart = () => cold && evictFromPageCache(paths);
+  const coldStart = () => (cold ? evictFromPageCache(paths) : flushWrites());
 
   ctx.log('backlog: reading the files (disk baseline)');
   coldStart();
@@ -126,8 +126,10 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
       apps.push(await startAppUnderTest(ctx, run));
     }
     if (plan.backlog.cold) evictFromPageCache(files.map(({ file }) => file));
+    else flushWrites();
     const shares = runs.map((_, p) => files.filter((_, i) => i % processes === p));
     const meter = meterProcesses(apps.map((app) => app.pid));
+    const hostMeter = meterHost(ctx.servers);
     const started = Date.now();
     // A subdirectory named after the run makes each stream's path, hence its workflow id, unique
     // to this run, although the files are links to the same cached inodes in every run.
@@ -142,6 +144,7 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
     const done = await Promise.all(targets.map((target) => completeManifest(stack.s3, stack.bucket, target, { intervalMs: 200, abort })));
     const seconds = (Math.max(...done.map(({ seenAt }) => seenAt)) - started) / 1000;
     const usage = meter.stop();
+    const host = hostMeter.stop();
     const appMetrics = await scrapeAppMetrics(apps);
     for (const app of apps.splice(0)) await app.stop();
 
@@ -154,7 +157,7 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
       processes,
       queues,
       idleTimeoutMs,
-      cost: appCost(usage, totalBytes, history),
+      cost: appCost(usage, host, totalBytes, history),
       appMetrics,
       verification,
     };

@@ -43,6 +43,8 @@ export interface BenchContext {
   appCommand: string[];
   /** Scratch space for watch directories and logs, removed at the end. */
   workDir: string;
+  /** Process ids of the Temporal server and MinIO, whose CPU time each run also measures. */
+  servers: Record<'temporal' | 'minio', number | null>;
   /** Extra app environment from `--app-env KEY=VALUE` (e.g. UPLOAD_CONCURRENCY). */
   appEnv: Record<string, string>;
   log(message: string): void;

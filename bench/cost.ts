@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import type { ProcessCost } from './process-stats';
+import type { HostLoad, ProcessCost } from './process-stats';
 
 /**
  * What the product's work costs: the app process's CPU and memory (process-stats.ts) per byte,
@@ -86,6 +86,8 @@ export interface AppCost extends ProcessCost {
   bytes: number;
   cpuSecondsPerGb: number;
   history: HistoryCost;
+  /** The servers' CPU time and the machine's load over the same span. */
+  host: HostLoad;
 }
 
 const VISIBILITY_WAIT_MS = 10_000;
@@ -152,8 +154,8 @@ export async function historyCost(client: Client, workflowIds: string[], chunks:
   };
 }
 
-export function appCost(process: ProcessCost, bytes: number, history: HistoryCost): AppCost {
-  return { ...process, bytes, cpuSecondsPerGb: round(process.cpuSeconds / (bytes / 1e9), 2), history };
+export function appCost(process: ProcessCost, host: HostLoad, bytes: number, history: HistoryCost): AppCost {
+  return { ...process, bytes, cpuSecondsPerGb: round(process.cpuSeconds / (bytes / 1e9), 2), history, host };
 }
 
 export function round(value: number, digits: number): number {

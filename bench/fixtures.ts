@@ -59,12 +59,20 @@ export async function liveSource(seconds: number, bitrate: string): Promise<stri
 }
 
 /**
+ * Flushes every dirty page to disk, the previous contender's objects in MinIO's data directory
+ * included, so that their write-back does not slow the next contender down.
+ */
+export function flushWrites(): void {
+  spawnSync('sync');
+}
+
+/**
  * Drops the files' pages from the page cache (POSIX_FADV_DONTNEED through `dd iflag=nocache`),
- * so that the next reader reads the disk. Only these files: other work on the host keeps its cache.
- * Dirty pages cannot be dropped, hence the `sync` first.
+ * so that the next reader reads the disk. Only these files: other work on the host keeps its
+ * cache. Dirty pages cannot be dropped, hence the flush first.
  */
 export function evictFromPageCache(files: string[]): void {
-  spawnSync('sync', files);
+  flushWrites();
   for (const file of files) spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
 }
 

@@ -5,8 +5,8 @@ import { scrapeAppMetrics, startAppUnderTest, type AppMetrics } from './app';
 import { completeManifest, emptyPrefix, objectSeenAt, streamTarget, type CompleteManifest, type PollOptions, type StreamTarget } from './bucket-poll';
 import type { BenchContext } from './context';
 import { appCost, historyCost, round, type AppCost } from './cost';
-import { liveSource } from './fixtures';
-import { meterProcesses } from './process-stats';
+import { flushWrites, liveSource } from './fixtures';
+import { meterHost, meterProcesses } from './process-stats';
 
 /**
  * Live: N recordings growing at once, each a writer that replays a recorded MP4 at its real-time
@@ -63,7 +63,9 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
       setTimeout(() => reject(new Error(`${name}: streams not finished in time`)), seconds * 1000 + chunkPeriodMs + idleTimeoutMs + 180_000).unref(),
     );
     const poll: PollOptions = { intervalMs: POLL_MS, abort: Promise.race([timeout, app.crashed]) };
+    flushWrites();
     const meter = meterProcesses([app.pid]);
+    const hostMeter = meterHost(ctx.servers);
     // Starts spread over one chunk period, as independent cameras are: chunk boundaries of all
     // streams at the same instant would measure a burst, not the steady state.
     const stagger = Math.min(chunkPeriodMs, seconds * 1000) / streams;
@@ -73,6 +75,7 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
       ),
     );
     const usage = meter.stop();
+    const host = hostMeter.stop();
     const appMetrics = await scrapeAppMetrics([app]);
     await app.stop();
 
@@ -91,7 +94,7 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
       ),
       finalizeLatency: percentiles(results.map((r) => (r.final.seenAt - r.lastWriteAt - idleTimeoutMs) / 1000)),
       pollMs: POLL_MS,
-      cost: appCost(usage, bytes, history),
+      cost: appCost(usage, host, bytes, history),
       appMetrics,
     };
   } finally {

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 
 /**
  * Peak memory and CPU time of the app's process tree, read from /proc (Linux only). The app is
@@ -108,6 +109,59 @@ export function meterProcesses(pids: number[], intervalMs = 200): CostMeter {
       let cpuSeconds = 0;
       for (const { first, last } of cpu.values()) cpuSeconds += last - first;
       return { peakRssMb: mb(Math.max(peakRssKb, hwmKb)), restRssMb, startupPeakMb, cpuSeconds, samples };
+    },
+  };
+}
+
+/** The first process whose arguments include every one of `args`, exactly (e.g. a server's `--port` and its number). */
+export function findProcess(args: string[]): number | null {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = (readProc(Number(entry), 'cmdline') ?? '').split('\0');
+    if (args.every((arg) => cmdline.includes(arg))) return Number(entry);
+  }
+  return null;
+}
+
+/** Busy CPU seconds of the whole machine (all cores, every process: ours and whatever else runs). */
+function hostBusySeconds(): number {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields; // idle and iowait are not busy
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
+}
+
+export interface HostLoad {
+  wallSeconds: number;
+  /** CPU seconds the machine was busy, by anyone; over wall seconds and cores, how loaded it was. */
+  hostBusyCpuSeconds: number;
+  cores: number;
+  /** CPU seconds of the servers the run used, e.g. `temporal` and `minio`. */
+  serverCpuSeconds: Record<string, number>;
+}
+
+/**
+ * Measures the machine around a run: the servers' CPU time (the product's cost outside its own
+ * process: every history event is work for Temporal, every request for MinIO) and the machine's
+ * busy time, which shows how much other work shared the cores while the figures were taken.
+ */
+export function meterHost(servers: Record<string, number | null>): { stop(): HostLoad } {
+  const started = performance.now();
+  const busy = hostBusySeconds();
+  const serverStart = Object.fromEntries(Object.entries(servers).map(([name, pid]) => [name, pid === null ? null : cpuSecondsOf(pid)]));
+  return {
+    stop() {
+      const serverCpuSeconds: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(servers)) {
+        const end = pid === null ? null : cpuSecondsOf(pid);
+        const begin = serverStart[name];
+        if (end !== null && begin !== null) serverCpuSeconds[name] = Math.round((end - begin) * 10) / 10;
+      }
+      return {
+        wallSeconds: Math.round((performance.now() - started) / 100) / 10,
+        hostBusyCpuSeconds: Math.round((hostBusySeconds() - busy) * 10) / 10,
+        cores: os.cpus().length,
+        serverCpuSeconds,
+      };
     },
   };
 }

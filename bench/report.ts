@@ -109,17 +109,19 @@ export function renderMarkdown(r: BenchResults): string {
   if (costs.length > 0) {
     out.push('## Cost of the app process', '');
     out.push(
-      'CPU is user + system time of the process tree while it worked; peak RSS its largest resident set then (start-up excluded), RSS at rest the set when the workload began. History events: every run of every stream workflow, divided by the chunks in the manifests.',
+      'CPU is user + system time of the process tree while it worked, and of the Temporal server and MinIO over the same span; host busy is the whole machine (other work included) in cores. Peak RSS is the largest resident set then (start-up excluded), RSS at rest the set when the workload began. History events: every run of every stream workflow, divided by the chunks in the manifests.',
       '',
     );
     out.push(
       table(
-        ['Run', 'MB', 'CPU s', 'CPU s/GB', 'Peak RSS MB', 'RSS at rest MB', 'V8 heap, external MB at end', 'History events/chunk', 'Per chunk: workflow tasks, activities, signals, timers', 'Chunk upload s (app metric, mean)'],
+        ['Run', 'MB', 'CPU s', 'CPU s/GB', 'Temporal, MinIO CPU s', 'Host busy, cores', 'Peak RSS MB', 'RSS at rest MB', 'V8 heap, external MB at end', 'History events/chunk', 'Per chunk: workflow tasks, activities, signals, timers', 'Chunk upload s (app metric, mean)'],
         costs.map(([name, cost, metrics]) => [
           name,
           mb(cost.bytes),
           fixed(cost.cpuSeconds, 1),
           fixed(cost.cpuSecondsPerGb, 1),
+          `${cost.host.serverCpuSeconds.temporal ?? '?'}, ${cost.host.serverCpuSeconds.minio ?? '?'}`,
+          `${fixed(cost.host.hostBusyCpuSeconds / cost.host.wallSeconds, 1)} of ${cost.host.cores}`,
           fixed(cost.peakRssMb, 0),
           fixed(cost.restRssMb, 0),
           `${metrics.heapUsedMb}, ${metrics.externalMb}`,

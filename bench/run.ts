@@ -9,6 +9,7 @@ import { runBacklog } from './backlog';
 import { SECTIONS, type BenchContext, type BenchPlan, type Section } from './context';
 import { runLive } from './live';
 import { writeReport, renderMarkdown, type BenchResults } from './report';
+import { findProcess } from './process-stats';
 import { runScaleOut } from './scale-out';
 
 /**
@@ -170,7 +171,11 @@ async function main(): Promise<void> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stream-uploader-bench-'));
   log(`app under test: ${appDir}; scratch: ${workDir}`);
   const stack = await startStack();
-  const ctx: BenchContext = { plan, stack, appDir, appCommand: command, workDir, appEnv, log };
+  const servers = {
+    temporal: findProcess(['start-dev', '--port', String(stack.temporal.port)]),
+    minio: findProcess(['--address', `127.0.0.1:${stack.minio.port}`]),
+  };
+  const ctx: BenchContext = { plan, stack, appDir, appCommand: command, workDir, servers, appEnv, log };
   try {
     // One section failing (a crashed app, a stuck stream) is reported; the others still run.
     const attempt = async (section: Section, run: () => Promise<void>) => {
