@@ -48,6 +48,11 @@ export interface TemporalServer extends RunningServer {
   namespace: string;
   port: number;
   uiPort: number;
+  /**
+   * Stops the server, leaves it down for `downForMs`, and starts it again on the same ports. Its
+   * workflows survive only when it was started with a `dbFile`.
+   */
+  restart(downForMs?: number): Promise<void>;
 }
 
 export interface S3Server extends RunningServer {
@@ -58,8 +63,8 @@ export interface S3Server extends RunningServer {
   region: string;
   dataDir: string;
   port: number;
-  /** Stops the process, keeping its data, and starts it again on the same port. */
-  restart(): Promise<void>;
+  /** Stops the process, keeping its data, leaves it down for `downForMs`, and starts it again on the same port. */
+  restart(downForMs?: number): Promise<void>;
 }
 
 // Servers must not outlive a test that crashed or forgot stop(): they are unref'd below so they never
@@ -118,6 +123,8 @@ async function waitUntil(what: string, server: Supervised, ready: () => Promise<
   }
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 function scratchDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `stream-uploader-${name}-`));
 }
@@ -129,27 +136,38 @@ export async function startTemporal(
   const uiPort = opts.uiPort ?? (await freePort());
   const namespace = opts.namespace ?? 'default';
   const scratch = scratchDir('temporal');
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort)];
-  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'warn', '--namespace', namespace);
-  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
-  if (opts.headless ?? true) args.push('--headless');
-  const server = supervise(toolPath('temporal'), args, process.env, opts.logFile ?? path.join(scratch, 'temporal.log'));
   const address = `127.0.0.1:${port}`;
-  await waitUntil('temporal server', server, async () => {
-    const connection = await Connection.connect({ address, connectTimeout: 1000 });
-    try {
-      await connection.workflowService.describeNamespace({ namespace });
-      return true;
-    } finally {
-      await connection.close();
-    }
-  });
+  const logFile = opts.logFile ?? path.join(scratch, 'temporal.log');
+
+  async function launch(): Promise<Supervised> {
+    const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort)];
+    args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'warn', '--namespace', namespace);
+    if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+    if (opts.headless ?? true) args.push('--headless');
+    const server = supervise(toolPath('temporal'), args, process.env, logFile);
+    await waitUntil('temporal server', server, async () => {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return true;
+      } finally {
+        await connection.close();
+      }
+    });
+    return server;
+  }
+  let server = await launch();
   return {
     address,
     uiUrl: `http://127.0.0.1:${uiPort}`,
     namespace,
     port,
     uiPort,
+    async restart(downForMs = 0) {
+      await server.stop();
+      await sleep(downForMs);
+      server = await launch();
+    },
     async stop() {
       await server.stop();
       fs.rmSync(scratch, { recursive: true, force: true });
@@ -186,8 +204,9 @@ export async function startMinio(
     region: 'us-east-1',
     dataDir,
     port,
-    async restart() {
+    async restart(downForMs = 0) {
       await server.stop();
+      await sleep(downForMs);
       server = await launch();
     },
     async stop() {

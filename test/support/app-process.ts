@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -18,12 +19,25 @@ export interface AppProcess {
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
+/** Where an unprivileged app runs: `nobody`, whom file modes bind (root ignores `chmod 000`). */
+const UNPRIVILEGED = { uid: 65534, gid: 65534 };
+
+export interface AppOptions {
+  /**
+   * Runs the app as an unprivileged user when this process is root, so that file permissions
+   * apply to it; the directories it watches must then be readable by others.
+   */
+  unprivileged?: boolean;
+}
+
 /** `logFile` keeps the app's stdout and stderr for a look after a failure. */
-export function startApp(env: Record<string, string>, logFile?: string): AppProcess {
+export function startApp(env: Record<string, string>, logFile?: string, opts: AppOptions = {}): AppProcess {
+  const dropRoot = opts.unprivileged && process.getuid?.() === 0;
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: dropRoot ? os.tmpdir() : process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(dropRoot ? UNPRIVILEGED : {}),
   });
   const logs: LogLine[] = [];
   const strayLines: string[] = [];

@@ -39,12 +39,17 @@ export async function downloadStreamSha256(s3: S3Client, bucket: string, manifes
 }
 
 export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
+  return (await listObjects(s3, bucket, prefix)).map((object) => object.key).sort();
+}
+
+/** Keys with their ETags: a changed ETag tells a poller which objects to read again. */
+export async function listObjects(s3: S3Client, bucket: string, prefix: string): Promise<{ key: string; etag: string }[]> {
+  const objects: { key: string; etag: string }[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((object) => object.Key!));
+    objects.push(...(page.Contents ?? []).map((object) => ({ key: object.Key!, etag: object.ETag ?? '' })));
     token = page.NextContinuationToken;
   } while (token);
-  return keys.sort();
+  return objects;
 }

@@ -42,8 +42,11 @@ export interface LiveRecording {
   kill(): void;
 }
 
-/** Records at real-time rate, so the file grows while the test runs. */
-export function recordLive(file: string, opts: { seconds: number; kind: 'regular' | 'fragmented'; bitrate?: string; size?: string }): LiveRecording {
+/**
+ * Records at real-time rate, so the file grows while the test runs. A `faststart` recording grows
+ * like a regular one, then ffmpeg rewrites it in place in a second pass to move `moov` to the front.
+ */
+export function recordLive(file: string, opts: { seconds: number; kind: Mp4Kind; bitrate?: string; size?: string }): LiveRecording {
   const child = spawn(requireCommand('ffmpeg'), ffmpegArgs(file, opts.seconds, opts.kind, opts.bitrate ?? '2M', opts.size ?? '640x360', true), {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -62,13 +65,26 @@ export function recordLive(file: string, opts: { seconds: number; kind: 'regular
   };
 }
 
+/**
+ * Writes a copy of an MP4 that differs from every other copy yet stays a valid MP4: the source
+ * followed by a top-level `free` box carrying `tag`. Thousands of distinct recordings in milliseconds.
+ */
+export function writeTaggedCopy(source: Buffer, dest: string, tag: string): void {
+  const payload = Buffer.from(tag, 'utf8');
+  const header = Buffer.alloc(8);
+  header.writeUInt32BE(8 + payload.length, 0);
+  header.write('free', 4, 'ascii');
+  fs.writeFileSync(dest, Buffer.concat([source, header, payload]));
+}
+
 export async function ffprobeDurationSeconds(file: string): Promise<number> {
   const { stdout } = await run(requireCommand('ffprobe'), ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file]);
   return Number(stdout.trim());
 }
 
-export async function sha256File(file: string): Promise<string> {
+/** The SHA-256 of the file, or of its first `bytes` bytes. */
+export async function sha256File(file: string, bytes?: number): Promise<string> {
   const hash = createHash('sha256');
-  for await (const data of fs.createReadStream(file)) hash.update(data as Buffer);
+  if (bytes !== 0) for await (const data of fs.createReadStream(file, { end: bytes === undefined ? undefined : bytes - 1 })) hash.update(data as Buffer);
   return hash.digest('hex');
 }
