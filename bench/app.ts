@@ -52,7 +52,7 @@ export async function startAppUnderTest(ctx: BenchContext, run: AppRun): Promise
     ...ctx.appEnv,
     ...run.env,
   };
-  const logFile = path.join(ctx.workDir, `app-${run.prefix.replaceAll('/', '_')}.log`);
+  const logFile = path.join(ctx.workDir, `app-${path.basename(run.watchDir)}.log`);
   const log = fs.createWriteStream(logFile, { flags: 'a' });
   const child = spawn(process.execPath, ctx.appCommand, { cwd: ctx.appDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr.pipe(log, { end: false });

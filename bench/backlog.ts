@@ -8,7 +8,7 @@ import { completeManifest, emptyPrefix, streamTarget, type StreamTarget } from '
 import type { BenchContext } from './context';
 import { appCost, historyCost, round, type AppCost } from './cost';
 import { backlogFiles, evictFromPageCache, flushWrites, linkInto, type CachedFile } from './fixtures';
-import { meterHost, meterProcesses } from './process-stats';
+import { meterHost, meterProcesses, selfCpuSeconds } from './process-stats';
 
 /**
  * Backlog: recordings already on disk when they are handed to the app. The app's wall time, from
@@ -18,6 +18,11 @@ import { meterHost, meterProcesses } from './process-stats';
 
 export interface Contender extends Timed {
   mbPerSecond: number;
+  /**
+   * CPU seconds per GB moved: the client's (the bench process and rclone for baselines, the app's
+   * process for the app), MinIO's and Temporal's, over the contender's span.
+   */
+  cpuSecondsPerGb: { client: number; minio: number; temporal: number };
 }
 
 export interface AppBacklogRun extends Contender {
@@ -65,18 +70,18 @@ export async function runBacklog(ctx: BenchContext): Promise<BacklogResult> {
 
   ctx.log('backlog: reading the files (disk baseline)');
   coldStart();
-  const disk = contender(await readFiles(paths, parallel, plan.chunkSize));
+  const disk = await baseline(ctx, () => readFiles(paths, parallel, plan.chunkSize));
 
   ctx.log('backlog: PutObject loop baseline');
   coldStart();
-  const putLoop = contender(await putChunks(stack.minio, stack.bucket, 'baseline-put', paths, parallel, plan.chunkSize));
+  const putLoop = await baseline(ctx, () => putChunks(stack.minio, stack.bucket, 'baseline-put', paths, parallel, plan.chunkSize));
   await emptyPrefix(stack.s3, stack.bucket, 'baseline-put');
 
   ctx.log('backlog: rclone copy baseline');
   const rcloneDir = path.join(ctx.workDir, 'rclone-source');
   linkInto(rcloneDir, files);
   coldStart();
-  const rclone = contender(await rcloneCopy(stack.minio, stack.bucket, 'baseline-rclone', rcloneDir, paths, parallel));
+  const rclone = await baseline(ctx, () => rcloneCopy(stack.minio, stack.bucket, 'baseline-rclone', rcloneDir, paths, parallel));
   await emptyPrefix(stack.s3, stack.bucket, 'baseline-rclone');
   fs.rmSync(rcloneDir, { recursive: true, force: true });
 
@@ -97,8 +102,23 @@ export async function runBacklog(ctx: BenchContext): Promise<BacklogResult> {
   };
 }
 
-function contender(timed: Timed): Contender {
-  return { ...timed, seconds: round(timed.seconds, 2), mbPerSecond: round(timed.bytes / MB / timed.seconds, 1) };
+function contender(timed: Timed, cpuSeconds: { client: number; minio?: number; temporal?: number }): Contender {
+  const perGb = (seconds = 0) => round(seconds / (timed.bytes / 1e9), 2);
+  return {
+    ...timed,
+    seconds: round(timed.seconds, 2),
+    mbPerSecond: round(timed.bytes / MB / timed.seconds, 1),
+    cpuSecondsPerGb: { client: perGb(cpuSeconds.client), minio: perGb(cpuSeconds.minio), temporal: perGb(cpuSeconds.temporal) },
+  };
+}
+
+/** A baseline run by the bench process itself (or its rclone child), with its CPU time and MinIO's. */
+async function baseline(ctx: BenchContext, run: () => Promise<Timed>): Promise<Contender> {
+  const cpuBefore = selfCpuSeconds();
+  const host = meterHost(ctx.servers);
+  const timed = await run();
+  const { serverCpuSeconds } = host.stop();
+  return contender(timed, { client: selfCpuSeconds() - cpuBefore, minio: serverCpuSeconds.minio, temporal: serverCpuSeconds.temporal });
 }
 
 /**
@@ -153,7 +173,10 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
     const verification = await verify(ctx, targets, done.map(({ manifest }) => manifest as Manifest));
     await emptyPrefix(stack.s3, stack.bucket, name);
     return {
-      ...contender({ seconds, bytes: totalBytes, how: `the app, ${processes} process(es), STREAM_IDLE_TIMEOUT=${idleTimeoutMs}ms` }),
+      ...contender(
+        { seconds, bytes: totalBytes, how: `the app, ${processes} process(es), STREAM_IDLE_TIMEOUT=${idleTimeoutMs}ms` },
+        { client: usage.cpuSeconds, minio: host.serverCpuSeconds.minio, temporal: host.serverCpuSeconds.temporal },
+      ),
       processes,
       queues,
       idleTimeoutMs,

@@ -37,12 +37,20 @@ function readProc(pid: number, file: string): string | null {
   }
 }
 
-/** utime + stime in seconds; the command name may hold spaces and parentheses, so split after the last ')'. */
-function cpuSecondsOf(pid: number): number | null {
+/**
+ * utime + stime in seconds, plus cutime + cstime (children waited for) with `reapedChildren`. The
+ * command name may hold spaces and parentheses, so the fields are split after the last ')'.
+ */
+function cpuSecondsOf(pid: number, reapedChildren = false): number | null {
   const stat = readProc(pid, 'stat');
   if (!stat) return null;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  return (fields[11] + fields[12] + (reapedChildren ? fields[13] + fields[14] : 0)) / CLOCK_TICKS;
+}
+
+/** CPU seconds of this process so far, with its finished children's (rclone): a baseline's client-side cost. */
+export function selfCpuSeconds(): number {
+  return cpuSecondsOf(process.pid, true) ?? 0;
 }
 
 function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppMetrics } from './app';
-import type { BacklogResult } from './backlog';
+import type { BacklogResult, Contender } from './backlog';
 import type { BenchPlan, Section } from './context';
 import type { AppCost } from './cost';
 import type { LiveRun, Percentiles } from './live';
@@ -44,6 +44,10 @@ export function writeReport(results: BenchResults, outDir: string): { json: stri
 const fixed = (value: number, digits = 2) => value.toFixed(digits);
 const mb = (bytes: number) => fixed(bytes / 1e6, 0);
 const table = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+const contenderRow = (name: string, c: Contender, ratio: string) => {
+  const cpu = c.cpuSecondsPerGb;
+  return [name, fixed(c.seconds), fixed(c.mbPerSecond, 1), ratio, `${fixed(cpu.client, 1)}, ${fixed(cpu.minio, 1)}, ${fixed(cpu.temporal, 1)}`];
+};
 const lagCells = (p: Percentiles) => [fixed(p.p50, 3), fixed(p.p95, 3), fixed(p.p99, 3), fixed(p.max, 3)];
 
 export function renderMarkdown(r: BenchResults): string {
@@ -67,12 +71,12 @@ export function renderMarkdown(r: BenchResults): string {
     );
     out.push(
       table(
-        ['Contender', 'Wall s', 'MB/s', 'App time ÷ this'],
+        ['Contender', 'Wall s', 'MB/s', 'App time ÷ this', 'CPU s/GB: client, MinIO, Temporal'],
         [
-          ['read the files (disk)', fixed(b.disk.seconds), fixed(b.disk.mbPerSecond, 1), fixed(b.timeRatio.disk)],
-          ['PutObject loop', fixed(b.putLoop.seconds), fixed(b.putLoop.mbPerSecond, 1), fixed(b.timeRatio.putLoop)],
-          ['rclone copy', fixed(b.rclone.seconds), fixed(b.rclone.mbPerSecond, 1), fixed(b.timeRatio.rclone)],
-          ['**the app**', fixed(b.app.seconds), fixed(b.app.mbPerSecond, 1), '1.00'],
+          contenderRow('read the files (disk)', b.disk, fixed(b.timeRatio.disk)),
+          contenderRow('PutObject loop', b.putLoop, fixed(b.timeRatio.putLoop)),
+          contenderRow('rclone copy', b.rclone, fixed(b.timeRatio.rclone)),
+          contenderRow('**the app**', b.app, '1.00'),
         ],
       ),
       '',
