@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Manifest } from '../../src/stream/manifest';
 import { downloadStreamSha256, getObject, listKeys, listObjects, readManifestObject } from '../support/bucket';
 import { sha256File } from '../support/media';
@@ -22,13 +22,24 @@ export interface ExpectedStream {
   /** `<S3_PREFIX>/<relative path>/<inode>-<birth time ms>`. */
   prefix: string;
   outcome: Outcome;
+  /**
+   * Written without a pause as long as the idle timeout until it ended: no manifest of it may say
+   * `complete` before it has all the bytes (a consumer would take a partial recording for whole).
+   */
+  continuous: boolean;
+}
+
+export interface Expectation {
+  outcome?: Outcome;
+  file?: string;
+  continuous?: boolean;
 }
 
 /** The stream a file in `watchDir` must become; call it while the file exists. */
-export function expectStream(watchDir: string, s3Prefix: string, relPath: string, outcome: Outcome = 'complete', file = path.join(watchDir, relPath)): ExpectedStream {
+export function expectStream(watchDir: string, s3Prefix: string, relPath: string, expectation: Expectation = {}): ExpectedStream {
   const stats = fs.statSync(path.join(watchDir, relPath));
   const prefix = [s3Prefix, relPath, `${stats.ino}-${Math.trunc(stats.birthtimeMs)}`].filter((part) => part !== '').join('/');
-  return { relPath, file, prefix, outcome };
+  return { relPath, prefix, outcome: 'complete', file: path.join(watchDir, relPath), continuous: false, ...expectation };
 }
 
 const manifestKeyOf = (stream: ExpectedStream) => `${stream.prefix}/metadata.json`;
@@ -75,6 +86,8 @@ export interface Audit {
   bytes: number;
   /** Streams whose bytes in the bucket differ from the source. */
   mismatched: string[];
+  /** Complete manifests of continuous streams stored before the stream had all its bytes. */
+  prematureCompletions: string[];
   /** Chunk versions the server stored, sorted into repeats of identical bytes and rewrites. */
   chunkUploads: UploadCounts;
   /** Every version of every object, for checks of one stream's history. */
@@ -96,7 +109,9 @@ export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string
     if (owner && STREAM_OBJECT.test(key)) owner.push(key);
     else problems.push(`object of no expected stream: ${key}`);
   }
+  const history = await versionHistory(s3, bucket, `${s3Prefix}/`);
   const mismatched: string[] = [];
+  const prematureCompletions: string[] = [];
   const manifests = new Map<string, Manifest>();
   let bytes = 0;
   await mapLimit(streams, 8, async (stream) => {
@@ -111,7 +126,7 @@ export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string
     if (manifest.status !== stream.outcome) fail(`manifest status ${manifest.status}, expected ${stream.outcome}`);
     const listed = manifest.chunks.map((chunk) => chunk.key).sort();
     const stored = keysByPrefix.get(stream.prefix)!.filter((key) => CHUNK_KEY.test(key)).sort();
-    if (JSON.stringify(listed) !== JSON.stringify(stored)) fail(`bucket holds chunks ${stored.length} the manifest does not list exactly (${listed.length} listed)`);
+    if (JSON.stringify(listed) !== JSON.stringify(stored)) fail(`bucket holds ${stored.length} chunks, the manifest lists ${listed.length}: not the same`);
     const sourceSize = fs.statSync(stream.file).size;
     if (stream.outcome === 'complete' && manifest.totalSize !== sourceSize) fail(`manifest covers ${manifest.totalSize} of ${sourceSize} bytes`);
     // A failed stream holds a prefix of the file: what was uploaded before it went away.
@@ -119,12 +134,28 @@ export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string
     bytes += compared;
     const downloaded = await downloadStreamSha256(s3, bucket, manifest).catch((err: Error) => `unreadable: ${err.message}`);
     if (downloaded !== (await sha256File(stream.file, compared))) mismatched.push(stream.relPath);
+    if (stream.continuous) {
+      const early = (await manifestVersions(s3, bucket, stream, history)).filter((version) => version.status === 'complete' && version.totalSize < sourceSize);
+      for (const version of early) prematureCompletions.push(`${stream.relPath}: complete at ${version.totalSize} of ${sourceSize} bytes`);
+    }
   });
   for (const relPath of mismatched) problems.push(`${relPath}: bytes in the bucket differ from the source`);
-  const history = await versionHistory(s3, bucket, `${s3Prefix}/`);
+  for (const premature of prematureCompletions) problems.push(`manifest said complete while the recording went on: ${premature}`);
   const chunkUploads = countUploads(history, (key) => CHUNK_KEY.test(key));
   for (const duplicate of chunkUploads.duplicates) problems.push(`chunk uploaded again with identical bytes: ${duplicate.key}`);
-  return { streams: streams.length, bytes, mismatched, chunkUploads, history, manifests, problems };
+  return { streams: streams.length, bytes, mismatched, prematureCompletions, chunkUploads, history, manifests, problems };
+}
+
+/** Every version of the stream's metadata.json the server kept, oldest first. */
+export async function manifestVersions(s3: S3Client, bucket: string, stream: ExpectedStream, history: Map<string, ObjectVersion[]>): Promise<Manifest[]> {
+  const key = manifestKeyOf(stream);
+  const versions: Manifest[] = [];
+  for (const version of history.get(key) ?? []) {
+    if (version.deleteMarker) continue;
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: version.versionId }));
+    versions.push(JSON.parse(await object.Body!.transformToString('utf8')) as Manifest);
+  }
+  return versions;
 }
 
 function commonPrefix(texts: string[]): string {

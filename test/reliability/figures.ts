@@ -14,6 +14,8 @@ export interface FaultFigures {
   mismatchedStreams: number;
   /** Streams that did not end as expected (a hang, a stream lost): must be 0. */
   incompleteStreams: number;
+  /** Manifests that said `complete` while the recording was still going on: must be 0. */
+  prematureCompletions: number;
   /** Chunk uploads of bytes the bucket already held under that key: must be 0. */
   duplicateChunkUploads: number;
   /** Chunk uploads that replaced other bytes: the recorder had rewritten them (legitimate). */
@@ -65,6 +67,7 @@ export function figuresOf(
     bytes: audit.bytes,
     mismatchedStreams: audit.mismatched.length,
     incompleteStreams: audit.incomplete.size,
+    prematureCompletions: audit.prematureCompletions.length,
     duplicateChunkUploads: audit.chunkUploads.duplicates.length,
     rewrittenChunkUploads: audit.chunkUploads.rewrites.length,
     recoverySeconds: distribution(result.recovery),

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { LogLine } from '../support/app-process';
 import { makeMp4, recordLive, writeTaggedCopy } from '../support/media';
 import { waitUntil } from '../support/wait';
-import { waitForStreams, type Audit, type ExpectedStream } from './audit';
-import type { Rig } from './rig';
+import { manifestVersions, waitForStreams, type Audit, type ExpectedStream } from './audit';
+import { CHUNK_SIZE, IDLE_TIMEOUT_MS, type Rig } from './rig';
 import { onRig, sleep, type Scenario } from './scenario';
 
 /**
@@ -83,31 +82,18 @@ function writeIn(rig: Rig, relPath: string, bytes: Buffer | string): string {
   return file;
 }
 
-/** Appends `bytes` in ten slices over about `ms`, as a recorder writes. */
-async function appendPaced(file: string, bytes: Buffer, ms: number): Promise<void> {
-  const slice = Math.ceil(bytes.length / 10);
+/** Appends `bytes` in `slices` writes spread over about `ms`, as a recorder writes. */
+async function appendPaced(file: string, bytes: Buffer, ms: number, slices = 10): Promise<void> {
+  const slice = Math.ceil(bytes.length / slices);
   for (let offset = 0; offset < bytes.length; offset += slice) {
     fs.appendFileSync(file, bytes.subarray(offset, offset + slice));
-    await sleep(ms / 10);
+    await sleep(ms / slices);
   }
 }
 
 async function chunksUploaded(rig: Rig, stream: ExpectedStream, count: number): Promise<void> {
   const uploaded = () => linesOf(rig.logs(), stream).filter((line) => line.msg === 'chunk uploaded').length;
   await waitUntil(() => uploaded() >= count, 120_000, () => `${stream.relPath}: ${uploaded()} chunks uploaded`);
-}
-
-/** The sizes every complete version of the stream's metadata.json recorded, oldest first. */
-async function completeManifestSizes(rig: Rig, stream: ExpectedStream, audit: Audit): Promise<number[]> {
-  const key = `${stream.prefix}/metadata.json`;
-  const sizes: number[] = [];
-  for (const version of audit.history.get(key) ?? []) {
-    if (version.deleteMarker) continue;
-    const object = await rig.stack.s3.send(new GetObjectCommand({ Bucket: rig.stack.bucket, Key: key, VersionId: version.versionId }));
-    const manifest = JSON.parse(await object.Body!.transformToString('utf8')) as { status: string; totalSize: number };
-    if (manifest.status === 'complete') sizes.push(manifest.totalSize);
-  }
-  return sizes;
 }
 
 const paused = fileCase('paused past the idle timeout, then continued', async (rig, media, say) => {
@@ -127,11 +113,26 @@ const paused = fileCase('paused past the idle timeout, then continued', async (r
       if (manifest && !(manifest.revision >= 2 && manifest.previousRevision?.totalSize === cut)) {
         problems.push(say(`final manifest has revision ${manifest.revision}, previousRevision ${JSON.stringify(manifest.previousRevision)}: it must supersede the ${cut}-byte one`));
       }
-      const sizes = await completeManifestSizes(rig, stream, audit);
+      const versions = await manifestVersions(rig.stack.s3, rig.stack.bucket, stream, audit.history);
+      const sizes = versions.filter((version) => version.status === 'complete').map((version) => version.totalSize);
       if (!sizes.includes(cut)) problems.push(say(`no complete manifest of the first ${cut} bytes was ever stored (complete sizes: ${sizes})`));
       return problems;
     },
   };
+});
+
+/**
+ * A recorder slow enough that each chunk takes about the idle timeout to fill (a camera at a low
+ * bitrate: 10 MiB at 2.8 Mbit/s take 30 s, the default idle timeout), so that each chunk boundary's
+ * signal comes as the idle timer fires. Written every 100 ms, it must not end before the writes do.
+ */
+const slowRecorder = fileCase('slow recorder, one chunk per idle timeout', async (rig, media) => {
+  const relPath = 'slow/one chunk per idle timeout.mp4';
+  const file = writeIn(rig, relPath, '');
+  const stream = rig.expect(relPath, { continuous: true });
+  const ms = (media.fragmented.length / CHUNK_SIZE) * IDLE_TIMEOUT_MS;
+  await appendPaced(file, media.fragmented, ms, Math.ceil(ms / 100));
+  return { streams: [stream] };
 });
 
 const faststart = fileCase('rewritten by ffmpeg +faststart', async (rig, _media, say) => {
@@ -167,7 +168,7 @@ const deleted = fileCase('deleted mid-stream', async (rig, _media, say) => {
   await waitUntil(() => fs.existsSync(file), 30_000);
   // What was uploaded is compared with the file as it was: a hard link outside keeps its bytes.
   const kept = path.join(rig.dir, 'kept-gone.mp4');
-  const stream = rig.expect(relPath, 'failed', kept);
+  const stream = rig.expect(relPath, { outcome: 'failed', file: kept });
   await chunksUploaded(rig, stream, 2);
   recording.kill();
   await recording.done.catch(() => undefined);
@@ -251,11 +252,11 @@ const renamedIntoPlace = fileCase('recorded under a hidden name, renamed into pl
   return { streams: [rig.expect('renamed/done.mp4')] };
 });
 
-const FILE_CASES: FileCase[] = [paused, faststart, overwritten, truncated, deleted, unreadable, empty, notMp4, oddNames, symlinks, renamedIntoPlace];
+const FILE_CASES: FileCase[] = [paused, slowRecorder, faststart, overwritten, truncated, deleted, unreadable, empty, notMp4, oddNames, symlinks, renamedIntoPlace];
 
 const misbehavingFiles: Scenario = {
   fault: 'misbehaving-files',
-  title: 'Files that misbehave: paused, rewritten, truncated, deleted, unreadable, empty, not MP4, odd names, symlinks, renamed in',
+  title: 'Files that misbehave: paused, slow, rewritten, truncated, deleted, unreadable, empty, not MP4, odd names, symlinks, renamed in',
   run: (context) =>
     onRig(misbehavingFiles, context, { unprivileged: true }, async (rig) => {
       const media = await makeMedia(rig.dir);

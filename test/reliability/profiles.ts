@@ -23,17 +23,17 @@ export interface Profile {
 
 export const FAST: Profile = {
   name: 'fast',
-  recordings: { concurrent: 2, seconds: [10, 16], bitrate: '1M', kinds: ['regular', 'fragmented'] },
+  recordings: { concurrent: 2, seconds: [8, 12], bitrate: '1M', kinds: ['regular', 'fragmented'] },
   kills: 3,
   killDelayMs: [0, 2000],
-  linkFaults: 4,
+  linkFaults: 3,
   linkFaultMs: [500, 3000],
   s3OutageMs: 8000,
   s3RequestTimeout: '3s',
   temporalRestarts: 1,
   temporalDownMs: 3000,
   sigterms: 1,
-  smallFiles: 200,
+  smallFiles: 100,
   completionTimeoutMs: 120_000,
 };
 

@@ -61,17 +61,17 @@ function figuresMarkdown(report: Report): string {
   const lines = [
     `Last full run: ${report.generatedAt.slice(0, 16).replace('T', ' ')} UTC, seed ${report.seed}, ${report.machine.cpus} CPUs, Node ${report.machine.node}, ${Math.round(report.totalSeconds / 60)} min.`,
     '',
-    '| Fault | App runs | Faults | Streams | MiB | Mismatched streams | Incomplete streams | Duplicate chunk uploads | Rewritten chunk uploads | Recovery p50 / max (s) | Problems |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| Fault | App runs | Faults | Streams | MiB | Mismatched streams | Incomplete streams | Premature completes | Duplicate chunk uploads | Rewritten chunk uploads | Recovery p50 / max (s) | Problems |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of report.scenarios) {
     if ('error' in row) {
-      lines.push(`| ${row.title} | | | | | | | | | | did not finish: ${row.error.split('\n')[0].replace(/\|/g, '\\|')} |`);
+      lines.push(`| ${row.title} | | | | | | | | | | | did not finish: ${row.error.split('\n')[0].replace(/\|/g, '\\|')} |`);
       continue;
     }
     const recovery = row.recoverySeconds.samples === 0 ? '-' : `${seconds(row.recoverySeconds.p50)} / ${seconds(row.recoverySeconds.max)}`;
     lines.push(
-      `| ${row.title} | ${row.runs} | ${row.faultsInjected} | ${row.streams} | ${mib(row.bytes)} | ${row.mismatchedStreams} | ${row.incompleteStreams} | ${row.duplicateChunkUploads} | ${row.rewrittenChunkUploads} | ${recovery} | ${row.problems.length} |`,
+      `| ${row.title} | ${row.runs} | ${row.faultsInjected} | ${row.streams} | ${mib(row.bytes)} | ${row.mismatchedStreams} | ${row.incompleteStreams} | ${row.prematureCompletions} | ${row.duplicateChunkUploads} | ${row.rewrittenChunkUploads} | ${recovery} | ${row.problems.length} |`,
     );
   }
   const problems = report.scenarios.flatMap((row) => ('error' in row ? [] : listed(row.problems).map((problem) => `- ${row.fault}: ${problem.replace(/\s+/g, ' ')}`)));

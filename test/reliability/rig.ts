@@ -5,7 +5,7 @@ import { startApp, type AppProcess, type LogLine } from '../support/app-process'
 import { enableVersioning } from '../support/object-versions';
 import { startStack, tempDir, type TestStack } from '../support/stack';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { auditBucket, expectStream, waitForStreams, type Audit, type ExpectedStream, type Outcome } from './audit';
+import { auditBucket, expectStream, waitForStreams, type Audit, type Expectation, type ExpectedStream } from './audit';
 
 /** Small chunks and a short idle timeout: many chunk boundaries and stream ends in little time. */
 export const CHUNK_SIZE = 256 * 1024;
@@ -56,7 +56,7 @@ export interface Rig {
   logs(): LogLine[];
   /** Every run's stdout lines that were not JSON. */
   strayLines(): string[];
-  expect(relPath: string, outcome?: Outcome, file?: string): ExpectedStream;
+  expect(relPath: string, expectation?: Expectation): ExpectedStream;
   /** Waits for every stream to end as expected (or `timeoutMs`), then audits the bucket. */
   settle(streams: ExpectedStream[], timeoutMs: number): Promise<Settled>;
   /** Stops everything; `keepFiles` leaves the watched files for a look. */
@@ -117,7 +117,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     },
     logs: () => apps.flatMap((app) => app.logs),
     strayLines: () => apps.flatMap((app) => app.strayLines),
-    expect: (relPath, outcome, file) => expectStream(watchDir, s3Prefix, relPath, outcome, file),
+    expect: (relPath, expectation) => expectStream(watchDir, s3Prefix, relPath, expectation),
     async settle(streams, timeoutMs) {
       const incomplete = await waitForStreams(stack.s3, stack.bucket, streams, timeoutMs);
       const settledAt = Date.now();
