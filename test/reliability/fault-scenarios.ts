@@ -103,21 +103,16 @@ const s3Silent = s3Outage('s3-silent', 'S3 unresponsive (connections stall) long
   rig.proxy.setMode('pass');
 });
 
-const temporalRestart = underLoad(
-  'temporal-restart',
-  'Temporal server stopped and restarted mid-stream (SQLite state)',
-  async (rig, { profile, random }) => {
-    const recovery: number[] = [];
-    for (let restart = 0; restart < profile.temporalRestarts; restart++) {
-      await sleep(random.int(0, 3000));
-      await rig.stack.temporal.restart(profile.temporalDownMs);
-      const back = Date.now();
-      recovery.push(await rig.secondsToProgress(back));
-    }
-    return { faultsInjected: profile.temporalRestarts, recovery, extra: { downSeconds: profile.temporalDownMs / 1000 } };
-  },
-  () => ({ restartableTemporal: true }),
-);
+const temporalRestart = underLoad('temporal-restart', 'Temporal server stopped and restarted mid-stream (SQLite state)', async (rig, { profile, random }) => {
+  const recovery: number[] = [];
+  for (let restart = 0; restart < profile.temporalRestarts; restart++) {
+    await sleep(random.int(0, 3000));
+    await rig.stack.temporal.restart(profile.temporalDownMs);
+    const back = Date.now();
+    recovery.push(await rig.secondsToProgress(back));
+  }
+  return { faultsInjected: profile.temporalRestarts, recovery, extra: { downSeconds: profile.temporalDownMs / 1000 } };
+});
 
 /** Slow enough that one chunk takes twice the grace period: the shutdown must cut it off. */
 const SLOW_LINK_BYTES_PER_SECOND = CHUNK_SIZE / ((2 * SHUTDOWN_GRACE_MS) / 1000);

@@ -285,7 +285,7 @@ const manySmallFiles: Scenario = {
   fault: 'many-small-files',
   title: 'Thousands of small files dropped at once',
   run: (context) =>
-    onRig(manySmallFiles, context, {}, async (rig) => {
+    onRig(manySmallFiles, context, { inMemoryTemporal: true }, async (rig) => {
       const seed = path.join(rig.dir, 'small.mp4');
       await makeMp4(seed, { seconds: 1, kind: 'regular', bitrate: '200k', size: '160x120' });
       const source = fs.readFileSync(seed);

@@ -50,5 +50,5 @@ export const FULL: Profile = {
   temporalDownMs: 20_000,
   sigterms: 3,
   smallFiles: 2000,
-  completionTimeoutMs: 600_000,
+  completionTimeoutMs: 300_000,
 };

@@ -27,14 +27,15 @@ export interface RigOptions {
   /** Run the app as an unprivileged user, so file modes bind it. */
   unprivileged?: boolean;
   /**
-   * Keep Temporal's state in a SQLite file, so that `stack.temporal.restart()` resumes it. Off,
-   * it stays in memory: each write then costs no fsync, and a thousand streams go much faster.
+   * Keep Temporal's state in memory: faster for thousands of streams, but `stack.temporal.restart()`
+   * then loses it, and no history is left to look at after a failure. By default it is kept in
+   * `<dir>/temporal.sqlite` (`temporal server start-dev --db-filename` on a copy shows it).
    */
-  restartableTemporal?: boolean;
+  inMemoryTemporal?: boolean;
 }
 
 /**
- * One scenario's world: a real Temporal server, a real MinIO with versioning on (so every stored upload is counted), a TCP proxy between the app
+ * One scenario's world: a real Temporal server (state in a SQLite file, so it can be restarted), a real MinIO with versioning on (so every stored upload is counted), a TCP proxy between the app
  * and MinIO, a watched directory, and the app as a child process that can be killed and restarted.
  */
 export interface Rig {
@@ -76,7 +77,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   fs.mkdirSync(watchDir);
   // mkdtemp makes the scratch dir private; an unprivileged app must get through it.
   fs.chmodSync(dir, 0o755);
-  const stack = await startStack({ temporalDbFile: options.restartableTemporal ? path.join(dir, 'temporal.sqlite') : undefined });
+  const stack = await startStack({ temporalDbFile: options.inMemoryTemporal ? undefined : path.join(dir, 'temporal.sqlite') });
   await enableVersioning(stack.s3, stack.bucket);
   const proxy = await startTcpProxy({ host: '127.0.0.1', port: stack.minio.port });
   const s3Prefix = 'reliability';
