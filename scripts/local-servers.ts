@@ -125,13 +125,31 @@ async function waitUntil(what: string, server: Supervised, ready: () => Promise<
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * A free port is picked, then bound by the server a moment later: another process may take it in
+ * between (tests and benchmarks run side by side). Such a start is tried again on new ports.
+ */
+async function retryPortClash<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= attempts || !/already in use/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 function scratchDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `stream-uploader-${name}-`));
 }
 
-export async function startTemporal(
-  opts: { port?: number; uiPort?: number; dbFile?: string; logFile?: string; namespace?: string; headless?: boolean } = {},
-): Promise<TemporalServer> {
+type TemporalOptions = { port?: number; uiPort?: number; dbFile?: string; logFile?: string; namespace?: string; headless?: boolean };
+
+export async function startTemporal(opts: TemporalOptions = {}): Promise<TemporalServer> {
+  return retryPortClash(() => startTemporalOnce(opts));
+}
+
+async function startTemporalOnce(opts: TemporalOptions): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
   const namespace = opts.namespace ?? 'default';
@@ -156,7 +174,10 @@ export async function startTemporal(
     });
     return server;
   }
-  let server = await launch();
+  let server = await launch().catch((err: Error) => {
+    fs.rmSync(scratch, { recursive: true, force: true });
+    throw err;
+  });
   return {
     address,
     uiUrl: `http://127.0.0.1:${uiPort}`,
@@ -175,9 +196,13 @@ export async function startTemporal(
   };
 }
 
-export async function startMinio(
-  opts: { port?: number; consolePort?: number; dataDir?: string; accessKeyId?: string; secretAccessKey?: string; logFile?: string } = {},
-): Promise<S3Server> {
+type MinioOptions = { port?: number; consolePort?: number; dataDir?: string; accessKeyId?: string; secretAccessKey?: string; logFile?: string };
+
+export async function startMinio(opts: MinioOptions = {}): Promise<S3Server> {
+  return retryPortClash(() => startMinioOnce(opts));
+}
+
+async function startMinioOnce(opts: MinioOptions): Promise<S3Server> {
   const port = opts.port ?? (await freePort());
   const consolePort = opts.consolePort ?? (await freePort());
   const scratch = scratchDir('minio');
@@ -195,7 +220,10 @@ export async function startMinio(
     await waitUntil('minio', server, async () => (await fetch(`${endpoint}/minio/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 200);
     return server;
   }
-  let server = await launch();
+  let server = await launch().catch((err: Error) => {
+    fs.rmSync(scratch, { recursive: true, force: true });
+    throw err;
+  });
   return {
     endpoint,
     consoleUrl: `http://127.0.0.1:${consolePort}`,

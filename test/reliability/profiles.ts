@@ -23,7 +23,7 @@ export interface Profile {
 
 export const FAST: Profile = {
   name: 'fast',
-  recordings: { concurrent: 2, seconds: [8, 12], bitrate: '1M', kinds: ['regular', 'fragmented'] },
+  recordings: { concurrent: 2, seconds: [8, 12], bitrates: ['1M'], kinds: ['regular', 'fragmented'] },
   kills: 3,
   killDelayMs: [0, 2000],
   linkFaults: 3,
@@ -39,7 +39,7 @@ export const FAST: Profile = {
 
 export const FULL: Profile = {
   name: 'full',
-  recordings: { concurrent: 3, seconds: [20, 60], bitrate: '2M', kinds: ['regular', 'fragmented'] },
+  recordings: { concurrent: 3, seconds: [20, 60], bitrates: ['1M', '2M'], kinds: ['regular', 'fragmented'] },
   kills: 20,
   killDelayMs: [0, 8000],
   linkFaults: 20,

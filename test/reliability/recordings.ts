@@ -8,7 +8,8 @@ export interface RecordingPlan {
   concurrent: number;
   /** Each lasts a whole number of seconds in this range. */
   seconds: [number, number];
-  bitrate: string;
+  /** One at random for each recording. About 1 Mbit/s fills a 256 KiB chunk per 2 s idle timeout. */
+  bitrates: string[];
   /** Taken in turn. */
   kinds: Mp4Kind[];
 }
@@ -34,7 +35,7 @@ export function startRollingRecordings(watchDir: string, subdir: string, plan: R
     const kind = plan.kinds[relPaths.length % plan.kinds.length];
     const relPath = `${subdir}/rec-${String(relPaths.length).padStart(3, '0')}-${kind}.mp4`;
     relPaths.push(relPath);
-    const recording = recordLive(path.join(watchDir, relPath), { seconds: random.int(...plan.seconds), kind, bitrate: plan.bitrate });
+    const recording = recordLive(path.join(watchDir, relPath), { seconds: random.int(...plan.seconds), kind, bitrate: random.pick(plan.bitrates) });
     const done: Promise<void> = recording.done.then(
       () => {
         running.delete(done);

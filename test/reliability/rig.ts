@@ -15,7 +15,7 @@ export const SHUTDOWN_GRACE_MS = 5000;
 /** Log lines that mean a stream moved on: what "recovered" waits for after a fault. */
 const PROGRESS = new Set(['chunk uploaded', 'chunk already in the bucket', 'manifest written']);
 
-export function isProgress(line: LogLine): boolean {
+function isProgress(line: LogLine): boolean {
   return PROGRESS.has(String(line.msg));
 }
 
@@ -35,8 +35,10 @@ export interface RigOptions {
 }
 
 /**
- * One scenario's world: a real Temporal server (state in a SQLite file, so it can be restarted), a real MinIO with versioning on (so every stored upload is counted), a TCP proxy between the app
- * and MinIO, a watched directory, and the app as a child process that can be killed and restarted.
+ * One scenario's world: a real Temporal server (state in a SQLite file, so it can be restarted),
+ * a real MinIO with versioning on (so every stored upload is counted), a TCP proxy between the
+ * app and MinIO, a watched directory, and the app as a child process that can be killed and
+ * restarted.
  */
 export interface Rig {
   /** Scratch space outside the watched directory (staging, kept links, logs). */
@@ -60,7 +62,7 @@ export interface Rig {
   expect(relPath: string, expectation?: Expectation): ExpectedStream;
   /** Waits for every stream to end as expected (or `timeoutMs`), then audits the bucket. */
   settle(streams: ExpectedStream[], timeoutMs: number): Promise<Settled>;
-  /** Stops everything; `keepFiles` leaves the watched files for a look. */
+  /** Stops everything; `keepFiles` leaves the files, the app's log and Temporal's state for a look. */
   stop(keepFiles: boolean): Promise<void>;
 }
 
@@ -130,7 +132,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       await Promise.all(apps.map((app) => app.stop('SIGKILL')));
       await proxy.close();
       await stack.stop();
-      if (!keepFiles) fs.rmSync(watchDir, { recursive: true, force: true });
+      if (!keepFiles) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
   return rig;
