@@ -121,17 +121,35 @@ const paused = fileCase('paused past the idle timeout, then continued', async (r
   };
 });
 
+/** How long after the idle timer set at a chunk boundary fires the slow recorder crosses the next one. */
+const SLOW_BOUNDARY_LAG_MS = 50;
+
 /**
  * A recorder slow enough that each chunk takes about the idle timeout to fill (a camera at a low
- * bitrate: 10 MiB at 2.8 Mbit/s take 30 s, the default idle timeout), so that each chunk boundary's
- * signal comes as the idle timer fires. Written every 100 ms, it must not end before the writes do.
+ * bitrate: 10 MiB at 2.8 Mbit/s take 30 s, the default idle timeout). Written every 100 ms, the
+ * file is never idle; but the stream hears of it only at chunk boundaries, and each comes just as
+ * the idle timer set at the previous one fires, while the stream checks whether the file is idle.
+ * The stream must not end before the writes do.
  */
 const slowRecorder = fileCase('slow recorder, one chunk per idle timeout', async (rig, media) => {
   const relPath = 'slow/one chunk per idle timeout.mp4';
-  const file = writeIn(rig, relPath, '');
+  const bytes = media.fragmented;
+  const file = writeIn(rig, relPath, bytes.subarray(0, CHUNK_SIZE));
   const stream = rig.expect(relPath, { continuous: true });
-  const ms = (media.fragmented.length / CHUNK_SIZE) * IDLE_TIMEOUT_MS;
-  await appendPaced(file, media.fragmented, ms, Math.ceil(ms / 100));
+  const growTo = async (at: number, size: number) => {
+    await sleep(at - Date.now());
+    const current = fs.statSync(file).size;
+    if (size > current) fs.appendFileSync(file, bytes.subarray(current, Math.min(size, bytes.length)));
+  };
+  const period = IDLE_TIMEOUT_MS + SLOW_BOUNDARY_LAG_MS;
+  const start = Date.now();
+  for (let boundary = 2; (boundary - 1) * CHUNK_SIZE < bytes.length; boundary++) {
+    const previous = start + (boundary - 2) * period;
+    // Every 100 ms a little more, short of the boundary...
+    for (let at = previous + 100; at < previous + period; at += 100) await growTo(at, (boundary - 1) * CHUNK_SIZE + Math.floor(((at - previous) / period) * CHUNK_SIZE));
+    // ...which is crossed exactly one period after the last.
+    await growTo(previous + period, boundary * CHUNK_SIZE);
+  }
   return { streams: [stream] };
 });
 

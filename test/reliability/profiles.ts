@@ -34,7 +34,7 @@ export const FAST: Profile = {
   temporalDownMs: 3000,
   sigterms: 1,
   smallFiles: 100,
-  completionTimeoutMs: 120_000,
+  completionTimeoutMs: 60_000,
 };
 
 export const FULL: Profile = {
