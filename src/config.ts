@@ -9,6 +9,8 @@ export interface AppConfig {
   chunkSize: number;
   streamIdleTimeoutMs: number;
   watchCoalesceIntervalMs: number;
+  /** How often the watched tree is rescanned for changes whose events were lost. */
+  watchRescanIntervalMs: number;
   /** Full chunks of one stream's backlog uploaded at once; 1 keeps them in order. */
   uploadConcurrency: number;
   /** Chunk uploads in flight in this process, over all its streams. */
@@ -60,6 +62,7 @@ export const ENV_VARS = [
   'CHUNK_SIZE',
   'STREAM_IDLE_TIMEOUT',
   'WATCH_COALESCE_INTERVAL',
+  'WATCH_RESCAN_INTERVAL',
   'UPLOAD_CONCURRENCY',
   'MAX_CONCURRENT_UPLOADS',
   'HOST_ID',
@@ -193,6 +196,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       return ms;
     }),
     watchCoalesceIntervalMs: read('WATCH_COALESCE_INTERVAL', '1s', parseDuration),
+    watchRescanIntervalMs: read('WATCH_RESCAN_INTERVAL', '10s', (t) => {
+      const ms = parseDuration(t);
+      if (ms < 1000) throw new Error('must be at least 1s');
+      return ms;
+    }),
     uploadConcurrency: read('UPLOAD_CONCURRENCY', '1', parseCount(MAX_BATCH_CHUNKS)),
     maxConcurrentUploads: read('MAX_CONCURRENT_UPLOADS', '8', parseCount(256)),
     hostId,

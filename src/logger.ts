@@ -15,6 +15,8 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
       base: { service: 'stream-uploader' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // The Temporal SDK passes failures as `error`: without a serializer an Error prints as {}.
+      serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
       redact: { paths: ['*.secretAccessKey', '*.accessKeyId', '*.password', '*.authorization'], censor: '[redacted]' },
     },
     destination,

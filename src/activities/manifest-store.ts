@@ -64,13 +64,19 @@ export async function deleteChunksFrom(deps: ManifestStoreDeps, streamPrefix: st
   return deleted;
 }
 
-/** The records of chunks [0, count): the stored manifest's, overlaid by uploads it does not list yet. */
+/**
+ * The records of chunks [0, count): the stored manifest's, overlaid by uploads it does not list
+ * yet. The stored manifest is read unless the uploads since it cover every index: they can hold
+ * one index twice (a tail sent, then sent again whole), so they are not counted.
+ */
 export async function loadChunkRecords(
   deps: ManifestStoreDeps,
   streamPrefix: string,
   pending: ChunkRecord[],
   count: number,
 ): Promise<ChunkRecord[]> {
-  const stored = count > pending.length ? ((await readManifest(deps, streamPrefix))?.chunks ?? []) : [];
+  const pendingIndexes = new Set(pending.map((record) => record.index));
+  const covered = Array.from({ length: count }, (_, index) => index).every((index) => pendingIndexes.has(index));
+  const stored = covered ? [] : ((await readManifest(deps, streamPrefix))?.chunks ?? []);
   return mergeChunkRecords(stored, pending, count);
 }

@@ -41,7 +41,7 @@ export async function startWatcher(config: AppConfig, client: Client, logger: Ap
     },
     newChunk,
   );
-  const watch = watchDirectory(config.watchDir, (event) => coalescer.push(`${event.relPath}@${event.identity.ino}`, event), logger);
+  const watch = watchDirectory(config.watchDir, (event) => coalescer.push(`${event.relPath}@${event.identity.ino}`, event), logger, config.watchRescanIntervalMs);
   const existing = await watch.ready;
   logger.info({ watchDir: config.watchDir, existingFiles: existing }, 'watching for recordings');
   return {

@@ -47,6 +47,7 @@ describe('config', () => {
       taskQueue: 'stream-uploader',
       fileTaskQueue: `stream-uploader@${os.hostname()}`,
     });
+    assert.equal(config.watchRescanIntervalMs, 10_000);
     assert.equal(config.uploadConcurrency, 1);
     assert.equal(config.maxConcurrentUploads, 8);
     assert.equal(config.logLevel, 'info');
