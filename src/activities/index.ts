@@ -3,7 +3,7 @@ import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { StreamMetrics } from '../metrics';
 import { buildManifest, isCompleteFor, nextRevision, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
-import type { ChunkRecord, FileObservation, FileSnapshot, PreviousRevision, StreamRef } from '../stream/types';
+import type { ChunkRecord, FileInspection, FileObservation, FileSnapshot, PreviousRevision, StreamRef } from '../stream/types';
 import { classify } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { deleteChunksFrom, loadChunkRecords, putManifest, readManifest } from './manifest-store';
@@ -134,11 +134,17 @@ export function createActivities(deps: ActivityDeps) {
       },
     ),
 
-    readMediaDuration: classified(async ({ stream }: { stream: StreamRef }): Promise<number | null> => {
+    /**
+     * The last look at the file before its stream is declared complete: its state (the stream
+     * goes on if it changed meanwhile) and its media duration, in one round trip.
+     */
+    inspectFile: classified(async ({ stream }: { stream: StreamRef }): Promise<FileInspection> => {
+      const observation = await observeFile(deps.watchDir, stream.relPath, stream.identity);
+      if (observation.status !== 'present') return { observation, durationSeconds: null };
       // A long fragmented recording has thousands of fragments to read: heartbeat meanwhile.
-      const seconds = await withHeartbeat(() => readMediaDurationSeconds(resolveInWatchDir(deps.watchDir, stream.relPath)));
-      if (seconds === null) log.warn('no media duration could be read: not a complete MP4', meta(stream));
-      return seconds;
+      const durationSeconds = await withHeartbeat(() => readMediaDurationSeconds(resolveInWatchDir(deps.watchDir, stream.relPath)));
+      if (durationSeconds === null) log.warn('no media duration could be read: not a complete MP4', meta(stream));
+      return { observation, durationSeconds };
     }),
 
     writeManifest: classified(async ({ chunkCount, pendingChunks, idleTimeoutMs, ...fields }: WriteManifestInput): Promise<ManifestSummary> => {

@@ -34,6 +34,13 @@ export type FileObservation =
   /** The path now names another file (deleted and re-created, or renamed over). */
   | { status: 'replaced' };
 
+/** The file as the stream is about to be declared complete: its state, and its media duration. */
+export interface FileInspection {
+  observation: FileObservation;
+  /** Seconds; null when the file has none that can be read (not an MP4, or an unfinished one). */
+  durationSeconds: number | null;
+}
+
 /** A byte range of the file that becomes one object. */
 export interface ChunkRange {
   index: number;

@@ -25,6 +25,7 @@ import type { AssembledObject, ManifestSummary } from '../stream/manifest';
 import { StreamBytesUploadedKey, StreamStatusKey } from '../stream/search-attributes';
 import type {
   ChunkRange,
+  FileObservation,
   FileSnapshot,
   StreamFailure,
   StreamPhase,
@@ -192,13 +193,13 @@ class StreamUpload {
     if (state.paused) return null;
     if (count > state.nextIndex && !(await this.uploadChunks([chunkRange(state.nextIndex, chunkSize, verified.fileSize)]))) return null;
 
-    const after = await this.observe();
+    const { observation, durationSeconds } = await this.unblocked(() => this.io.inspectFile({ stream }));
+    const after = snapshotOf(observation, stream.relPath);
     if (!sameSnapshot(after, before) || after.size !== verified.fileSize) {
       log.info('file changed while the stream was being finalized: carrying on', this.logMeta());
       state.file = after;
       return null;
     }
-    const durationSeconds = await this.io.readMediaDuration({ stream });
     const assembled = this.input.assemble ? await this.unblocked(() => this.io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize })) : undefined;
     const summary = await this.writeManifest('complete', count, durationSeconds, undefined, assembled);
     this.setPhase('complete');
@@ -280,10 +281,7 @@ class StreamUpload {
 
   /** Observes the file; throws a failure when it is gone or is another file now. */
   private async observe(): Promise<FileSnapshot> {
-    const observation = await this.unblocked(() => this.quick.observeStreamFile({ stream: this.stream }));
-    if (observation.status === 'missing') throw ApplicationFailure.nonRetryable(`${this.stream.relPath} was deleted`, FailureType.FileGone);
-    if (observation.status === 'replaced') throw ApplicationFailure.nonRetryable(`${this.stream.relPath} is now another file`, FailureType.FileReplaced);
-    return { size: observation.size, mtimeMs: observation.mtimeMs };
+    return snapshotOf(await this.unblocked(() => this.quick.observeStreamFile({ stream: this.stream })), this.stream.relPath);
   }
 
   /**
@@ -353,6 +351,13 @@ class StreamUpload {
   private logMeta() {
     return { streamId: this.stream.streamId };
   }
+}
+
+/** The file's state; a failure when it is gone or is another file now. */
+function snapshotOf(observation: FileObservation, relPath: string): FileSnapshot {
+  if (observation.status === 'missing') throw ApplicationFailure.nonRetryable(`${relPath} was deleted`, FailureType.FileGone);
+  if (observation.status === 'replaced') throw ApplicationFailure.nonRetryable(`${relPath} is now another file`, FailureType.FileReplaced);
+  return { size: observation.size, mtimeMs: observation.mtimeMs };
 }
 
 /** The non-retryable failure behind an error, whether raised here or by an activity. */
