@@ -53,6 +53,11 @@ export interface WriteManifestInput extends Omit<ManifestFields, 'chunks'> {
 export interface UploadChunksActivityInput extends UploadChunksInput {
   /** When the workflow learnt the chunks' bytes were on disk (the file's mtime then): for the chunk-lag metric. */
   bytesCompleteAtMs: number;
+  /**
+   * When the live manifest is due: written once the chunks are stored, with their records after
+   * the pending ones, in the same activity (one round trip, and fewer history events, per chunk).
+   */
+  liveManifest?: WriteManifestInput;
 }
 
 /**
@@ -77,6 +82,23 @@ export function createActivities(deps: ActivityDeps) {
       }
     };
 
+  /** Writes metadata.json: the stored records of chunks [0, chunkCount), overlaid by the pending ones. */
+  async function storeManifest({ chunkCount, pendingChunks, idleTimeoutMs, ...fields }: WriteManifestInput): Promise<ManifestSummary> {
+    const chunks = await loadChunkRecords(store, fields.stream.prefix, pendingChunks, chunkCount);
+    const manifest = buildManifest({ ...fields, chunks });
+    if (manifest.status !== 'recording') {
+      const removed = await deleteChunksFrom(store, fields.stream.prefix, chunkCount);
+      if (removed > 0) log.info('removed chunks past the end of the shrunk file', { ...meta(fields.stream), removed });
+    }
+    await putManifest(store, fields.stream.prefix, manifest);
+    if (manifest.status !== 'recording') metrics.streamsFinished.inc({ status: manifest.status });
+    if (manifest.status === 'complete') {
+      metrics.finalizeLatency.observe(Math.max(0, Date.now() - fields.file.mtimeMs - idleTimeoutMs) / 1000);
+    }
+    log.info('manifest written', { ...meta(fields.stream), status: manifest.status, chunks: manifest.chunkCount, bytes: manifest.totalSize });
+    return summarize(manifest, fields.stream.prefix);
+  }
+
   return {
     openStream: classified(async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
       const manifest = await readManifest(store, stream.prefix);
@@ -96,9 +118,9 @@ export function createActivities(deps: ActivityDeps) {
       return observeFile(deps.watchDir, stream.relPath, stream.identity);
     }),
 
-    uploadChunks: classified(async ({ bytesCompleteAtMs, ...input }: UploadChunksActivityInput): Promise<ChunkRecord[]> => {
+    uploadChunks: classified(async ({ bytesCompleteAtMs, liveManifest, ...input }: UploadChunksActivityInput): Promise<ChunkRecord[]> => {
       let uploaded = 0;
-      return withHeartbeat(
+      const records = await withHeartbeat(
         (signal) =>
           uploadChunks(deps, input, signal, ({ record, sent, seconds }) => {
             uploaded++;
@@ -112,6 +134,8 @@ export function createActivities(deps: ActivityDeps) {
           }),
         () => ({ uploaded }),
       );
+      if (liveManifest) await storeManifest({ ...liveManifest, pendingChunks: [...liveManifest.pendingChunks, ...records] });
+      return records;
     }),
 
     verifyChunks: classified(
@@ -147,21 +171,7 @@ export function createActivities(deps: ActivityDeps) {
       return { observation, durationSeconds };
     }),
 
-    writeManifest: classified(async ({ chunkCount, pendingChunks, idleTimeoutMs, ...fields }: WriteManifestInput): Promise<ManifestSummary> => {
-      const chunks = await loadChunkRecords(store, fields.stream.prefix, pendingChunks, chunkCount);
-      const manifest = buildManifest({ ...fields, chunks });
-      if (manifest.status !== 'recording') {
-        const removed = await deleteChunksFrom(store, fields.stream.prefix, chunkCount);
-        if (removed > 0) log.info('removed chunks past the end of the shrunk file', { ...meta(fields.stream), removed });
-      }
-      await putManifest(store, fields.stream.prefix, manifest);
-      if (manifest.status !== 'recording') metrics.streamsFinished.inc({ status: manifest.status });
-      if (manifest.status === 'complete') {
-        metrics.finalizeLatency.observe(Math.max(0, Date.now() - fields.file.mtimeMs - idleTimeoutMs) / 1000);
-      }
-      log.info('manifest written', { ...meta(fields.stream), status: manifest.status, chunks: manifest.chunkCount, bytes: manifest.totalSize });
-      return summarize(manifest, fields.stream.prefix);
-    }),
+    writeManifest: classified(storeManifest),
 
     assembleRecording: classified(async (input: AssembleInput): Promise<AssembledObject> => {
       let parts = 0;

@@ -15,7 +15,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { StreamActivities } from '../activities';
+import type { StreamActivities, WriteManifestInput } from '../activities';
 import { batchChunks, chunkCount, chunkRange, intactFullChunks, nextFullChunks } from '../stream/chunk-plan';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../stream/failures';
 import { isNewer, sameSnapshot } from '../stream/file-change';
@@ -221,21 +221,29 @@ class StreamUpload {
     const { state } = this;
     // A long backlog stops between batches when the history is long, to continue as new.
     for (let ranges = this.fullChunks(); ranges.length > 0 && !state.paused && !this.historyIsLong(); ranges = this.fullChunks()) {
-      if (!(await this.uploadChunks(ranges))) return;
-      state.nextIndex += ranges.length;
-      const manifestDue = Date.now() - this.lastManifestAt >= (this.input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS);
-      if (manifestDue || state.pendingChunks.length >= MAX_PENDING_RECORDS) await this.writeManifest('recording', state.nextIndex, null);
+      const count = state.nextIndex + ranges.length;
+      const manifestDue =
+        Date.now() - this.lastManifestAt >= (this.input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS) ||
+        state.pendingChunks.length + ranges.length >= MAX_PENDING_RECORDS;
+      if (!(await this.uploadChunks(ranges, manifestDue ? count : undefined))) return;
+      state.nextIndex = count;
     }
   }
 
-  /** Uploads chunks; false when the file turned out shorter than one (it was rewritten): the caller re-plans. */
-  private async uploadChunks(ranges: ChunkRange[]): Promise<boolean> {
+  /**
+   * Uploads chunks, and then, given `liveManifestCount`, the live manifest of that many chunks in
+   * the same activity. False when the file turned out shorter than a chunk (it was rewritten):
+   * the caller re-plans.
+   */
+  private async uploadChunks(ranges: ChunkRange[], liveManifestCount?: number): Promise<boolean> {
     const { state } = this;
+    const liveManifest = liveManifestCount === undefined ? undefined : this.manifestInput('recording', liveManifestCount, null);
     try {
       const records = await this.unblocked(() =>
-        this.io.uploadChunks({ stream: this.stream, ranges, concurrency: this.input.uploadConcurrency ?? 1, bytesCompleteAtMs: state.file.mtimeMs }),
+        this.io.uploadChunks({ stream: this.stream, ranges, concurrency: this.input.uploadConcurrency ?? 1, bytesCompleteAtMs: state.file.mtimeMs, liveManifest }),
       );
       state.pendingChunks.push(...records);
+      if (liveManifestCount !== undefined) this.manifestWritten(liveManifestCount * this.chunkSize);
     } catch (err) {
       if (failureOf(err)?.type !== FailureType.FileTruncated) throw err;
       log.warn('file shrank under a chunk being uploaded: re-planning', { ...this.logMeta(), chunks: ranges.map((range) => range.index) });
@@ -254,29 +262,44 @@ class StreamUpload {
     error?: StreamFailure,
     assembled?: AssembledObject,
   ): Promise<ManifestSummary> {
-    const summary = await this.unblocked(() =>
-      this.io.writeManifest({
-        stream: this.stream,
-        status,
-        revision: this.state.revision,
-        previousRevision: this.state.previousRevision,
-        rewrittenChunks: this.state.rewrittenChunks,
-        file: this.state.file,
-        chunkSize: this.chunkSize,
-        chunkCount: count,
-        pendingChunks: this.state.pendingChunks,
-        startedAt: this.state.startedAt,
-        completedAt: status === 'recording' ? null : new Date().toISOString(),
-        durationSeconds,
-        error,
-        assembled,
-        idleTimeoutMs: this.input.idleTimeoutMs,
-      }),
-    );
+    const summary = await this.unblocked(() => this.io.writeManifest(this.manifestInput(status, count, durationSeconds, error, assembled)));
+    this.manifestWritten(summary.totalSize);
+    return summary;
+  }
+
+  /** The manifest of the stream's first `count` chunks, as it stands now. */
+  private manifestInput(
+    status: StreamStatus,
+    count: number,
+    durationSeconds: number | null,
+    error?: StreamFailure,
+    assembled?: AssembledObject,
+  ): WriteManifestInput {
+    const { state } = this;
+    return {
+      stream: this.stream,
+      status,
+      revision: state.revision,
+      previousRevision: state.previousRevision,
+      rewrittenChunks: state.rewrittenChunks,
+      file: state.file,
+      chunkSize: this.chunkSize,
+      chunkCount: count,
+      pendingChunks: state.pendingChunks,
+      startedAt: state.startedAt,
+      completedAt: status === 'recording' ? null : new Date().toISOString(),
+      durationSeconds,
+      error,
+      assembled,
+      idleTimeoutMs: this.input.idleTimeoutMs,
+    };
+  }
+
+  /** The pending records are in metadata.json now. */
+  private manifestWritten(totalSize: number): void {
     this.state.pendingChunks = [];
     this.lastManifestAt = Date.now();
-    upsertSearchAttributes([{ key: StreamBytesUploadedKey, value: summary.totalSize }]);
-    return summary;
+    upsertSearchAttributes([{ key: StreamBytesUploadedKey, value: totalSize }]);
   }
 
   /** Observes the file; throws a failure when it is gone or is another file now. */
