@@ -41,6 +41,16 @@ interface Link {
   held: Set<net.Socket>;
 }
 
+/**
+ * Ends a connection with a TCP RST. One that already sent its FIN is destroyed instead: resetting
+ * it left this process's event loop spinning at full CPU (Node 20).
+ */
+function abort(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: LinkMode = 'pass';
   let upRate: number | null = null;
@@ -49,8 +59,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   const reset = (link: Link) => {
     links.delete(link);
-    link.client.resetAndDestroy();
-    link.server.resetAndDestroy();
+    abort(link.client);
+    abort(link.server);
     stats.resets++;
   };
 
