@@ -3,10 +3,12 @@ import type { AppConfig } from '../config';
 import type { AppLogger } from '../logger';
 import { completesChunk } from '../stream/chunk-plan';
 import { Coalescer } from './coalescer';
-import { createStreamSignaler, streamOptionsFrom } from './stream-signaler';
+import { QuietTimers } from './quiet-timers';
+import { createQuietNotifier, createStreamSignaler, streamOptionsFrom } from './stream-signaler';
 import { watchDirectory, type FileEvent } from './watch-directory';
 
 const RETRY_SIGNAL_AFTER_MS = 5_000;
+const QUIET_MARGIN_MS = 50;
 
 export interface Watcher {
   close(): Promise<void>;
@@ -14,8 +16,9 @@ export interface Watcher {
 
 /**
  * Watches WATCH_DIR and keeps each recording's workflow informed. Events are coalesced per file:
- * a new file, a new full chunk and the size a burst of writes ends at are signalled; a signal
- * Temporal refused is retried with the file's newest state, so an outage loses nothing.
+ * a new file, a new full chunk and the size a burst of writes ends at are signalled, and so is
+ * the moment a file has been quiet for the idle timeout. A signal Temporal refused is retried
+ * with the file's newest state, so an outage loses nothing.
  */
 export async function startWatcher(config: AppConfig, client: Client, logger: AppLogger): Promise<Watcher> {
   const signal = createStreamSignaler({
@@ -41,13 +44,22 @@ export async function startWatcher(config: AppConfig, client: Client, logger: Ap
     },
     newChunk,
   );
-  const watch = watchDirectory(config.watchDir, (event) => coalescer.push(`${event.relPath}@${event.identity.ino}`, event), logger, config.watchRescanIntervalMs);
+  const notifyQuiet = createQuietNotifier({ client, s3Prefix: config.s3.prefix, logger });
+  const quiet = new QuietTimers<FileEvent>((_key, event) => void notifyQuiet(event));
+  const onFile = (event: FileEvent) => {
+    const key = `${event.relPath}@${event.identity.ino}`;
+    coalescer.push(key, event);
+    // A little after the idle timeout, so that the stream's own clock agrees the file is idle.
+    quiet.touch(key, event, event.snapshot.mtimeMs + config.streamIdleTimeoutMs + QUIET_MARGIN_MS);
+  };
+  const watch = watchDirectory(config.watchDir, onFile, logger, config.watchRescanIntervalMs);
   const existing = await watch.ready;
   logger.info({ watchDir: config.watchDir, existingFiles: existing }, 'watching for recordings');
   return {
     async close() {
       await watch.close();
       coalescer.flush();
+      quiet.close();
       for (const timer of retries) clearTimeout(timer);
     },
   };

@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AppConfig } from '../config';
 import type { AppLogger } from '../logger';
 import { streamRef } from '../stream/identity';
@@ -27,6 +27,22 @@ export interface SignalerOptions {
   s3Prefix: string;
   streamOptions: StreamOptions;
   logger: AppLogger;
+}
+
+/**
+ * Tells a running stream that its file has been quiet for the idle timeout, so it finalizes now
+ * rather than when its durable timer fires. A stream that is not running (finished, or never
+ * started) is left alone: this is a hint, never a reason to start one.
+ */
+export function createQuietNotifier(options: Pick<SignalerOptions, 'client' | 's3Prefix' | 'logger'>): (event: FileEvent) => Promise<void> {
+  return async (event) => {
+    const stream = streamRef(event.relPath, event.identity, options.s3Prefix);
+    try {
+      await options.client.workflow.getHandle(stream.workflowId).signal(fileChangedSignal, event.snapshot);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) options.logger.debug({ streamId: stream.streamId, workflowId: stream.workflowId, err }, 'cannot tell the stream its file is quiet');
+    }
+  };
 }
 
 /**

@@ -156,10 +156,12 @@ class StreamUpload {
       }
       // The idle timer runs from the file's own modification time. Signals of mere growth do not
       // reset it (each reset would cost history events): they only move the file's mtime, which
-      // the timer reads when it fires. Only a new full chunk or a pause wakes the stream early.
-      const waitMs = idleWaitMs(state.file.mtimeMs, Date.now(), input.idleTimeoutMs);
+      // the timer reads when it fires. A new full chunk or a pause wakes the stream early, and so
+      // does the watcher's signal that the file is quiet (the timer may fire late).
+      const remainingIdleMs = () => idleWaitMs(state.file.mtimeMs, Date.now(), input.idleTimeoutMs);
+      const waitMs = remainingIdleMs();
       if (waitMs > 0) {
-        await condition(() => state.paused || this.fullChunks().length > 0, waitMs);
+        await condition(() => state.paused || this.fullChunks().length > 0 || remainingIdleMs() === 0, waitMs);
         continue;
       }
       const observed = await this.observe();
