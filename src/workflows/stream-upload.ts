@@ -95,9 +95,7 @@ class StreamUpload {
       retry,
     });
     this.quick = proxyActivities<StreamActivities>({ taskQueue, startToCloseTimeout: '30 seconds', retry });
-    setHandler(fileChangedSignal, (snapshot) => {
-      if (isNewer(this.state.file, snapshot)) this.state.file = snapshot;
-    });
+    setHandler(fileChangedSignal, (snapshot) => this.learn(snapshot));
     setHandler(pauseSignal, () => {
       this.state.paused = true;
     });
@@ -164,15 +162,27 @@ class StreamUpload {
         await condition(() => state.paused || this.fullChunks().length > 0 || remainingIdleMs() === 0, waitMs);
         continue;
       }
+      // A change the watcher did not signal (lost, late, or not worth a signal), or one signalled
+      // while the stat ran: idle only once the newest change is old enough.
       const observed = await this.observe();
-      if (!sameSnapshot(observed, state.file)) {
-        // A change the watcher did not signal (lost, late, or not worth a signal): idle once it is old enough.
-        state.file = observed;
-        if (idleWaitMs(observed.mtimeMs, Date.now(), input.idleTimeoutMs) > 0) continue;
-      }
+      this.learn(observed);
+      if (remainingIdleMs() > 0) continue;
       const summary = await this.finalize(observed);
-      if (summary) return summary;
+      if (!summary) continue;
+      if (sameSnapshot(state.file, observed)) return summary;
+      // Written to while the manifest was being written: the recording goes on, and its next
+      // complete manifest supersedes this one (a signal is never dropped by completing).
+      log.info('file changed as the stream completed: carrying on in a new revision', this.logMeta());
+      state.previousRevision = { revision: state.revision, status: 'complete', totalSize: summary.totalSize, completedAt: summary.completedAt };
+      state.revision++;
+      state.rewrittenChunks = 0;
+      this.setPhase('recording');
     }
+  }
+
+  /** Takes in what a signal or a stat tells of the file, unless it is older than what is known. */
+  private learn(snapshot: FileSnapshot): void {
+    if (isNewer(this.state.file, snapshot)) this.state.file = snapshot;
   }
 
   /**
@@ -189,7 +199,7 @@ class StreamUpload {
     for (let first = 0; first < rewritten.length; first += batch) {
       if (!(await this.uploadChunks(rewritten.slice(first, first + batch)))) return null;
     }
-    state.file = { ...before, size: verified.fileSize };
+    this.learn({ ...before, size: verified.fileSize });
     await this.uploadFullChunks();
     const count = chunkCount(chunkSize, verified.fileSize);
     if (state.paused) return null;
@@ -199,11 +209,12 @@ class StreamUpload {
     const after = snapshotOf(observation, stream.relPath);
     if (!sameSnapshot(after, before) || after.size !== verified.fileSize) {
       log.info('file changed while the stream was being finalized: carrying on', this.logMeta());
-      state.file = after;
+      this.learn(after);
       return null;
     }
     const assembled = this.input.assemble ? await this.unblocked(() => this.io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize })) : undefined;
     const summary = await this.writeManifest('complete', count, durationSeconds, undefined, assembled);
+    if (!sameSnapshot(state.file, before)) return summary;
     this.setPhase('complete');
     if (this.input.notifyCompletion) await this.quick.notifyCompletion({ stream });
     return summary;
@@ -249,7 +260,7 @@ class StreamUpload {
     } catch (err) {
       if (failureOf(err)?.type !== FailureType.FileTruncated) throw err;
       log.warn('file shrank under a chunk being uploaded: re-planning', { ...this.logMeta(), chunks: ranges.map((range) => range.index) });
-      state.file = await this.observe();
+      this.learn(await this.observe());
       return false;
     }
     this.lastActivityAt = new Date().toISOString();
