@@ -2,7 +2,7 @@ import type { Profile } from './profiles';
 import type { Random } from './random';
 import type { ScenarioResult } from './figures';
 import { startRollingRecordings } from './recordings';
-import { CHUNK_SIZE, SHUTDOWN_GRACE_MS, type Rig, type RigOptions } from './rig';
+import { CHUNK_SIZE, IDLE_TIMEOUT_MS, SHUTDOWN_GRACE_MS, type Rig, type RigOptions } from './rig';
 import { onRig, sleep, type Scenario, type ScenarioContext } from './scenario';
 
 /**
@@ -45,17 +45,34 @@ function underLoad(
 
 const randomMs = (random: Random, [min, max]: [number, number]) => random.int(min, max);
 
-const sigkill = underLoad('sigkill', 'App killed (SIGKILL) at random points and restarted', async (rig, { profile, random }) => {
-  const recovery: number[] = [];
-  for (let kill = 0; kill < profile.kills; kill++) {
-    await sleep(randomMs(random, profile.killDelayMs));
-    await rig.app.stop('SIGKILL');
-    const restarted = Date.now();
-    rig.startApp();
-    recovery.push(await rig.secondsToProgress(restarted));
-  }
-  return { faultsInjected: profile.kills, recovery };
-});
+/** SIGKILLs the app `kills` times at random points, each time restarting it after `downMs`. */
+function killAndRestart(fault: string, title: string, kills: (profile: Profile) => number, downMs: number): Scenario {
+  return underLoad(fault, title, async (rig, { profile, random }) => {
+    const recovery: number[] = [];
+    for (let kill = 0; kill < kills(profile); kill++) {
+      await sleep(randomMs(random, profile.killDelayMs));
+      await rig.app.stop('SIGKILL');
+      await sleep(downMs);
+      const restarted = Date.now();
+      rig.startApp();
+      recovery.push(await rig.secondsToProgress(restarted));
+    }
+    return { faultsInjected: kills(profile), recovery, extra: { downSeconds: downMs / 1000 } };
+  });
+}
+
+const sigkill = killAndRestart('sigkill', 'App killed (SIGKILL) at random points and restarted', (profile) => profile.kills, 0);
+
+/**
+ * Down longer than the idle timeout: every live stream's idle timer fires while no worker runs,
+ * and the restarted watcher's first report of each file arrives with it.
+ */
+const sigkillDown = killAndRestart(
+  'sigkill-down',
+  'App killed and kept down longer than the idle timeout, then restarted',
+  (profile) => profile.longDownKills,
+  IDLE_TIMEOUT_MS + 1000,
+);
 
 const LINK_FAULTS = ['drop', 'stall', 'reset'] as const;
 
@@ -155,4 +172,4 @@ async function uploadInFlight(rig: Rig, timeoutMs = 120_000): Promise<void> {
   throw new Error(`no upload in flight within ${timeoutMs / 1000} s`);
 }
 
-export const FAULT_SCENARIOS: Scenario[] = [sigkill, networkCuts, s3Down, s3Silent, temporalRestart, sigterm];
+export const FAULT_SCENARIOS: Scenario[] = [sigkill, sigkillDown, networkCuts, s3Down, s3Silent, temporalRestart, sigterm];

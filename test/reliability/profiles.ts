@@ -8,6 +8,8 @@ export interface Profile {
   kills: number;
   /** Once a restarted app has made progress, the next kill comes within this many ms. */
   killDelayMs: [number, number];
+  /** Kills after which the app stays down longer than the idle timeout. */
+  longDownKills: number;
   linkFaults: number;
   linkFaultMs: [number, number];
   /** S3 is down (or silent) this long: longer than `s3RequestTimeout`, the most one upload attempt waits. */
@@ -26,6 +28,7 @@ export const FAST: Profile = {
   recordings: { concurrent: 2, seconds: [8, 12], bitrates: ['1M'], kinds: ['regular', 'fragmented'] },
   kills: 3,
   killDelayMs: [0, 2000],
+  longDownKills: 2,
   linkFaults: 3,
   linkFaultMs: [500, 3000],
   s3OutageMs: 8000,
@@ -42,6 +45,7 @@ export const FULL: Profile = {
   recordings: { concurrent: 3, seconds: [20, 60], bitrates: ['1M', '2M'], kinds: ['regular', 'fragmented'] },
   kills: 20,
   killDelayMs: [0, 8000],
+  longDownKills: 5,
   linkFaults: 20,
   linkFaultMs: [500, 10_000],
   s3OutageMs: 45_000,
