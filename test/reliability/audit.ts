@@ -22,24 +22,18 @@ export interface ExpectedStream {
   /** `<S3_PREFIX>/<relative path>/<inode>-<birth time ms>`. */
   prefix: string;
   outcome: Outcome;
-  /**
-   * Written without a pause as long as the idle timeout until it ended: no manifest of it may say
-   * `complete` before it has all the bytes (a consumer would take a partial recording for whole).
-   */
-  continuous: boolean;
 }
 
 export interface Expectation {
   outcome?: Outcome;
   file?: string;
-  continuous?: boolean;
 }
 
 /** The stream a file in `watchDir` must become; call it while the file exists. */
 export function expectStream(watchDir: string, s3Prefix: string, relPath: string, expectation: Expectation = {}): ExpectedStream {
   const stats = fs.statSync(path.join(watchDir, relPath));
   const prefix = [s3Prefix, relPath, `${stats.ino}-${Math.trunc(stats.birthtimeMs)}`].filter((part) => part !== '').join('/');
-  return { relPath, prefix, outcome: 'complete', file: path.join(watchDir, relPath), continuous: false, ...expectation };
+  return { relPath, prefix, outcome: 'complete', file: path.join(watchDir, relPath), ...expectation };
 }
 
 const manifestKeyOf = (stream: ExpectedStream) => `${stream.prefix}/metadata.json`;
@@ -86,7 +80,11 @@ export interface Audit {
   bytes: number;
   /** Streams whose bytes in the bucket differ from the source. */
   mismatched: string[];
-  /** Complete manifests of continuous streams stored before the stream had all its bytes. */
+  /**
+   * Complete manifests stored less than the idle timeout after the file's last change they record:
+   * the stream ended although its file had not been idle that long (a consumer, or the completion
+   * webhook, then takes part of a recording for the whole).
+   */
   prematureCompletions: string[];
   /** Chunk versions the server stored, sorted into repeats of identical bytes and rewrites. */
   chunkUploads: UploadCounts;
@@ -101,7 +99,7 @@ export interface Audit {
 const CHUNK_KEY = /\/chunks\/\d+$/;
 const STREAM_OBJECT = /\/(chunks\/\d+|metadata\.json|recording\.mp4)$/;
 
-export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string, streams: ExpectedStream[]): Promise<Audit> {
+export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string, streams: ExpectedStream[], idleTimeoutMs: number): Promise<Audit> {
   const problems: string[] = [];
   const keysByPrefix = new Map<string, string[]>(streams.map((stream) => [stream.prefix, []]));
   for (const key of await listKeys(s3, bucket, `${s3Prefix}/`)) {
@@ -134,26 +132,33 @@ export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string
     bytes += compared;
     const downloaded = await downloadStreamSha256(s3, bucket, manifest).catch((err: Error) => `unreadable: ${err.message}`);
     if (downloaded !== (await sha256File(stream.file, compared))) mismatched.push(stream.relPath);
-    if (stream.continuous) {
-      const early = (await manifestVersions(s3, bucket, stream, history)).filter((version) => version.status === 'complete' && version.totalSize < sourceSize);
-      for (const version of early) prematureCompletions.push(`${stream.relPath}: complete at ${version.totalSize} of ${sourceSize} bytes`);
+    for (const { manifest: version, storedAtMs } of await manifestVersions(s3, bucket, stream, history)) {
+      const idleMs = storedAtMs - version.source.mtimeMs;
+      if (version.status === 'complete' && idleMs < idleTimeoutMs) {
+        prematureCompletions.push(`${stream.relPath}: complete at ${version.totalSize} of ${sourceSize} bytes, stored ${Math.round(idleMs)} ms after the file's last change`);
+      }
     }
   });
   for (const relPath of mismatched) problems.push(`${relPath}: bytes in the bucket differ from the source`);
-  for (const premature of prematureCompletions) problems.push(`manifest said complete while the recording went on: ${premature}`);
+  for (const premature of prematureCompletions) problems.push(`manifest said complete before the file was idle: ${premature}`);
   const chunkUploads = countUploads(history, (key) => CHUNK_KEY.test(key));
   for (const duplicate of chunkUploads.duplicates) problems.push(`chunk uploaded again with identical bytes: ${duplicate.key}`);
   return { streams: streams.length, bytes, mismatched, prematureCompletions, chunkUploads, history, manifests, problems };
 }
 
-/** Every version of the stream's metadata.json the server kept, oldest first. */
-export async function manifestVersions(s3: S3Client, bucket: string, stream: ExpectedStream, history: Map<string, ObjectVersion[]>): Promise<Manifest[]> {
+/** Every version of the stream's metadata.json the server kept, oldest first, with when it was stored. */
+export async function manifestVersions(
+  s3: S3Client,
+  bucket: string,
+  stream: ExpectedStream,
+  history: Map<string, ObjectVersion[]>,
+): Promise<{ manifest: Manifest; storedAtMs: number }[]> {
   const key = manifestKeyOf(stream);
-  const versions: Manifest[] = [];
+  const versions: { manifest: Manifest; storedAtMs: number }[] = [];
   for (const version of history.get(key) ?? []) {
     if (version.deleteMarker) continue;
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: version.versionId }));
-    versions.push(JSON.parse(await object.Body!.transformToString('utf8')) as Manifest);
+    versions.push({ manifest: JSON.parse(await object.Body!.transformToString('utf8')) as Manifest, storedAtMs: version.lastModifiedMs });
   }
   return versions;
 }

@@ -26,7 +26,7 @@ describe('reliability (fast subset): nothing lost, nothing doubled', () => {
       assert.equal(figures.faultsInjected > 0, true, 'the scenario injected faults');
       assert.equal(figures.mismatchedStreams, 0, 'streams whose bytes in the bucket differ from the source');
       assert.equal(figures.incompleteStreams, 0, 'streams that did not end as expected');
-      assert.equal(figures.prematureCompletions, 0, 'manifests that said complete while the recording went on');
+      assert.equal(figures.prematureCompletions, 0, 'complete manifests stored before their file was idle for the idle timeout');
       assert.equal(figures.duplicateChunkUploads, 0, 'chunks uploaded again with identical bytes');
       assert.deepEqual(figures.problems, []);
     });

@@ -33,7 +33,7 @@ function underLoad(
           await rig.secondsToProgress(started);
           const result = await inject(rig, context);
           await recordings.finish();
-          return { ...result, streams: recordings.relPaths.map((relPath) => rig.expect(relPath, { continuous: true })) };
+          return { ...result, streams: recordings.relPaths.map((relPath) => rig.expect(relPath)) };
         } catch (err) {
           recordings.abort();
           throw err;

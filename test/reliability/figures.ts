@@ -14,7 +14,7 @@ export interface FaultFigures {
   mismatchedStreams: number;
   /** Streams that did not end as expected (a hang, a stream lost): must be 0. */
   incompleteStreams: number;
-  /** Manifests that said `complete` while the recording was still going on: must be 0. */
+  /** Complete manifests stored before their file had been idle for the idle timeout: must be 0. */
   prematureCompletions: number;
   /** Chunk uploads of bytes the bucket already held under that key: must be 0. */
   duplicateChunkUploads: number;

@@ -114,7 +114,7 @@ const paused = fileCase('paused past the idle timeout, then continued', async (r
         problems.push(say(`final manifest has revision ${manifest.revision}, previousRevision ${JSON.stringify(manifest.previousRevision)}: it must supersede the ${cut}-byte one`));
       }
       const versions = await manifestVersions(rig.stack.s3, rig.stack.bucket, stream, audit.history);
-      const sizes = versions.filter((version) => version.status === 'complete').map((version) => version.totalSize);
+      const sizes = versions.filter(({ manifest }) => manifest.status === 'complete').map(({ manifest }) => manifest.totalSize);
       if (!sizes.includes(cut)) problems.push(say(`no complete manifest of the first ${cut} bytes was ever stored (complete sizes: ${sizes})`));
       return problems;
     },
@@ -135,7 +135,7 @@ const slowRecorder = fileCase('slow recorder, one chunk per idle timeout', async
   const relPath = 'slow/one chunk per idle timeout.mp4';
   const bytes = media.fragmented;
   const file = writeIn(rig, relPath, bytes.subarray(0, CHUNK_SIZE));
-  const stream = rig.expect(relPath, { continuous: true });
+  const stream = rig.expect(relPath);
   const growTo = async (at: number, size: number) => {
     await sleep(at - Date.now());
     const current = fs.statSync(file).size;

@@ -124,7 +124,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     async settle(streams, timeoutMs) {
       const incomplete = await waitForStreams(stack.s3, stack.bucket, streams, timeoutMs);
       const settledAt = Date.now();
-      const audit = await auditBucket(stack.s3, stack.bucket, s3Prefix, streams);
+      const audit = await auditBucket(stack.s3, stack.bucket, s3Prefix, streams, IDLE_TIMEOUT_MS);
       for (const [relPath, reason] of incomplete) audit.problems.push(`${relPath}: did not end as expected within ${timeoutMs / 1000} s (${reason})`);
       return { ...audit, incomplete, settledAt };
     },
