@@ -206,14 +206,18 @@ class StreamUpload {
     if (count > state.nextIndex && !(await this.uploadChunks([chunkRange(state.nextIndex, chunkSize, verified.fileSize)]))) return null;
 
     const { observation, durationSeconds } = await this.unblocked(() => this.io.inspectFile({ stream }));
-    const after = snapshotOf(observation, stream.relPath);
-    if (!sameSnapshot(after, before) || after.size !== verified.fileSize) {
+    this.learn(snapshotOf(observation, stream.relPath));
+    const assembled =
+      this.input.assemble && sameSnapshot(state.file, before)
+        ? await this.unblocked(() => this.io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize }))
+        : undefined;
+    // Any change since `before`, seen by the last stat or signalled meanwhile: the stream goes on.
+    if (!sameSnapshot(state.file, before)) {
       log.info('file changed while the stream was being finalized: carrying on', this.logMeta());
-      this.learn(after);
       return null;
     }
-    const assembled = this.input.assemble ? await this.unblocked(() => this.io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize })) : undefined;
-    const summary = await this.writeManifest('complete', count, durationSeconds, undefined, assembled);
+    // The manifest describes the file that was checked, even if a signal arrives meanwhile.
+    const summary = await this.writeManifest('complete', count, durationSeconds, undefined, assembled, before);
     if (!sameSnapshot(state.file, before)) return summary;
     this.setPhase('complete');
     if (this.input.notifyCompletion) await this.quick.notifyCompletion({ stream });
@@ -274,8 +278,10 @@ class StreamUpload {
     durationSeconds: number | null,
     error?: StreamFailure,
     assembled?: AssembledObject,
+    file = this.state.file,
   ): Promise<ManifestSummary> {
-    const summary = await this.unblocked(() => this.io.writeManifest(this.manifestInput(status, count, durationSeconds, error, assembled)));
+    const input = this.manifestInput(status, count, durationSeconds, error, assembled);
+    const summary = await this.unblocked(() => this.io.writeManifest({ ...input, file }));
     this.manifestWritten(summary.totalSize);
     return summary;
   }
