@@ -15,6 +15,21 @@ const record = (index: number, size = 100, sha256 = `sha-${index}`): ChunkRecord
   uploadedAt: '2026-01-01T00:00:00.000Z',
 });
 
+/** A complete first revision of a 230-byte file in 100-byte chunks. */
+const completeManifest = () =>
+  buildManifest({
+    stream,
+    status: 'complete',
+    revision: 1,
+    rewrittenChunks: 0,
+    file: { size: 230, mtimeMs: 0 },
+    chunkSize: 100,
+    chunks: [record(0), record(1), record(2, 30)],
+    startedAt: '2026-01-01T00:00:00.000Z',
+    completedAt: '2026-01-01T00:01:00.000Z',
+    durationSeconds: null,
+  });
+
 describe('manifest', () => {
   test('later uploads replace earlier records of the same chunk', () => {
     const merged = mergeChunkRecords([record(0), record(1)], [record(0, 100, 'rewritten'), record(2, 30)], 3);
@@ -56,35 +71,13 @@ describe('manifest', () => {
   });
 
   test('a new run builds on the full chunks of an earlier manifest only', () => {
-    const earlier = buildManifest({
-      stream,
-      status: 'complete',
-      revision: 1,
-      rewrittenChunks: 0,
-      file: { size: 230, mtimeMs: 0 },
-      chunkSize: 100,
-      chunks: [record(0), record(1), record(2, 30)],
-      startedAt: '',
-      completedAt: '',
-      durationSeconds: null,
-    });
+    const earlier = completeManifest();
     assert.equal(reusableChunks(earlier, 100).length, 2);
     assert.equal(reusableChunks(earlier, 50).length, 0);
   });
 
   test('a run after a finalized manifest writes the next revision and names the one it supersedes', () => {
-    const complete = buildManifest({
-      stream,
-      status: 'complete',
-      revision: 1,
-      rewrittenChunks: 0,
-      file: { size: 230, mtimeMs: 0 },
-      chunkSize: 100,
-      chunks: [record(0), record(1), record(2, 30)],
-      startedAt: '2026-01-01T00:00:00.000Z',
-      completedAt: '2026-01-01T00:01:00.000Z',
-      durationSeconds: null,
-    });
+    const complete = completeManifest();
     assert.deepEqual(nextRevision(null), { revision: 1 });
     const second = nextRevision(complete);
     assert.deepEqual(second, { revision: 2, previousRevision: { revision: 1, status: 'complete', totalSize: 230, completedAt: '2026-01-01T00:01:00.000Z' } });
