@@ -140,8 +140,8 @@ function git(appDir: string, args: string[]): string | null {
 function appCommand(appDir: string, built: boolean, log: (message: string) => void): string[] {
   if (!fs.existsSync(path.join(appDir, 'src', 'main.ts'))) throw new Error(`--app-dir ${appDir} has no src/main.ts`);
   if (!built) return ['--import', 'tsx', path.join('src', 'main.ts')];
-  log(`building ${appDir} (tsc -p tsconfig.build.json)`);
-  execFileSync(process.execPath, [path.join(appDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: appDir, stdio: 'inherit' });
+  log(`building ${appDir} (npm run build, as npm start does)`);
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: appDir, stdio: ['ignore', 'ignore', 'inherit'] });
   return [path.join('dist', 'main.js')];
 }
 

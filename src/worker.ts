@@ -30,7 +30,7 @@ export async function createStreamWorkers(config: AppConfig, connection: NativeC
       connection,
       namespace,
       taskQueue,
-      ...(fs.existsSync(WORKFLOW_BUNDLE) ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } } : { workflowsPath: require.resolve('./workflows') }),
+      ...(prebuiltBundleIsCurrent() ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } } : { workflowsPath: require.resolve('./workflows') }),
     }),
     Worker.create({
       connection,
@@ -41,4 +41,17 @@ export async function createStreamWorkers(config: AppConfig, connection: NativeC
       shutdownGraceTime: config.shutdownGraceTimeMs,
     }),
   ]);
+}
+
+/**
+ * Whether the build's workflow bundle is at least as new as the compiled workflow code: after a
+ * bare `tsc` the bundle would be an older workflow, which running streams would replay wrongly,
+ * so the worker then bundles the code itself.
+ */
+function prebuiltBundleIsCurrent(): boolean {
+  if (!fs.existsSync(WORKFLOW_BUNDLE)) return false;
+  const bundledAt = fs.statSync(WORKFLOW_BUNDLE).mtimeMs;
+  return ['workflows', 'stream'].every((folder) =>
+    fs.readdirSync(path.join(__dirname, folder)).every((file) => fs.statSync(path.join(__dirname, folder, file)).mtimeMs <= bundledAt),
+  );
 }
