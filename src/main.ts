@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig, loadDotEnv } from './config';
+import { FollowedStreams } from './followed-streams';
 import { createLogger, TemporalPinoLogger } from './logger';
 import { createMetrics, serveMetrics } from './metrics';
 import { createS3Client } from './s3';
@@ -37,9 +38,10 @@ async function main(): Promise<void> {
   const s3 = createS3Client(config.s3);
   const metrics = createMetrics(() => countActiveStreams(client, config.temporal.taskQueue));
   const metricsServer = await serveMetrics(metrics.registry, config.metricsPort);
-  const workers = await createStreamWorkers(config, workerConnection, s3, metrics);
+  const followed = new FollowedStreams();
+  const workers = await createStreamWorkers(config, workerConnection, s3, metrics, followed);
   const running = Promise.all(workers.map((worker) => worker.run()));
-  const watcher = await startWatcher(config, client, logger);
+  const watcher = await startWatcher(config, client, logger, followed);
   logger.info({ taskQueue: config.temporal.taskQueue, fileTaskQueue: config.temporal.fileTaskQueue, namespace, bucket: config.s3.bucket }, 'stream-uploader started');
 
   let stopping = false;
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // Follows hand back what they uploaded at once; uploads in flight get the grace time.
+    followed.stop();
     void watcher.close().finally(() => workers.forEach((worker) => worker.shutdown()));
   };
   process.on('SIGINT', () => stop('SIGINT'));

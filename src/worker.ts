@@ -5,6 +5,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { UploadSlots } from './activities/upload-slots';
 import type { AppConfig } from './config';
+import { FollowedStreams } from './followed-streams';
 import type { StreamMetrics } from './metrics';
 
 /** Written by `npm run build` next to the compiled app; absent when the app runs from source (tests). */
@@ -13,9 +14,16 @@ export const WORKFLOW_BUNDLE = path.join(__dirname, 'workflow-bundle.js');
 /**
  * The Temporal workers of one host: the stream workflows on the shared task queue, and the
  * activities, which read this host's files, on the host's own queue. Several hosts can thus share
- * one Temporal server, each uploading only the files it has.
+ * one Temporal server, each uploading only the files it has. `followed` is shared with this
+ * host's watcher.
  */
-export async function createStreamWorkers(config: AppConfig, connection: NativeConnection, s3: S3Client, metrics: StreamMetrics): Promise<Worker[]> {
+export async function createStreamWorkers(
+  config: AppConfig,
+  connection: NativeConnection,
+  s3: S3Client,
+  metrics: StreamMetrics,
+  followed = new FollowedStreams(),
+): Promise<Worker[]> {
   const { namespace, taskQueue, fileTaskQueue } = config.temporal;
   const activities = createActivities({
     s3,
@@ -23,6 +31,7 @@ export async function createStreamWorkers(config: AppConfig, connection: NativeC
     watchDir: config.watchDir,
     metrics,
     slots: new UploadSlots(config.maxConcurrentUploads),
+    followed,
     completionWebhookUrl: config.completionWebhookUrl,
   });
   return Promise.all([

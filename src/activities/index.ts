@@ -14,6 +14,9 @@ import type { UploadSlots } from './upload-slots';
 import { findChangedChunks, type VerifyResult } from './verify-chunks';
 import { postManifest } from './completion-webhook';
 import { assembleRecording, type AssembleInput } from './assemble-recording';
+import { followFile, type FollowFileResult } from './follow-file';
+import type { FollowedStreams } from '../followed-streams';
+import { batchChunks } from '../stream/chunk-plan';
 
 export interface ActivityDeps {
   s3: S3Client;
@@ -22,6 +25,8 @@ export interface ActivityDeps {
   metrics: StreamMetrics;
   /** Shared by every stream of the process: at most this many chunk uploads at once. */
   slots: UploadSlots;
+  /** Shared with the watcher, which does not signal the growth of a followed file. */
+  followed: FollowedStreams;
   completionWebhookUrl?: string;
 }
 
@@ -50,6 +55,20 @@ export interface WriteManifestInput extends Omit<ManifestFields, 'chunks'> {
   idleTimeoutMs: number;
 }
 
+export interface FollowFileInput {
+  stream: StreamRef;
+  chunkSize: number;
+  /** The first chunk the stream has not uploaded. */
+  nextIndex: number;
+  /** Chunks in flight at once when several are complete (UPLOAD_CONCURRENCY). */
+  concurrency: number;
+  /** Ends once the file has been quiet this long: the stream's durable timer takes it from there. */
+  settleMs: number;
+  /** The live manifest as the stream knows it: the follow adds its records and rewrites it. */
+  liveManifest: WriteManifestInput;
+  manifestIntervalMs: number;
+}
+
 export interface UploadChunksActivityInput extends UploadChunksInput {
   /** When the workflow learnt the chunks' bytes were on disk (the file's mtime then): for the chunk-lag metric. */
   bytesCompleteAtMs: number;
@@ -59,6 +78,11 @@ export interface UploadChunksActivityInput extends UploadChunksInput {
    */
   liveManifest?: WriteManifestInput;
 }
+
+/** One follow carries at most this long of a recording, so that the stream's progress moves on. */
+const MAX_FOLLOW_MS = 5 * 60_000;
+/** How often a followed file is looked at: the most a complete chunk waits before it goes up. */
+const FOLLOW_POLL_MS = 200;
 
 /**
  * The stream activities, bound to their dependencies (as Temporal's samples do it). Every error
@@ -99,6 +123,20 @@ export function createActivities(deps: ActivityDeps) {
     return summarize(manifest, fields.stream.prefix);
   }
 
+  /** Uploads chunks with the process's metrics and logs; `bytesCompleteAtMs` is when they were on disk. */
+  function upload(input: UploadChunksInput, bytesCompleteAtMs: number, signal: AbortSignal, onChunk?: () => void): Promise<ChunkRecord[]> {
+    return uploadChunks(deps, input, signal, ({ record, sent, seconds }) => {
+      onChunk?.();
+      if (sent) {
+        metrics.chunkUploadDuration.observe(seconds);
+        metrics.chunksUploaded.inc();
+        metrics.bytesUploaded.inc(record.size);
+        metrics.chunkLag.observe(Math.max(0, Date.now() - bytesCompleteAtMs) / 1000);
+      }
+      log.info(sent ? 'chunk uploaded' : 'chunk already in the bucket', { ...meta(input.stream), chunk: record.index, bytes: record.size });
+    });
+  }
+
   return {
     openStream: classified(async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
       const manifest = await readManifest(store, stream.prefix);
@@ -121,21 +159,46 @@ export function createActivities(deps: ActivityDeps) {
     uploadChunks: classified(async ({ bytesCompleteAtMs, liveManifest, ...input }: UploadChunksActivityInput): Promise<ChunkRecord[]> => {
       let uploaded = 0;
       const records = await withHeartbeat(
-        (signal) =>
-          uploadChunks(deps, input, signal, ({ record, sent, seconds }) => {
-            uploaded++;
-            if (sent) {
-              metrics.chunkUploadDuration.observe(seconds);
-              metrics.chunksUploaded.inc();
-              metrics.bytesUploaded.inc(record.size);
-              metrics.chunkLag.observe(Math.max(0, Date.now() - bytesCompleteAtMs) / 1000);
-            }
-            log.info(sent ? 'chunk uploaded' : 'chunk already in the bucket', { ...meta(input.stream), chunk: record.index, bytes: record.size });
-          }),
+        (signal) => upload(input, bytesCompleteAtMs, signal, () => uploaded++),
         () => ({ uploaded }),
       );
       if (liveManifest) await storeManifest({ ...liveManifest, pendingChunks: [...liveManifest.pendingChunks, ...records] });
       return records;
+    }),
+
+    followFile: classified(async ({ stream, chunkSize, nextIndex, concurrency, settleMs, liveManifest, manifestIntervalMs }: FollowFileInput): Promise<FollowFileResult> => {
+      const release = deps.followed.follow(stream.streamId);
+      let next = nextIndex;
+      try {
+        return await withHeartbeat(
+          (signal) =>
+            followFile(
+              {
+                observe: () => observeFile(deps.watchDir, stream.relPath, stream.identity),
+                upload: (ranges, bytesCompleteAtMs) => upload({ stream, ranges, concurrency }, bytesCompleteAtMs, signal),
+                writeManifest: async (records, observation) => {
+                  const file = observation.status === 'present' ? { size: observation.size, mtimeMs: observation.mtimeMs } : liveManifest.file;
+                  await storeManifest({ ...liveManifest, file, chunkCount: nextIndex + records.length, pendingChunks: [...liveManifest.pendingChunks, ...records] });
+                },
+              },
+              {
+                firstIndex: nextIndex,
+                chunkSize,
+                settleMs,
+                maxChunks: batchChunks(chunkSize),
+                maxMs: MAX_FOLLOW_MS,
+                pollMs: FOLLOW_POLL_MS,
+                manifestIntervalMs,
+                signal,
+                stopSignal: deps.followed.stopSignal,
+              },
+              (index) => (next = index),
+            ),
+          () => ({ nextIndex: next }),
+        );
+      } finally {
+        release();
+      }
     }),
 
     verifyChunks: classified(

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from '../config';
+import { FollowedStreams } from '../followed-streams';
 import type { AppLogger } from '../logger';
 import { completesChunk } from '../stream/chunk-plan';
 import { Coalescer } from './coalescer';
@@ -17,12 +18,14 @@ export interface Watcher {
 /**
  * Watches WATCH_DIR and keeps each recording's workflow informed. Events are coalesced per file:
  * a new file, a new full chunk and the size a burst of writes ends at are signalled, and so is
- * the moment a file has been quiet for the idle timeout. A signal Temporal refused is retried
+ * the moment a file has been quiet for the idle timeout, except while an activity of this
+ * process follows the file (it sees the growth itself). A signal Temporal refused is retried
  * with the file's newest state, so an outage loses nothing.
  */
-export async function startWatcher(config: AppConfig, client: Client, logger: AppLogger): Promise<Watcher> {
+export async function startWatcher(config: AppConfig, client: Client, logger: AppLogger, followed = new FollowedStreams()): Promise<Watcher> {
   const signal = createStreamSignaler({
     client,
+    followed,
     taskQueue: config.temporal.taskQueue,
     s3Prefix: config.s3.prefix,
     streamOptions: streamOptionsFrom(config),
@@ -44,7 +47,7 @@ export async function startWatcher(config: AppConfig, client: Client, logger: Ap
     },
     newChunk,
   );
-  const notifyQuiet = createQuietNotifier({ client, s3Prefix: config.s3.prefix, logger });
+  const notifyQuiet = createQuietNotifier({ client, s3Prefix: config.s3.prefix, logger, followed });
   const quiet = new QuietTimers<FileEvent>((_key, event) => void notifyQuiet(event));
   const onFile = (event: FileEvent) => {
     const key = `${event.relPath}@${event.identity.ino}`;

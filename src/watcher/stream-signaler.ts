@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AppConfig } from '../config';
+import type { FollowedStreams } from '../followed-streams';
 import type { AppLogger } from '../logger';
 import { streamRef } from '../stream/identity';
 import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey } from '../stream/search-attributes';
@@ -27,6 +28,8 @@ export interface SignalerOptions {
   s3Prefix: string;
   streamOptions: StreamOptions;
   logger: AppLogger;
+  /** Streams whose file this process follows: their growth needs no signal. */
+  followed: FollowedStreams;
 }
 
 /**
@@ -34,9 +37,10 @@ export interface SignalerOptions {
  * rather than when its durable timer fires. A stream that is not running (finished, or never
  * started) is left alone: this is a hint, never a reason to start one.
  */
-export function createQuietNotifier(options: Pick<SignalerOptions, 'client' | 's3Prefix' | 'logger'>): (event: FileEvent) => Promise<void> {
+export function createQuietNotifier(options: Pick<SignalerOptions, 'client' | 's3Prefix' | 'logger' | 'followed'>): (event: FileEvent) => Promise<void> {
   return async (event) => {
     const stream = streamRef(event.relPath, event.identity, options.s3Prefix);
+    if (options.followed.isFollowed(stream.streamId)) return;
     try {
       await options.client.workflow.getHandle(stream.workflowId).signal(fileChangedSignal, event.snapshot);
     } catch (err) {
@@ -54,6 +58,10 @@ export function createStreamSignaler(options: SignalerOptions): (event: FileEven
   const { client, logger } = options;
   return async (event) => {
     const stream = streamRef(event.relPath, event.identity, options.s3Prefix);
+    if (options.followed.isFollowed(stream.streamId)) {
+      logger.debug({ streamId: stream.streamId, workflowId: stream.workflowId, size: event.snapshot.size }, 'file change not signalled: this process follows the file');
+      return true;
+    }
     const input: StreamUploadInput = { stream, ...options.streamOptions, file: event.snapshot };
     try {
       await client.workflow.signalWithStart(STREAM_UPLOAD_WORKFLOW, {

@@ -9,6 +9,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -50,6 +51,12 @@ const MAX_PENDING_RECORDS = 200;
 const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
 const DEFAULT_MANIFEST_INTERVAL_MS = 5_000;
 
+/**
+ * Streams started by this version follow their growing file in long activities (a few history
+ * events per chunk instead of about forty); runs started before it replay on the old loop.
+ */
+const FOLLOW_FILE_PATCH = 'follow-file';
+
 /** Failures an operator can fix (permissions, the bucket, credentials): the stream waits for `resume`. */
 const BLOCKING_FAILURES: readonly string[] = [FailureType.PermissionDenied, FailureType.BucketMissing, FailureType.AccessDenied];
 
@@ -73,6 +80,10 @@ class StreamUpload {
   private resumes = 0;
   private lastActivityAt = new Date().toISOString();
   private lastManifestAt = 0;
+  /** Whether this run follows the file in long activities (see FOLLOW_FILE_PATCH). */
+  private follows = false;
+  /** The mtime at which the last follow found the file quiet: the durable timer takes it from there. */
+  private settledMtimeMs = -1;
 
   constructor(private readonly input: StreamUploadInput) {
     this.state = input.state ?? {
@@ -134,6 +145,7 @@ class StreamUpload {
 
   private async upload(): Promise<ManifestSummary> {
     const { state, input } = this;
+    this.follows = patched(FOLLOW_FILE_PATCH);
     if (!input.state) {
       const opened = await this.unblocked(() =>
         this.quick.openStream({ stream: this.stream, file: state.file, chunkSize: this.chunkSize, reverifyBucket: !!input.reverifyBucket }),
@@ -154,12 +166,19 @@ class StreamUpload {
       }
       // The idle timer runs from the file's own modification time. Signals of mere growth do not
       // reset it (each reset would cost history events): they only move the file's mtime, which
-      // the timer reads when it fires. A new full chunk or a pause wakes the stream early, and so
-      // does the watcher's signal that the file is quiet (the timer may fire late).
+      // the timer reads when it fires. A pause wakes the stream early, and so does the watcher's
+      // signal that the file is quiet (the timer may fire late). A file written since the last
+      // follow found it quiet is followed again; runs of the old loop wake on a new full chunk.
       const remainingIdleMs = () => idleWaitMs(state.file.mtimeMs, Date.now(), input.idleTimeoutMs);
+      if (this.follows && remainingIdleMs() > 0 && state.file.mtimeMs > this.settledMtimeMs) {
+        await this.follow();
+        continue;
+      }
       const waitMs = remainingIdleMs();
       if (waitMs > 0) {
-        await condition(() => state.paused || this.fullChunks().length > 0 || remainingIdleMs() === 0, waitMs);
+        const seenMtimeMs = state.file.mtimeMs;
+        const woken = this.follows ? () => state.file.mtimeMs !== seenMtimeMs : () => this.fullChunks().length > 0;
+        await condition(() => state.paused || woken() || remainingIdleMs() === 0, waitMs);
         continue;
       }
       // A change the watcher did not signal (lost, late, or not worth a signal), or one signalled
@@ -201,6 +220,8 @@ class StreamUpload {
     }
     this.learn({ ...before, size: verified.fileSize });
     await this.uploadFullChunks();
+    // A backlog stopped between batches because the history is long: continue as new first.
+    if (this.fullChunks().length > 0) return null;
     const count = chunkCount(chunkSize, verified.fileSize);
     if (state.paused) return null;
     if (count > state.nextIndex && !(await this.uploadChunks([chunkRange(state.nextIndex, chunkSize, verified.fileSize)]))) return null;
@@ -222,6 +243,69 @@ class StreamUpload {
     this.setPhase('complete');
     if (this.input.notifyCompletion) await this.quick.notifyCompletion({ stream });
     return summary;
+  }
+
+  /**
+   * Follows the growing file on its host: its full chunks go up as they are written, until it is
+   * quiet for half the idle timeout, a batch is up, or the follow's time is up. A pause cancels it.
+   */
+  private async follow(): Promise<void> {
+    const { state, chunkSize, input } = this;
+    const result = await this.unlessPaused(() =>
+      this.unblocked(() =>
+        this.io.followFile({
+          stream: this.stream,
+          chunkSize,
+          nextIndex: state.nextIndex,
+          concurrency: input.uploadConcurrency ?? 1,
+          settleMs: Math.floor(input.idleTimeoutMs / 2),
+          liveManifest: this.manifestInput('recording', state.nextIndex, null),
+          manifestIntervalMs: input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS,
+        }),
+      ),
+    );
+    if (!result) return;
+    if (result.records.length > 0) {
+      // The follow wrote them, after the pending ones, into the live manifest.
+      state.nextIndex += result.records.length;
+      this.manifestWritten(state.nextIndex * chunkSize);
+      this.lastActivityAt = new Date().toISOString();
+      this.showDetails();
+    }
+    const observed = snapshotOf(result.observation, this.stream.relPath);
+    this.learn(observed);
+    if (result.end === 'shrank') {
+      log.warn('file shrank under uploaded chunks: re-planning; every chunk is checked before completing', this.logMeta());
+      state.nextIndex = intactFullChunks(state.nextIndex, chunkSize, observed.size);
+    }
+    // On shutdown, the restarted watcher's signal or the durable timer brings the stream back.
+    if (result.end === 'quiet' || result.end === 'stopping') this.settledMtimeMs = observed.mtimeMs;
+  }
+
+  /**
+   * Runs a long activity that a pause cancels; null when it did. A cancelled stream waits for the
+   * activity to stop, so that its manifest can say exactly what reached the bucket.
+   */
+  private async unlessPaused<T>(operation: () => Promise<T>): Promise<T | null> {
+    const scope = new CancellationScope();
+    let settled = false;
+    const running = scope.run(operation).finally(() => {
+      settled = true;
+    });
+    running.catch(() => undefined);
+    try {
+      await condition(() => settled || this.state.paused);
+    } catch (err) {
+      await running.catch(() => undefined);
+      throw err;
+    }
+    if (!settled) scope.cancel();
+    try {
+      return await running;
+    } catch (err) {
+      if (isCancellation(err) && this.state.paused) return null;
+      throw err;
+    }
   }
 
   private historyIsLong(): boolean {

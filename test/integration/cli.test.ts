@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { freePort } from '../../scripts/local-servers';
+import { FollowedStreams } from '../../src/followed-streams';
 import { createLogger } from '../../src/logger';
 import { streamRef } from '../../src/stream/identity';
 import { progressQuery } from '../../src/workflows/definitions';
@@ -56,6 +57,7 @@ async function startStream(relPath: string, chunks: number) {
     s3Prefix: '',
     streamOptions: { ...streamOptionsFrom(worker.config), chunkSize: CHUNK_SIZE, idleTimeoutMs: 60_000 },
     logger: createLogger('warn'),
+    followed: new FollowedStreams(),
   });
   assert.ok(await signal({ relPath, identity: { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, snapshot: { size: stats.size, mtimeMs: stats.mtimeMs } }));
   return { file, stream: streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '') };
