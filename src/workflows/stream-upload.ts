@@ -275,8 +275,12 @@ class StreamUpload {
     const observed = snapshotOf(result.observation, this.stream.relPath);
     this.learn(observed);
     if (result.end === 'shrank') {
-      log.warn('file shrank under uploaded chunks: re-planning; every chunk is checked before completing', this.logMeta());
-      state.nextIndex = intactFullChunks(state.nextIndex, chunkSize, observed.size);
+      // The chunks past the new end changed as surely as a rewritten one: they count as such,
+      // and the others are checked against the file before the stream completes.
+      const intact = intactFullChunks(state.nextIndex, chunkSize, observed.size);
+      log.warn('file shrank under uploaded chunks: uploading it again from there', { ...this.logMeta(), changed: state.nextIndex - intact });
+      state.rewrittenChunks += state.nextIndex - intact;
+      state.nextIndex = intact;
     }
     // On shutdown, the restarted watcher's signal or the durable timer brings the stream back.
     if (result.end === 'quiet' || result.end === 'stopping') this.settledMtimeMs = observed.mtimeMs;
