@@ -62,7 +62,7 @@ export interface FollowFileInput {
   nextIndex: number;
   /** Chunks in flight at once when several are complete (UPLOAD_CONCURRENCY). */
   concurrency: number;
-  /** Ends once the file has been quiet this long: the stream's durable timer takes it from there. */
+  /** Ends once the file has been quiet this long (the idle timeout): the stream then completes. */
   settleMs: number;
   /** The live manifest as the stream knows it: the follow adds its records and rewrites it. */
   liveManifest: WriteManifestInput;

@@ -2,7 +2,7 @@ import { nextFullChunks } from './chunk-plan';
 import type { ChunkRange, FileObservation } from './types';
 
 /**
- * Why a follow of a growing file ended: it went quiet (the workflow's durable timer takes over),
+ * Why a follow of a growing file ended: it went quiet (idle: the stream completes),
  * it carried a full batch or ran its time (the workflow follows again), the file is gone or shrank
  * under the uploaded chunks (the workflow decides), or this process is shutting down.
  */

@@ -82,7 +82,7 @@ class StreamUpload {
   private lastManifestAt = 0;
   /** Whether this run follows the file in long activities (see FOLLOW_FILE_PATCH). */
   private follows = false;
-  /** The mtime at which the last follow found the file quiet: the durable timer takes it from there. */
+  /** The mtime at which the last follow ended without the file being idle (on shutdown): the durable timer takes it from there. */
   private settledMtimeMs = -1;
 
   constructor(private readonly input: StreamUploadInput) {
@@ -247,7 +247,8 @@ class StreamUpload {
 
   /**
    * Follows the growing file on its host: its full chunks go up as they are written, until it is
-   * quiet for half the idle timeout, a batch is up, or the follow's time is up. A pause cancels it.
+   * idle (quiet for the idle timeout: the stream then completes at once, with no timer to wait
+   * for), a batch is up, or the follow's time is up. A pause cancels it.
    */
   private async follow(): Promise<void> {
     const { state, chunkSize, input } = this;
@@ -258,7 +259,7 @@ class StreamUpload {
           chunkSize,
           nextIndex: state.nextIndex,
           concurrency: input.uploadConcurrency ?? 1,
-          settleMs: Math.floor(input.idleTimeoutMs / 2),
+          settleMs: input.idleTimeoutMs,
           liveManifest: this.manifestInput('recording', state.nextIndex, null),
           manifestIntervalMs: input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS,
         }),

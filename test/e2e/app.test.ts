@@ -96,11 +96,18 @@ describe('end to end: the app uploads recordings dropped into its watched direct
       assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file), `${relPath}: bucket bytes equal the file`);
       const probed = await ffprobeDurationSeconds(file);
       assert.ok(Math.abs(manifest.durationSeconds! - probed) < 0.1, `${relPath}: duration ${manifest.durationSeconds} vs ffprobe ${probed}`);
+      let historyEvents: number | undefined;
       if (relPath.startsWith('live')) {
         const duringRecording = manifest.chunks.filter((chunk) => Date.parse(chunk.uploadedAt) < lastWrite - 1000);
         assert.ok(duringRecording.length >= 3, `${relPath}: ${duringRecording.length} chunks went up while it was being recorded`);
+        // Followed on its host, a live file costs its history a few events per chunk; a signal
+        // and an activity round trip per chunk, as before the follow, cost about forty.
+        const stats = fs.statSync(file);
+        const { workflowId } = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, 'e2e');
+        historyEvents = (await stack.client.workflow.getHandle(workflowId).describe()).historyLength;
+        assert.ok(historyEvents / manifest.chunkCount < 10, `${relPath}: ${historyEvents} history events for ${manifest.chunkCount} chunks`);
       }
-      figures.push({ relPath, bytes: manifest.totalSize, chunks: manifest.chunkCount, lastWriteToManifestMs: Math.round(seenAt - lastWrite) });
+      figures.push({ relPath, bytes: manifest.totalSize, chunks: manifest.chunkCount, lastWriteToManifestMs: Math.round(seenAt - lastWrite), historyEvents });
     }
     console.log('e2e figures', JSON.stringify(figures));
 
