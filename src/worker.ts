@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { ChunkBuffers } from './activities/chunk-buffers';
 import { UploadSlots } from './activities/upload-slots';
 import type { AppConfig } from './config';
 import { FollowedStreams } from './followed-streams';
@@ -31,6 +32,7 @@ export async function createStreamWorkers(
     watchDir: config.watchDir,
     metrics,
     slots: new UploadSlots(config.maxConcurrentUploads),
+    buffers: new ChunkBuffers(),
     followed,
     completionWebhookUrl: config.completionWebhookUrl,
   });

@@ -2,11 +2,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../stream/failures';
 import { nextFollowStep, type FollowEnd, type FollowLimits } from '../stream/follow-plan';
-import type { ChunkRange, ChunkRecord, FileObservation } from '../stream/types';
+import type { ChunkRange, ChunkRecord, ChunksChecked, FileObservation } from '../stream/types';
 
 export interface FollowFileResult {
   /** The chunks uploaded, in order from the follow's first index; all are in metadata.json. */
   records: ChunkRecord[];
+  /**
+   * Chunks the recorder rewrote after their upload, found by a check and uploaded again; in
+   * metadata.json after `records`. Absent from results recorded before follows checked.
+   */
+  rewritten?: ChunkRecord[];
+  /** The last check that settled every chunk of the stream (see `isSettled`). */
+  checked?: ChunksChecked;
   /** The last look at the file. */
   observation: FileObservation;
   end: FollowEnd;
@@ -16,12 +23,33 @@ export interface FollowIo {
   observe(): Promise<FileObservation>;
   /** Uploads the ranges; `bytesCompleteAtMs` is when their bytes were seen on disk. */
   upload(ranges: ChunkRange[], bytesCompleteAtMs: number): Promise<ChunkRecord[]>;
-  /** Rewrites the live manifest with every record uploaded so far. */
-  writeManifest(records: ChunkRecord[], observation: FileObservation): Promise<void>;
+  /**
+   * Compares the stream's chunks (the follow's records laid over the earlier ones) with the file,
+   * skipping those settled under its mtime, and uploads again those it rewrote.
+   */
+  check(progress: FollowProgress, checked: ChunksChecked | undefined): Promise<FollowCheck>;
+  /** Rewrites the live manifest with every record so far. */
+  writeManifest(progress: FollowProgress, observation: FileObservation): Promise<void>;
+}
+
+/** What a follow has uploaded so far: new chunks from its first index, and rewritten ones again. */
+export interface FollowProgress {
+  records: ChunkRecord[];
+  rewritten: ChunkRecord[];
+}
+
+export interface FollowCheck {
+  rewritten: ChunkRecord[];
+  /** The file's mtime when the check began. */
+  mtimeMs: number;
+  /** Set when that mtime was settled: every chunk then held the file's bytes. */
+  checked?: ChunksChecked;
 }
 
 export interface FollowOptions extends FollowLimits {
   firstIndex: number;
+  /** What the stream's last check settled. */
+  checked?: ChunksChecked;
   manifestIntervalMs: number;
   /** Aborted on cancellation: the follow throws. */
   signal: AbortSignal;
@@ -31,45 +59,64 @@ export interface FollowOptions extends FollowLimits {
 
 /**
  * Follows a growing file on this host like `tail -f`: each full chunk goes up as soon as it is on
- * disk, the live manifest is rewritten as they go, and the follow ends when the file goes quiet,
- * after a bounded batch or time, or when the file shrinks or disappears. One activity thus
+ * disk, the live manifest is rewritten as they go, the chunks are checked against the file while
+ * it is quiet (so that completing the stream need not read them again), and the follow ends when
+ * the file goes quiet, after a bounded batch or time, or when the file shrinks or disappears. One activity thus
  * carries many chunks of a live recording, where a round trip per chunk would cost the stream's
  * history about ten events each.
  */
 export async function followFile(io: FollowIo, options: FollowOptions, onProgress: (nextIndex: number) => void): Promise<FollowFileResult> {
   const started = Date.now();
   const records: ChunkRecord[] = [];
+  const rewritten: ChunkRecord[] = [];
+  let { checked } = options;
+  let checkedMtimeMs: number | undefined;
   let manifestAt = 0;
   let inManifest = 0;
   let observation = await io.observe();
   const writeManifest = async () => {
-    await io.writeManifest(records, observation);
+    await io.writeManifest({ records, rewritten }, observation);
     manifestAt = Date.now();
-    inManifest = records.length;
+    inManifest = records.length + rewritten.length;
   };
   const end = async (reason: FollowEnd): Promise<FollowFileResult> => {
-    if (records.length > inManifest) await writeManifest();
-    return { records, observation, end: reason };
+    if (records.length + rewritten.length > inManifest) await writeManifest();
+    return { records, rewritten, checked, observation, end: reason };
   };
   for (;;) {
     options.signal.throwIfAborted();
     if (options.stopSignal.aborted) return end('stopping');
     const nextIndex = options.firstIndex + records.length;
     const now = Date.now();
-    const step = nextFollowStep({ observation, nextIndex, uploaded: records.length, elapsedMs: now - started, nowMs: now }, options);
+    const step = nextFollowStep({ observation, nextIndex, uploaded: records.length, elapsedMs: now - started, nowMs: now, checkedMtimeMs }, options);
     if (step.kind === 'end') return end(step.end);
-    if (step.kind === 'upload') {
-      try {
+    if (step.kind === 'check') {
+      checkedMtimeMs = observation.status === 'present' ? observation.mtimeMs : undefined;
+      await unlessTruncated(async () => {
+        const found = await io.check({ records, rewritten }, checked);
+        rewritten.push(...found.rewritten);
+        checked = found.checked ?? checked;
+        checkedMtimeMs = found.mtimeMs;
+      });
+      if (records.length + rewritten.length > inManifest) await writeManifest();
+    } else if (step.kind === 'upload') {
+      await unlessTruncated(async () => {
         records.push(...(await io.upload(step.ranges, observation.status === 'present' ? observation.mtimeMs : now)));
-      } catch (err) {
-        // Rewritten under the upload: look again, and let the plan decide.
-        if (!(err instanceof ApplicationFailure && err.type === FailureType.FileTruncated)) throw err;
-      }
+      });
       onProgress(options.firstIndex + records.length);
-      if (records.length > inManifest && Date.now() - manifestAt >= options.manifestIntervalMs) await writeManifest();
+      if (records.length + rewritten.length > inManifest && Date.now() - manifestAt >= options.manifestIntervalMs) await writeManifest();
     } else {
       await sleep(step.ms, undefined, { signal: AbortSignal.any([options.signal, options.stopSignal]) }).catch(() => undefined);
     }
     observation = await io.observe();
+  }
+}
+
+/** Runs `work`; a file rewritten under it (shorter than a chunk) is looked at again, and the plan decides. */
+async function unlessTruncated(work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    if (!(err instanceof ApplicationFailure && err.type === FailureType.FileTruncated)) throw err;
   }
 }

@@ -3,7 +3,8 @@ import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { StreamMetrics } from '../metrics';
 import { buildManifest, isCompleteFor, nextRevision, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
-import type { ChunkRecord, FileInspection, FileObservation, FileSnapshot, PreviousRevision, StreamRef } from '../stream/types';
+import { settledMtime } from '../stream/settled-chunks';
+import type { ChunkRange, ChunkRecord, ChunksChecked, FileInspection, FileObservation, FileSnapshot, PreviousRevision, StreamRef } from '../stream/types';
 import { classify } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { deleteChunksFrom, loadChunkRecords, putManifest, readManifest } from './manifest-store';
@@ -11,12 +12,13 @@ import { readMediaDurationSeconds } from './media-duration';
 import { observeFile, openStreamFile, resolveInWatchDir } from './stream-file';
 import { uploadChunks, type UploadChunksInput } from './upload-chunk';
 import type { UploadSlots } from './upload-slots';
+import type { ChunkBuffers } from './chunk-buffers';
 import { findChangedChunks, type VerifyResult } from './verify-chunks';
 import { postManifest } from './completion-webhook';
 import { assembleRecording, type AssembleInput } from './assemble-recording';
 import { followFile, type FollowFileResult } from './follow-file';
 import type { FollowedStreams } from '../followed-streams';
-import { batchChunks } from '../stream/chunk-plan';
+import { batchChunks, chunkRange } from '../stream/chunk-plan';
 
 export interface ActivityDeps {
   s3: S3Client;
@@ -25,6 +27,8 @@ export interface ActivityDeps {
   metrics: StreamMetrics;
   /** Shared by every stream of the process: at most this many chunk uploads at once. */
   slots: UploadSlots;
+  /** Shared by every stream of the process: one reusable buffer per chunk upload in flight. */
+  buffers: ChunkBuffers;
   /** Shared with the watcher, which does not signal the growth of a followed file. */
   followed: FollowedStreams;
   completionWebhookUrl?: string;
@@ -67,6 +71,16 @@ export interface FollowFileInput {
   /** The live manifest as the stream knows it: the follow adds its records and rewrites it. */
   liveManifest: WriteManifestInput;
   manifestIntervalMs: number;
+  /** What the stream's last check settled (see `isSettled`). */
+  checked?: ChunksChecked;
+}
+
+export interface VerifyChunksInput {
+  stream: StreamRef;
+  chunkCount: number;
+  pendingChunks: ChunkRecord[];
+  /** What the stream's last check settled: those chunks are not read again if still settled. */
+  checked?: ChunksChecked;
 }
 
 export interface UploadChunksActivityInput extends UploadChunksInput {
@@ -137,6 +151,17 @@ export function createActivities(deps: ActivityDeps) {
     });
   }
 
+  /** Compares chunks [0, chunkCount) with the file (see `findChangedChunks`). */
+  async function checkChunks(stream: StreamRef, chunkCount: number, pendingChunks: ChunkRecord[], checked?: ChunksChecked, onChunk?: (index: number) => void): Promise<VerifyResult> {
+    const chunks = await loadChunkRecords(store, stream.prefix, pendingChunks, chunkCount);
+    const handle = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
+    try {
+      return await findChangedChunks(handle, chunks, checked, onChunk);
+    } finally {
+      await handle.close();
+    }
+  }
+
   return {
     openStream: classified(async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
       const manifest = await readManifest(store, stream.prefix);
@@ -166,19 +191,40 @@ export function createActivities(deps: ActivityDeps) {
       return records;
     }),
 
-    followFile: classified(async ({ stream, chunkSize, nextIndex, concurrency, settleMs, liveManifest, manifestIntervalMs }: FollowFileInput): Promise<FollowFileResult> => {
+    followFile: classified(async ({ stream, chunkSize, nextIndex, concurrency, settleMs, liveManifest, manifestIntervalMs, checked }: FollowFileInput): Promise<FollowFileResult> => {
       const release = deps.followed.follow(stream.streamId);
       let next = nextIndex;
       try {
         return await withHeartbeat(
-          (signal) =>
-            followFile(
+          (signal) => {
+            const uploadRanges = (ranges: ChunkRange[], bytesCompleteAtMs: number) => upload({ stream, ranges, concurrency }, bytesCompleteAtMs, signal);
+            return followFile(
               {
                 observe: () => observeFile(deps.watchDir, stream.relPath, stream.identity),
-                upload: (ranges, bytesCompleteAtMs) => upload({ stream, ranges, concurrency }, bytesCompleteAtMs, signal),
-                writeManifest: async (records, observation) => {
+                upload: uploadRanges,
+                check: async ({ records, rewritten: again }, settled) => {
+                  const count = nextIndex + records.length;
+                  const startedAt = Date.now();
+                  const result = await checkChunks(stream, count, [...liveManifest.pendingChunks, ...records, ...again], settled);
+                  const rewritten = result.changed.map((index) => chunkRange(index, chunkSize, result.fileSize));
+                  // The file shrank under a chunk: the follow's next look ends it, and the stream decides.
+                  if (rewritten.some((range) => range.size < chunkSize)) return { rewritten: [], mtimeMs: result.mtimeMs };
+                  const mtimeMs = settledMtime(result.mtimeMs, startedAt);
+                  return {
+                    rewritten: rewritten.length > 0 ? await uploadRanges(rewritten, result.mtimeMs) : [],
+                    mtimeMs: result.mtimeMs,
+                    ...(mtimeMs === undefined ? {} : { checked: { count, mtimeMs } }),
+                  };
+                },
+                writeManifest: async ({ records, rewritten }, observation) => {
                   const file = observation.status === 'present' ? { size: observation.size, mtimeMs: observation.mtimeMs } : liveManifest.file;
-                  await storeManifest({ ...liveManifest, file, chunkCount: nextIndex + records.length, pendingChunks: [...liveManifest.pendingChunks, ...records] });
+                  await storeManifest({
+                    ...liveManifest,
+                    file,
+                    rewrittenChunks: liveManifest.rewrittenChunks + rewritten.length,
+                    chunkCount: nextIndex + records.length,
+                    pendingChunks: [...liveManifest.pendingChunks, ...records, ...rewritten],
+                  });
                 },
               },
               {
@@ -189,11 +235,13 @@ export function createActivities(deps: ActivityDeps) {
                 maxMs: MAX_FOLLOW_MS,
                 pollMs: FOLLOW_POLL_MS,
                 manifestIntervalMs,
+                checked,
                 signal,
                 stopSignal: deps.followed.stopSignal,
               },
               (index) => (next = index),
-            ),
+            );
+          },
           () => ({ nextIndex: next }),
         );
       } finally {
@@ -201,25 +249,17 @@ export function createActivities(deps: ActivityDeps) {
       }
     }),
 
-    verifyChunks: classified(
-      async ({ stream, chunkCount, pendingChunks }: { stream: StreamRef; chunkCount: number; pendingChunks: ChunkRecord[] }): Promise<VerifyResult> => {
-        const chunks = await loadChunkRecords(store, stream.prefix, pendingChunks, chunkCount);
-        const handle = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
-        let checking = 0;
-        try {
-          const result = await withHeartbeat(
-            () => findChangedChunks(handle, chunks, (index) => (checking = index)),
-            () => ({ checking }),
-          );
-          if (result.changed.length > 0) {
-            log.warn('file changed after upload: re-uploading the chunks it rewrote', { ...meta(stream), changed: result.changed.length, fileSize: result.fileSize });
-          }
-          return result;
-        } finally {
-          await handle.close();
-        }
-      },
-    ),
+    verifyChunks: classified(async ({ stream, chunkCount, pendingChunks, checked }: VerifyChunksInput): Promise<VerifyResult> => {
+      let checking = 0;
+      const result = await withHeartbeat(
+        () => checkChunks(stream, chunkCount, pendingChunks, checked, (index) => (checking = index)),
+        () => ({ checking }),
+      );
+      if (result.changed.length > 0) {
+        log.warn('file changed after upload: re-uploading the chunks it rewrote', { ...meta(stream), changed: result.changed.length, fileSize: result.fileSize });
+      }
+      return result;
+    }),
 
     /**
      * The last look at the file before its stream is declared complete: its state (the stream

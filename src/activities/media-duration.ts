@@ -1,7 +1,11 @@
 import fs from 'node:fs/promises';
 import { createFile, type MP4BoxBuffer, type Movie } from 'mp4box';
 
-const READ_SIZE = 1 << 20;
+/**
+ * A fragment's `moof` is a few KiB: reading more than that per fragment would read most of a
+ * fragmented recording's `mdat` payloads too, and completing a long recording would take longer.
+ */
+const READ_SIZE = 64 * 1024;
 
 /**
  * Reads the media duration of an MP4, in seconds, or null when the file has none that can be read

@@ -46,7 +46,7 @@ export async function openStreamFile(watchDir: string, relPath: string, identity
 }
 
 /** Reads exactly `size` bytes at `offset`; a shorter file means it was truncated or rewritten. */
-export async function readExactly(handle: fs.FileHandle, offset: number, size: number, into = Buffer.allocUnsafe(size)): Promise<Buffer> {
+export async function readExactly(handle: fs.FileHandle, offset: number, size: number, into: Buffer = Buffer.allocUnsafe(size)): Promise<Buffer> {
   let filled = 0;
   while (filled < size) {
     const { bytesRead } = await handle.read(into, filled, size - filled, offset + filled);

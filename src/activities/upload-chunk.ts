@@ -1,10 +1,14 @@
-import { createReadStream } from 'node:fs';
-import { HeadObjectCommand, PutObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { createReadStream, type ReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { HeadObjectCommand, PutObjectCommand, type HeadObjectCommandOutput, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { FailureType } from '../stream/failures';
 import { chunkKey } from '../stream/object-keys';
+import { settledMtime } from '../stream/settled-chunks';
 import type { ChunkRange, ChunkRecord, StreamRef } from '../stream/types';
 import { failure } from './failures';
-import { hashRange, openStreamFile, resolveInWatchDir } from './stream-file';
+import type { ChunkBuffers } from './chunk-buffers';
+import { hashRange, openStreamFile, readExactly, resolveInWatchDir } from './stream-file';
 import type { UploadSlots } from './upload-slots';
 
 export interface UploadChunksInput {
@@ -20,6 +24,7 @@ export interface UploadChunkDeps {
   bucket: string;
   watchDir: string;
   slots: UploadSlots;
+  buffers: ChunkBuffers;
 }
 
 export interface UploadOutcome {
@@ -73,58 +78,111 @@ export async function uploadChunks(
 }
 
 /**
- * Stores one chunk as one object, streamed from the file: the bytes are read once to hash them
- * and once to send them, and never held whole in memory. The server verifies the SHA-256, so a
- * recorder rewriting the range between the two reads makes the upload fail (and be retried),
- * never store bytes other than the recorded checksum. An identical object already in the bucket
- * is not sent again, and its record is rebuilt from the object, so a retry returns the same
- * record as the attempt it repeats.
+ * Chunks up to this size are read once into memory, hashed there and sent from there: one read
+ * and one hash per byte. Larger ones are hashed, then streamed from the file, so that memory stays
+ * flat whatever CHUNK_SIZE is (at most MAX_CONCURRENT_UPLOADS of these buffers are in use).
+ */
+export const MAX_BUFFERED_CHUNK = 16 * 2 ** 20;
+
+/**
+ * Stores one chunk as one object. Its record carries the file's mtime when the bytes were read,
+ * if settled then: the final check skips chunks read under the mtime the file still has.
  */
 async function uploadChunk(deps: UploadChunkDeps, stream: StreamRef, range: ChunkRange, signal: AbortSignal): Promise<UploadOutcome> {
   const started = performance.now();
-  const seconds = () => (performance.now() - started) / 1000;
-  const digest = await hashChunk(deps, stream, range);
-  const checksum = digest.toString('base64');
-  const key = chunkKey(stream.prefix, range.index);
-  const base = { ...range, key, sha256: digest.toString('hex') };
-
-  const existing = await headObject(deps, key, signal);
-  if (existing && existing.ChecksumSHA256 === checksum && existing.ContentLength === range.size) {
-    const uploadedAt = existing.Metadata?.[UPLOADED_AT] ?? existing.LastModified?.toISOString() ?? new Date().toISOString();
-    return { record: { ...base, etag: existing.ETag ?? '', uploadedAt }, sent: false, seconds: seconds() };
+  const target = { ...range, key: chunkKey(stream.prefix, range.index), uploadedAt: new Date().toISOString() };
+  const store = async (read: ReadChunk, body: () => PutObjectCommandInput['Body']): Promise<UploadOutcome> => ({
+    ...(await storeChunk(deps, { ...target, sourceMtimeMs: read.sourceMtimeMs }, read.digest, body, signal)),
+    seconds: (performance.now() - started) / 1000,
+  });
+  if (range.size <= MAX_BUFFERED_CHUNK) {
+    return deps.buffers.use(range.size, async (buffer) => {
+      const read = await readChunk(deps, stream, range, async (handle) => sha256(await readExactly(handle, range.offset, range.size, buffer)));
+      return store(read, () => buffer);
+    });
   }
-
-  const uploadedAt = new Date().toISOString();
-  const body = createReadStream(resolveInWatchDir(deps.watchDir, stream.relPath), { start: range.offset, end: range.offset + range.size - 1 });
+  const read = await readChunk(deps, stream, range, (handle) => hashRange(handle, range.offset, range.size));
+  let body: ReadStream | undefined;
   try {
-    const put = await deps.s3.send(
-      new PutObjectCommand({
-        Bucket: deps.bucket,
-        Key: key,
-        Body: body,
-        ContentLength: range.size,
-        ChecksumSHA256: checksum,
-        ContentType: 'application/octet-stream',
-        Metadata: { [UPLOADED_AT]: uploadedAt },
-      }),
-      { abortSignal: signal },
-    );
-    return { record: { ...base, etag: put.ETag ?? '', uploadedAt }, sent: true, seconds: seconds() };
+    return await store(read, () => (body = createReadStream(resolveInWatchDir(deps.watchDir, stream.relPath), { start: range.offset, end: range.offset + range.size - 1 })));
   } finally {
     // A request that failed before reading its body leaves the file open otherwise.
-    body.destroy();
+    body?.destroy();
   }
 }
 
-async function hashChunk(deps: UploadChunkDeps, stream: StreamRef, range: ChunkRange): Promise<Buffer> {
+/**
+ * PUTs a chunk whose SHA-256 is `digest`, unless an identical object is already there. The server
+ * verifies the checksum, so a streamed body that a recorder rewrites between the hash and the
+ * send fails (and is retried), never storing bytes other than the recorded checksum. An identical
+ * object's record is rebuilt from the object, so a retry returns the same record as the attempt
+ * it repeats.
+ */
+async function storeChunk(
+  deps: UploadChunkDeps,
+  { uploadedAt, sourceMtimeMs, ...target }: ChunkRange & Pick<ChunkRecord, 'key' | 'uploadedAt' | 'sourceMtimeMs'>,
+  digest: Buffer,
+  body: () => PutObjectCommandInput['Body'],
+  signal: AbortSignal,
+): Promise<Omit<UploadOutcome, 'seconds'>> {
+  const checksum = digest.toString('base64');
+  const base = { ...target, sha256: digest.toString('hex'), ...(sourceMtimeMs === undefined ? {} : { sourceMtimeMs }) };
+  const existing = await headObject(deps, target.key, signal);
+  if (existing && existing.ChecksumSHA256 === checksum && existing.ContentLength === target.size) {
+    const storedAt = existing.Metadata?.[UPLOADED_AT] ?? existing.LastModified?.toISOString() ?? uploadedAt;
+    return { record: { ...base, etag: existing.ETag ?? '', uploadedAt: storedAt }, sent: false };
+  }
+  const put = new PutObjectCommand({
+    Bucket: deps.bucket,
+    Key: target.key,
+    Body: body(),
+    ContentLength: target.size,
+    ChecksumSHA256: checksum,
+    ContentType: 'application/octet-stream',
+    Metadata: { [UPLOADED_AT]: uploadedAt },
+  });
+  // The checksum header already guards the body: signing the body as well would hash every byte
+  // again (the SDK signs a buffer, not a stream), and the server would then check both.
+  put.middlewareStack.add(
+    (next) => (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'unsignedChunkPayload' },
+  );
+  const { ETag } = await deps.s3.send(put, { abortSignal: signal });
+  return { record: { ...base, etag: ETag ?? '', uploadedAt }, sent: true };
+}
+
+interface ReadChunk {
+  digest: Buffer;
+  sourceMtimeMs?: number;
+}
+
+/**
+ * Reads the chunk's bytes once with `hash` (into memory and hashing them there, or only hashing
+ * them) and returns their SHA-256 with the file's mtime beforehand, if settled. A file that ends
+ * first (`hash` gives null) was truncated or rewritten.
+ */
+async function readChunk(
+  deps: UploadChunkDeps,
+  stream: StreamRef,
+  range: ChunkRange,
+  hash: (handle: FileHandle) => Promise<Buffer | null>,
+): Promise<ReadChunk> {
   const handle = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
   try {
-    const digest = await hashRange(handle, range.offset, range.size);
+    const sourceMtimeMs = settledMtime((await handle.stat()).mtimeMs, Date.now());
+    const digest = await hash(handle);
     if (!digest) throw failure(FailureType.FileTruncated, `file ends before byte ${range.offset + range.size} (chunk ${range.index})`);
-    return digest;
+    return { digest, sourceMtimeMs };
   } finally {
     await handle.close();
   }
+}
+
+function sha256(bytes: Buffer): Buffer {
+  return createHash('sha256').update(bytes).digest();
 }
 
 async function headObject(deps: UploadChunkDeps, key: string, signal: AbortSignal): Promise<HeadObjectCommandOutput | null> {

@@ -1,4 +1,5 @@
 import { nextFullChunks } from './chunk-plan';
+import { MTIME_SETTLE_MS } from './settled-chunks';
 import type { ChunkRange, FileObservation } from './types';
 
 /**
@@ -26,9 +27,24 @@ export interface FollowPosition {
   uploaded: number;
   elapsedMs: number;
   nowMs: number;
+  /** The mtime under which this follow last checked the uploaded chunks against the file. */
+  checkedMtimeMs?: number;
 }
 
-export type FollowStep = { kind: 'upload'; ranges: ChunkRange[] } | { kind: 'wait'; ms: number } | { kind: 'end'; end: FollowEnd };
+/**
+ * How long a file is quiet before a follow checks its chunks: half the idle timeout, so that a
+ * recorder's usual pauses do not make it re-read the file, and the check has the other half to
+ * run in; and never before the file's mtime has settled.
+ */
+export function checkAfterQuietMs(settleMs: number): number {
+  return Math.max(MTIME_SETTLE_MS, settleMs / 2);
+}
+
+/**
+ * `check`: compare the uploaded chunks with the file (and upload again those it rewrote) while it
+ * is quiet, before it is idle, so that completing the stream need not read them again.
+ */
+export type FollowStep = { kind: 'upload'; ranges: ChunkRange[] } | { kind: 'check' } | { kind: 'wait'; ms: number } | { kind: 'end'; end: FollowEnd };
 
 /** What a follow does next, given the newest look at the file. */
 export function nextFollowStep(position: FollowPosition, limits: FollowLimits): FollowStep {
@@ -41,5 +57,6 @@ export function nextFollowStep(position: FollowPosition, limits: FollowLimits): 
   if (position.elapsedMs >= limits.maxMs) return { kind: 'end', end: 'time' };
   const quietMs = position.nowMs - observation.mtimeMs;
   if (quietMs >= limits.settleMs) return { kind: 'end', end: 'quiet' };
+  if (quietMs >= checkAfterQuietMs(limits.settleMs) && nextIndex > 0 && position.checkedMtimeMs !== observation.mtimeMs) return { kind: 'check' };
   return { kind: 'wait', ms: Math.max(1, Math.min(limits.pollMs, limits.settleMs - quietMs)) };
 }

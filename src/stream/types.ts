@@ -56,6 +56,17 @@ export interface ChunkRecord extends ChunkRange {
   etag: string;
   /** ISO-8601 time of the upload that stored these bytes (kept identical across retries). */
   uploadedAt: string;
+  /**
+   * The file's mtime when these bytes were read, if it was settled then (see `settledMtime`): the
+   * chunk holds the file's bytes for as long as the file keeps this mtime.
+   */
+  sourceMtimeMs?: number;
+}
+
+/** Chunks [0, count) were found equal to the file's bytes when its mtime was `mtimeMs` (settled). */
+export interface ChunksChecked {
+  count: number;
+  mtimeMs: number;
 }
 
 export type StreamStatus = 'recording' | 'complete' | 'cancelled' | 'failed';
@@ -90,6 +101,8 @@ export interface StreamUploadState {
   previousRevision?: PreviousRevision;
   /** Chunks found changed on disk after their upload (re-uploaded, or dropped when the file shrank). */
   rewrittenChunks: number;
+  /** What the last check of the chunks against the quiet file settled: completing need not read them again. */
+  checked?: ChunksChecked;
 }
 
 export interface StreamUploadInput {

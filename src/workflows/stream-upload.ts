@@ -210,7 +210,9 @@ class StreamUpload {
    */
   private async finalize(before: FileSnapshot): Promise<ManifestSummary | null> {
     const { state, chunkSize, stream } = this;
-    const verified = await this.unblocked(() => this.io.verifyChunks({ stream, chunkCount: state.nextIndex, pendingChunks: state.pendingChunks }));
+    const verified = await this.unblocked(() =>
+      this.io.verifyChunks({ stream, chunkCount: state.nextIndex, pendingChunks: state.pendingChunks, checked: state.checked }),
+    );
     state.rewrittenChunks += verified.changed.length;
     state.nextIndex = intactFullChunks(state.nextIndex, chunkSize, verified.fileSize);
     const rewritten = verified.changed.filter((changed) => changed < state.nextIndex).map((index) => chunkRange(index, chunkSize, verified.fileSize));
@@ -262,11 +264,15 @@ class StreamUpload {
           settleMs: input.idleTimeoutMs,
           liveManifest: this.manifestInput('recording', state.nextIndex, null),
           manifestIntervalMs: input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS,
+          checked: state.checked,
         }),
       ),
     );
     if (!result) return;
-    if (result.records.length > 0) {
+    const rewritten = result.rewritten?.length ?? 0;
+    state.rewrittenChunks += rewritten;
+    if (result.checked) state.checked = result.checked;
+    if (result.records.length > 0 || rewritten > 0) {
       // The follow wrote them, after the pending ones, into the live manifest.
       state.nextIndex += result.records.length;
       this.manifestWritten(state.nextIndex * chunkSize);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { nextFollowStep, type FollowLimits, type FollowPosition } from '../../src/stream/follow-plan';
+import { checkAfterQuietMs, nextFollowStep, type FollowLimits, type FollowPosition } from '../../src/stream/follow-plan';
+import { MTIME_SETTLE_MS } from '../../src/stream/settled-chunks';
 
 const limits: FollowLimits = { chunkSize: 100, settleMs: 1_000, maxChunks: 4, maxMs: 60_000, pollMs: 200 };
 const at = (size: number, mtimeMs: number, extra: Partial<FollowPosition> = {}): FollowPosition => ({
@@ -41,5 +42,22 @@ describe('following a growing file', () => {
 
   test('a full chunk goes up even when the time is up: the bytes are there', () => {
     assert.equal(nextFollowStep(at(250, 9_990, { elapsedMs: 70_000 }), limits).kind, 'upload');
+  });
+
+  test('checks the uploaded chunks once the file is quiet for half the idle timeout, once per mtime', () => {
+    const slow: FollowLimits = { ...limits, settleMs: 10_000 };
+    assert.equal(nextFollowStep(at(250, 5_100, { nextIndex: 2 }), slow).kind, 'wait', 'quiet 4.9 s of 10 s: a pause');
+    assert.deepEqual(nextFollowStep(at(250, 5_000, { nextIndex: 2 }), slow), { kind: 'check' });
+    assert.equal(nextFollowStep(at(250, 5_000, { nextIndex: 2, checkedMtimeMs: 5_000 }), slow).kind, 'wait', 'checked at this mtime already');
+    assert.deepEqual(nextFollowStep(at(250, 4_000, { nextIndex: 2, checkedMtimeMs: 3_000 }), slow), { kind: 'check' }, 'written since the check');
+    assert.equal(nextFollowStep(at(50, 5_000), slow).kind, 'wait', 'nothing uploaded yet: nothing to check');
+  });
+
+  test('never checks before the mtime has settled, and never delays the end', () => {
+    assert.equal(checkAfterQuietMs(1_000), MTIME_SETTLE_MS);
+    assert.equal(checkAfterQuietMs(30_000), 15_000);
+    const quick: FollowLimits = { ...limits, settleMs: 3_000 };
+    assert.equal(nextFollowStep(at(250, 10_000 - MTIME_SETTLE_MS + 1, { nextIndex: 2 }), quick).kind, 'wait');
+    assert.deepEqual(nextFollowStep(at(250, 7_000, { nextIndex: 2 }), quick), { kind: 'end', end: 'quiet' });
   });
 });
