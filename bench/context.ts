@@ -28,9 +28,16 @@ export interface BenchPlan {
     bitrate: string;
     idleTimeoutMs: number;
   };
+  finalize: {
+    /** One recording per size, shortest first: the report compares the longest with the shortest. */
+    sizes: number[];
+    idleTimeoutMs: number;
+    /** How fast the writer replays each recording: a long one takes seconds, not hours. */
+    writeMbPerSecond: number;
+  };
 }
 
-export const SECTIONS = ['backlog', 'live', 'scale-out'] as const;
+export const SECTIONS = ['backlog', 'live', 'scale-out', 'finalize'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Shared by every section of a run: one Temporal server and one MinIO for all contenders. */

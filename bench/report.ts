@@ -4,6 +4,7 @@ import type { AppMetrics } from './app';
 import type { BacklogResult, Contender } from './backlog';
 import type { BenchPlan, Section } from './context';
 import type { AppCost } from './cost';
+import type { FinalizeResults } from './finalize';
 import type { LiveRun, Percentiles } from './live';
 import type { ScaleOutResult } from './scale-out';
 
@@ -20,6 +21,7 @@ export interface BenchResults {
   backlog?: BacklogResult;
   live?: LiveRun[];
   scaleOut?: ScaleOutResult;
+  finalize?: FinalizeResults;
   errors: Array<{ section: Section; message: string }>;
 }
 
@@ -30,6 +32,7 @@ const TARGETS = {
   finalizeLatencySeconds: 1,
   peakRssMbAt10Streams: 150,
   historyEventsPerChunk: 4,
+  finalizeGrowthSeconds: 0.5,
 };
 
 export function writeReport(results: BenchResults, outDir: string): { json: string; markdown: string } {
@@ -172,6 +175,13 @@ export function renderMarkdown(r: BenchResults): string {
     );
   }
 
+  if (r.finalize) {
+    const f = r.finalize;
+    out.push(`## Finalize: a regular MP4 recorded at ${f.writeMbPerSecond} MB/s, header patched at stop, idle timeout ${f.idleTimeoutMs} ms`, '');
+    out.push('From the last write to the complete manifest seen, minus the idle timeout. Seconds.', '');
+    out.push(table(['Recording MB', 'Finalize s', 'Bucket equals the file'], f.runs.map((run) => [mb(run.bytes), fixed(run.latency, 3), run.identical ? 'yes' : '**no**'])), '');
+  }
+
   const targets = targetRows(r);
   if (targets.length > 0) out.push('## Targets', '', table(['Target', 'Measured', 'Met'], targets), '');
   if (r.errors.length > 0) out.push('## Errors', '', ...r.errors.map((e) => `- ${e.section}: ${e.message}`), '');
@@ -196,6 +206,14 @@ function targetRows(r: BenchResults): string[][] {
       met(live10.finalizeLatency.max < TARGETS.finalizeLatencySeconds),
     ]);
     rows.push([`Peak RSS < ${TARGETS.peakRssMbAt10Streams} MB (${live10.streams} streams)`, `${fixed(live10.cost.peakRssMb, 0)} MB`, met(live10.cost.peakRssMb < TARGETS.peakRssMbAt10Streams)]);
+  }
+  if (r.finalize && r.finalize.runs.length > 1) {
+    const { runs, growth } = r.finalize;
+    rows.push([
+      `Finalize of a ${mb(runs[runs.length - 1].bytes)} MB recording ≤ ${TARGETS.finalizeGrowthSeconds} s slower than of ${mb(runs[0].bytes)} MB`,
+      `${fixed(growth, 3)} s slower`,
+      met(growth <= TARGETS.finalizeGrowthSeconds),
+    ]);
   }
   const histories = [r.backlog?.app.cost, ...(r.live ?? []).map((run) => run.cost), r.scaleOut?.twoProcesses.cost].filter((c): c is AppCost => !!c).map((c) => c.history);
   if (histories.length > 0) {

@@ -7,6 +7,7 @@ import { parseSize } from '../src/config';
 import { startStack } from '../test/support/stack';
 import { runBacklog } from './backlog';
 import { SECTIONS, type BenchContext, type BenchPlan, type Section } from './context';
+import { runFinalize } from './finalize';
 import { runLive } from './live';
 import { writeReport, renderMarkdown, type BenchResults } from './report';
 import { findProcess } from './process-stats';
@@ -18,7 +19,7 @@ import { runScaleOut } from './scale-out';
  */
 
 const USAGE = `usage: npm run bench -- [--quick] [--label NAME] [--app-dir PATH] [--built] [--out DIR]
-  [--sections backlog,live,scale-out] [--files N] [--distinct N] [--file-mb MB] [--parallel N]
+  [--sections backlog,live,scale-out,finalize] [--files N] [--distinct N] [--file-mb MB] [--parallel N]
   [--verify N] [--warm] [--live-streams 1,10,50] [--live-seconds S] [--bitrate 6M]
   [--chunk-size 10MiB] [--app-env KEY=VALUE ...]`;
 
@@ -28,6 +29,7 @@ const QUICK: BenchPlan = {
   sections: [...SECTIONS],
   backlog: { files: 4, distinct: 2, fileBytes: 5e6, parallel: 2, idleTimeoutMs: 1000, verify: 4, cold: true },
   live: { streamCounts: [1, 2], seconds: 8, bitrate: '4M', idleTimeoutMs: 1000 },
+  finalize: { sizes: [2e6, 12e6], idleTimeoutMs: 1000, writeMbPerSecond: 20 },
 };
 
 const FULL: BenchPlan = {
@@ -36,6 +38,7 @@ const FULL: BenchPlan = {
   sections: [...SECTIONS],
   backlog: { files: 20, distinct: 4, fileBytes: 200e6, parallel: 4, idleTimeoutMs: 1000, verify: 20, cold: true },
   live: { streamCounts: [1, 10, 50], seconds: 180, bitrate: '6M', idleTimeoutMs: 5000 },
+  finalize: { sizes: [20e6, 2e9], idleTimeoutMs: 10_000, writeMbPerSecond: 100 },
 };
 
 interface Invocation {
@@ -105,6 +108,7 @@ function planFrom(argv: string[]): Invocation {
       bitrate: values.bitrate ?? base.live.bitrate,
       idleTimeoutMs: base.live.idleTimeoutMs,
     },
+    finalize: base.finalize,
   };
   const appEnv = Object.fromEntries(
     (values['app-env'] ?? []).map((pair) => {
@@ -200,6 +204,9 @@ async function main(): Promise<void> {
     });
     await attempt('scale-out', async () => {
       results.scaleOut = await runScaleOut(ctx, results.backlog?.app);
+    });
+    await attempt('finalize', async () => {
+      results.finalize = await runFinalize(ctx);
     });
   } finally {
     await stack.stop();

@@ -48,4 +48,8 @@ test('the quick benchmark runs every section and writes its results', { timeout:
   }
   assert.equal(scaleOut.twoProcesses.processes, 2);
   assert.ok(scaleOut.speedup > 0);
+
+  assert.ok(results.finalize, 'the finalize section has results');
+  assert.deepEqual(results.finalize.runs.map((run) => run.identical), [true, true], 'each recording arrived byte for byte');
+  assert.ok(results.finalize.runs.every((run) => Number.isFinite(run.latency)));
 });
