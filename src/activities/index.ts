@@ -16,7 +16,7 @@ import type { ChunkBuffers } from './chunk-buffers';
 import { findChangedChunks, type VerifyResult } from './verify-chunks';
 import { postManifest } from './completion-webhook';
 import { assembleRecording, type AssembleInput } from './assemble-recording';
-import { followFile, type FollowFileResult } from './follow-file';
+import { followFile, type FollowCheck, type FollowFileResult } from './follow-file';
 import type { FollowedStreams } from '../followed-streams';
 import { batchChunks, chunkRange } from '../stream/chunk-plan';
 
@@ -162,6 +162,29 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * A follow's check of the quiet file: compares chunks [0, count) with it, uploads again those the
+   * recorder rewrote, and settles them all under the file's mtime if that mtime had settled.
+   */
+  async function checkQuietFile(
+    stream: StreamRef,
+    chunkSize: number,
+    count: number,
+    pendingChunks: ChunkRecord[],
+    checked: ChunksChecked | undefined,
+    uploadRanges: (ranges: ChunkRange[], bytesCompleteAtMs: number) => Promise<ChunkRecord[]>,
+  ): Promise<FollowCheck> {
+    const startedAt = Date.now();
+    const { changed, fileSize, mtimeMs } = await checkChunks(stream, count, pendingChunks, checked);
+    const ranges = changed.map((index) => chunkRange(index, chunkSize, fileSize));
+    // The file shrank under a chunk: the follow's next look ends it, and the workflow decides.
+    if (ranges.some((range) => range.size < chunkSize)) return { rewritten: [], mtimeMs };
+    if (ranges.length > 0) log.warn('file changed after upload: re-uploading the chunks it rewrote', { ...meta(stream), changed: ranges.length, fileSize });
+    const rewritten = ranges.length > 0 ? await uploadRanges(ranges, mtimeMs) : [];
+    const settled = settledMtime(mtimeMs, startedAt);
+    return { rewritten, mtimeMs, ...(settled === undefined ? {} : { checked: { count, mtimeMs: settled } }) };
+  }
+
   return {
     openStream: classified(async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
       const manifest = await readManifest(store, stream.prefix);
@@ -202,20 +225,8 @@ export function createActivities(deps: ActivityDeps) {
               {
                 observe: () => observeFile(deps.watchDir, stream.relPath, stream.identity),
                 upload: uploadRanges,
-                check: async ({ records, rewritten: again }, settled) => {
-                  const count = nextIndex + records.length;
-                  const startedAt = Date.now();
-                  const result = await checkChunks(stream, count, [...liveManifest.pendingChunks, ...records, ...again], settled);
-                  const rewritten = result.changed.map((index) => chunkRange(index, chunkSize, result.fileSize));
-                  // The file shrank under a chunk: the follow's next look ends it, and the stream decides.
-                  if (rewritten.some((range) => range.size < chunkSize)) return { rewritten: [], mtimeMs: result.mtimeMs };
-                  const mtimeMs = settledMtime(result.mtimeMs, startedAt);
-                  return {
-                    rewritten: rewritten.length > 0 ? await uploadRanges(rewritten, result.mtimeMs) : [],
-                    mtimeMs: result.mtimeMs,
-                    ...(mtimeMs === undefined ? {} : { checked: { count, mtimeMs } }),
-                  };
-                },
+                check: ({ records, rewritten }, settled) =>
+                  checkQuietFile(stream, chunkSize, nextIndex + records.length, [...liveManifest.pendingChunks, ...records, ...rewritten], settled, uploadRanges),
                 writeManifest: async ({ records, rewritten }, observation) => {
                   const file = observation.status === 'present' ? { size: observation.size, mtimeMs: observation.mtimeMs } : liveManifest.file;
                   await storeManifest({
