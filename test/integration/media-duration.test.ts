@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { readMediaDurationSeconds } from '../../src/activities/media-duration';
+import { ffprobeDurationSeconds, makeMp4 } from '../support/media';
+import { tempDir } from '../support/stack';
+
+/** The duration the manifest records, read from real ffmpeg recordings, whole, cut short, or not MP4s at all. */
+describe('media duration of a recording', () => {
+  const dir = tempDir('duration');
+
+  test('regular and fragmented MP4s: the duration ffprobe reads', async () => {
+    for (const kind of ['regular', 'fragmented'] as const) {
+      const file = path.join(dir, `${kind}.mp4`);
+      await makeMp4(file, { seconds: 6, kind });
+      const seconds = await readMediaDurationSeconds(file);
+      assert.ok(seconds !== null && Math.abs(seconds - (await ffprobeDurationSeconds(file))) < 0.1, `${kind}: ${seconds}`);
+    }
+  });
+
+  test('a fragmented recording cut inside a fragment counts its complete fragments', async () => {
+    const whole = path.join(dir, 'whole-fragmented.mp4');
+    await makeMp4(whole, { seconds: 6, kind: 'fragmented' });
+    const cut = path.join(dir, 'cut-fragmented.mp4');
+    const bytes = fs.readFileSync(whole);
+    fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const seconds = await readMediaDurationSeconds(cut);
+    assert.ok(seconds !== null && seconds > 1 && seconds < 5, `half of 6 s of fragments: ${seconds}`);
+  });
+
+  test('a regular recording killed before its moov, and bytes that are no MP4, have none', async () => {
+    const regular = path.join(dir, 'killed-source.mp4');
+    await makeMp4(regular, { seconds: 4, kind: 'regular' });
+    const killed = path.join(dir, 'killed.mp4');
+    // As a SIGKILLed ffmpeg leaves it: the mdat size still 0, and no moov after the media.
+    const bytes = Buffer.from(fs.readFileSync(regular));
+    const mdatAt = bytes.indexOf('mdat') - 4;
+    bytes.writeUInt32BE(0, mdatAt);
+    fs.writeFileSync(killed, bytes.subarray(0, bytes.indexOf('moov') - 4));
+    assert.equal(await readMediaDurationSeconds(killed), null);
+
+    const noise = path.join(dir, 'noise.mp4');
+    fs.writeFileSync(noise, randomBytes(3 * 2 ** 20));
+    assert.equal(await readMediaDurationSeconds(noise), null);
+  });
+});
