@@ -7,9 +7,13 @@ import { startStack, tempDir, type TestStack } from '../support/stack';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { auditBucket, expectStream, waitForStreams, type Audit, type Expectation, type ExpectedStream } from './audit';
 
-/** Small chunks and a short idle timeout: many chunk boundaries and stream ends in little time. */
+/**
+ * Small chunks and a short idle timeout: many chunk boundaries and stream ends in little time. The
+ * timeout is long enough that a follow checks a quiet file's chunks (after half of it, at least
+ * the 2 s an mtime takes to settle) before the stream ends, so faults hit that check too.
+ */
 export const CHUNK_SIZE = 256 * 1024;
-export const IDLE_TIMEOUT_MS = 2000;
+export const IDLE_TIMEOUT_MS = 5000;
 export const SHUTDOWN_GRACE_MS = 5000;
 
 /** Log lines that mean a stream moved on: what "recovered" waits for after a fault. */
