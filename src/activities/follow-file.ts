@@ -61,9 +61,9 @@ export interface FollowOptions extends FollowLimits {
  * Follows a growing file on this host like `tail -f`: each full chunk goes up as soon as it is on
  * disk, the live manifest is rewritten as they go, the chunks are checked against the file while
  * it is quiet (so that completing the stream need not read them again), and the follow ends when
- * the file goes quiet, after a bounded batch or time, or when the file shrinks or disappears. One activity thus
- * carries many chunks of a live recording, where a round trip per chunk would cost the stream's
- * history about ten events each.
+ * the file goes quiet, after a bounded batch or time, or when the file shrinks or disappears. One
+ * activity thus carries many chunks of a live recording, where a round trip per chunk would cost
+ * the stream's history about ten events each.
  */
 export async function followFile(io: FollowIo, options: FollowOptions, onProgress: (nextIndex: number) => void): Promise<FollowFileResult> {
   const started = Date.now();
