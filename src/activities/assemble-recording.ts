@@ -81,7 +81,7 @@ async function copyChunks(deps: AssembleDeps, input: AssembleInput, uploadId: st
 
 async function sendParts(deps: AssembleDeps, input: AssembleInput, uploadId: string, onPart: () => void, signal?: AbortSignal): Promise<CompletedPart[]> {
   const partSize = Math.max(MIN_PART_SIZE, Math.ceil(input.fileSize / MAX_PARTS));
-  const handle = await openStreamFile(deps.watchDir, input.stream.relPath, input.stream.identity);
+  const { handle } = await openStreamFile(deps.watchDir, input.stream.relPath, input.stream.identity);
   const buffer = Buffer.allocUnsafe(partSize);
   const parts: CompletedPart[] = [];
   try {
@@ -103,7 +103,7 @@ async function sendParts(deps: AssembleDeps, input: AssembleInput, uploadId: str
 
 async function hashFile(deps: AssembleDeps, stream: StreamRef, fileSize: number, onBlock: () => void): Promise<string> {
   const hash = createHash('sha256');
-  const handle = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
+  const { handle } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
   const buffer = Buffer.allocUnsafe(1 << 20);
   try {
     for (let offset = 0; offset < fileSize; offset += buffer.length) {

@@ -151,15 +151,20 @@ export function createActivities(deps: ActivityDeps) {
     });
   }
 
-  /** Compares chunks [0, chunkCount) with the file (see `findChangedChunks`). */
+  /** Compares chunks [0, chunkCount) with the file (see `findChangedChunks`); says so when some changed. */
   async function checkChunks(stream: StreamRef, chunkCount: number, pendingChunks: ChunkRecord[], checked?: ChunksChecked, onChunk?: (index: number) => void): Promise<VerifyResult> {
     const chunks = await loadChunkRecords(store, stream.prefix, pendingChunks, chunkCount);
-    const handle = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
+    const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
+    let result: VerifyResult;
     try {
-      return await findChangedChunks(handle, chunks, checked, onChunk);
+      result = await findChangedChunks(handle, snapshot, chunks, checked, onChunk);
     } finally {
       await handle.close();
     }
+    if (result.changed.length > 0) {
+      log.warn('file changed after upload: re-uploading the chunks it rewrote', { ...meta(stream), changed: result.changed.length, fileSize: result.fileSize });
+    }
+    return result;
   }
 
   /**
@@ -179,7 +184,6 @@ export function createActivities(deps: ActivityDeps) {
     const ranges = changed.map((index) => chunkRange(index, chunkSize, fileSize));
     // The file shrank under a chunk: the follow's next look ends it, and the workflow decides.
     if (ranges.some((range) => range.size < chunkSize)) return { rewritten: [], mtimeMs };
-    if (ranges.length > 0) log.warn('file changed after upload: re-uploading the chunks it rewrote', { ...meta(stream), changed: ranges.length, fileSize });
     const rewritten = ranges.length > 0 ? await uploadRanges(ranges, mtimeMs) : [];
     const settled = settledMtime(mtimeMs, startedAt);
     return { rewritten, mtimeMs, ...(settled === undefined ? {} : { checked: { count, mtimeMs: settled } }) };
@@ -262,14 +266,10 @@ export function createActivities(deps: ActivityDeps) {
 
     verifyChunks: classified(async ({ stream, chunkCount, pendingChunks, checked }: VerifyChunksInput): Promise<VerifyResult> => {
       let checking = 0;
-      const result = await withHeartbeat(
+      return withHeartbeat(
         () => checkChunks(stream, chunkCount, pendingChunks, checked, (index) => (checking = index)),
         () => ({ checking }),
       );
-      if (result.changed.length > 0) {
-        log.warn('file changed after upload: re-uploading the chunks it rewrote', { ...meta(stream), changed: result.changed.length, fileSize: result.fileSize });
-      }
-      return result;
     }),
 
     /**

@@ -52,6 +52,7 @@ export async function readMediaDurationSeconds(file: string): Promise<number | n
     await handle.close();
   }
 }
+
 function durationOf(movie: Movie | undefined): number | null {
   if (!movie?.hasMoov) return null;
   if (movie.duration > 0 && movie.timescale > 0) return movie.duration / movie.timescale;

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sameFile } from '../stream/identity';
 import { FailureType } from '../stream/failures';
-import type { FileIdentity, FileObservation } from '../stream/types';
+import type { FileIdentity, FileObservation, FileSnapshot } from '../stream/types';
 import { failure } from './failures';
 
 /** Resolves a stream's relative path inside WATCH_DIR, refusing anything that escapes it. */
@@ -31,18 +31,24 @@ export async function observeFile(watchDir: string, relPath: string, identity: F
   }
 }
 
+/** The stream's file, open for reading, and its state when it was opened. */
+export interface OpenedFile {
+  handle: fs.FileHandle;
+  snapshot: FileSnapshot;
+}
+
 /**
  * Opens the stream's file for reading and checks it is still the same file: reading another
  * recording saved under the same name would mix two streams.
  */
-export async function openStreamFile(watchDir: string, relPath: string, identity: FileIdentity): Promise<fs.FileHandle> {
+export async function openStreamFile(watchDir: string, relPath: string, identity: FileIdentity): Promise<OpenedFile> {
   const handle = await fs.open(resolveInWatchDir(watchDir, relPath), 'r');
   const stats = await handle.stat();
   if (!sameFile(identity, identityOf(stats))) {
     await handle.close();
     throw failure(FailureType.FileReplaced, `${relPath} is now another file`);
   }
-  return handle;
+  return { handle, snapshot: { size: stats.size, mtimeMs: stats.mtimeMs } };
 }
 
 /** Reads exactly `size` bytes at `offset`; a shorter file means it was truncated or rewritten. */

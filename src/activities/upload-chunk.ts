@@ -90,21 +90,21 @@ export const MAX_BUFFERED_CHUNK = 16 * 2 ** 20;
  */
 async function uploadChunk(deps: UploadChunkDeps, stream: StreamRef, range: ChunkRange, signal: AbortSignal): Promise<UploadOutcome> {
   const started = performance.now();
-  const target = { ...range, key: chunkKey(stream.prefix, range.index), uploadedAt: new Date().toISOString() };
-  const store = async (read: ReadChunk, body: () => PutObjectCommandInput['Body']): Promise<UploadOutcome> => ({
-    ...(await storeChunk(deps, { ...target, sourceMtimeMs: read.sourceMtimeMs }, read.digest, body, signal)),
-    seconds: (performance.now() - started) / 1000,
-  });
+  const uploadedAt = new Date().toISOString();
+  const send = async ({ digest, sourceMtimeMs }: ReadChunk, body: () => PutObjectCommandInput['Body']): Promise<UploadOutcome> => {
+    const chunk = { ...range, key: chunkKey(stream.prefix, range.index), sha256: digest.toString('hex'), uploadedAt, ...(sourceMtimeMs === undefined ? {} : { sourceMtimeMs }) };
+    return { ...(await storeChunk(deps, chunk, body, signal)), seconds: (performance.now() - started) / 1000 };
+  };
   if (range.size <= MAX_BUFFERED_CHUNK) {
     return deps.buffers.use(range.size, async (buffer) => {
       const read = await readChunk(deps, stream, range, async (handle) => sha256(await readExactly(handle, range.offset, range.size, buffer)));
-      return store(read, () => buffer);
+      return send(read, () => buffer);
     });
   }
   const read = await readChunk(deps, stream, range, (handle) => hashRange(handle, range.offset, range.size));
   let body: ReadStream | undefined;
   try {
-    return await store(read, () => (body = createReadStream(resolveInWatchDir(deps.watchDir, stream.relPath), { start: range.offset, end: range.offset + range.size - 1 })));
+    return await send(read, () => (body = createReadStream(resolveInWatchDir(deps.watchDir, stream.relPath), { start: range.offset, end: range.offset + range.size - 1 })));
   } finally {
     // A request that failed before reading its body leaves the file open otherwise.
     body?.destroy();
@@ -112,34 +112,31 @@ async function uploadChunk(deps: UploadChunkDeps, stream: StreamRef, range: Chun
 }
 
 /**
- * PUTs a chunk whose SHA-256 is `digest`, unless an identical object is already there. The server
- * verifies the checksum, so a streamed body that a recorder rewrites between the hash and the
- * send fails (and is retried), never storing bytes other than the recorded checksum. An identical
- * object's record is rebuilt from the object, so a retry returns the same record as the attempt
- * it repeats.
+ * PUTs a chunk unless an identical object is already there. The server verifies its SHA-256, so a
+ * streamed body that a recorder rewrites between the hash and the send fails (and is retried),
+ * never storing bytes other than the recorded checksum. An identical object's record is rebuilt
+ * from the object, so a retry returns the same record as the attempt it repeats.
  */
 async function storeChunk(
   deps: UploadChunkDeps,
-  { uploadedAt, sourceMtimeMs, ...target }: ChunkRange & Pick<ChunkRecord, 'key' | 'uploadedAt' | 'sourceMtimeMs'>,
-  digest: Buffer,
+  chunk: Omit<ChunkRecord, 'etag'>,
   body: () => PutObjectCommandInput['Body'],
   signal: AbortSignal,
 ): Promise<Omit<UploadOutcome, 'seconds'>> {
-  const checksum = digest.toString('base64');
-  const base = { ...target, sha256: digest.toString('hex'), ...(sourceMtimeMs === undefined ? {} : { sourceMtimeMs }) };
-  const existing = await headObject(deps, target.key, signal);
-  if (existing && existing.ChecksumSHA256 === checksum && existing.ContentLength === target.size) {
-    const storedAt = existing.Metadata?.[UPLOADED_AT] ?? existing.LastModified?.toISOString() ?? uploadedAt;
-    return { record: { ...base, etag: existing.ETag ?? '', uploadedAt: storedAt }, sent: false };
+  const checksum = Buffer.from(chunk.sha256, 'hex').toString('base64');
+  const existing = await headObject(deps, chunk.key, signal);
+  if (existing && existing.ChecksumSHA256 === checksum && existing.ContentLength === chunk.size) {
+    const uploadedAt = existing.Metadata?.[UPLOADED_AT] ?? existing.LastModified?.toISOString() ?? chunk.uploadedAt;
+    return { record: { ...chunk, etag: existing.ETag ?? '', uploadedAt }, sent: false };
   }
   const put = new PutObjectCommand({
     Bucket: deps.bucket,
-    Key: target.key,
+    Key: chunk.key,
     Body: body(),
-    ContentLength: target.size,
+    ContentLength: chunk.size,
     ChecksumSHA256: checksum,
     ContentType: 'application/octet-stream',
-    Metadata: { [UPLOADED_AT]: uploadedAt },
+    Metadata: { [UPLOADED_AT]: chunk.uploadedAt },
   });
   // The checksum header already guards the body: signing the body as well would hash every byte
   // again (the SDK signs a buffer, not a stream), and the server would then check both.
@@ -151,7 +148,7 @@ async function storeChunk(
     { step: 'build', name: 'unsignedChunkPayload' },
   );
   const { ETag } = await deps.s3.send(put, { abortSignal: signal });
-  return { record: { ...base, etag: ETag ?? '', uploadedAt }, sent: true };
+  return { record: { ...chunk, etag: ETag ?? '' }, sent: true };
 }
 
 interface ReadChunk {
@@ -161,8 +158,8 @@ interface ReadChunk {
 
 /**
  * Reads the chunk's bytes once with `hash` (into memory and hashing them there, or only hashing
- * them) and returns their SHA-256 with the file's mtime beforehand, if settled. A file that ends
- * first (`hash` gives null) was truncated or rewritten.
+ * them) and returns their SHA-256 with the file's mtime when it was opened, if settled then. A
+ * file that ends first (`hash` gives null) was truncated or rewritten.
  */
 async function readChunk(
   deps: UploadChunkDeps,
@@ -170,12 +167,13 @@ async function readChunk(
   range: ChunkRange,
   hash: (handle: FileHandle) => Promise<Buffer | null>,
 ): Promise<ReadChunk> {
-  const handle = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
+  // Taken before the file is opened: the mtime seen then was at least this old.
+  const openedAt = Date.now();
+  const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
   try {
-    const sourceMtimeMs = settledMtime((await handle.stat()).mtimeMs, Date.now());
     const digest = await hash(handle);
     if (!digest) throw failure(FailureType.FileTruncated, `file ends before byte ${range.offset + range.size} (chunk ${range.index})`);
-    return { digest, sourceMtimeMs };
+    return { digest, sourceMtimeMs: settledMtime(snapshot.mtimeMs, openedAt) };
   } finally {
     await handle.close();
   }

@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { isSettled } from '../stream/settled-chunks';
-import type { ChunkRecord, ChunksChecked } from '../stream/types';
+import type { ChunkRecord, ChunksChecked, FileSnapshot } from '../stream/types';
 import { HASH_READ_SIZE, hashRange } from './stream-file';
 
 export interface VerifyResult {
@@ -14,7 +14,7 @@ export interface VerifyResult {
 }
 
 /**
- * Compares the uploaded chunks with the file as it is now. Recorders rewrite bytes they already
+ * Compares the uploaded chunks with the file, which was `file` when opened. Recorders rewrite bytes they already
  * wrote (ffmpeg patches the `mdat` size in chunk 0 when it stops; `+faststart` shifts every byte),
  * so this runs before a stream is declared complete. A chunk read under the mtime the file still
  * has (when uploaded, or by an earlier check: `checked`) cannot differ and is not read again, so
@@ -23,11 +23,11 @@ export interface VerifyResult {
  */
 export async function findChangedChunks(
   handle: FileHandle,
+  { size: fileSize, mtimeMs }: FileSnapshot,
   chunks: ChunkRecord[],
   checked?: ChunksChecked,
   onChunk?: (index: number) => void,
 ): Promise<VerifyResult> {
-  const { size: fileSize, mtimeMs } = await handle.stat();
   const buffer = Buffer.allocUnsafe(HASH_READ_SIZE);
   const changed: number[] = [];
   let read = 0;
