@@ -1,62 +1,54 @@
 import fs from 'node:fs/promises';
-import { createFile, type MP4BoxBuffer, type Movie } from 'mp4box';
+import { addFragment, durationSeconds, parseMovie, readBoxHeader, type FragmentDurations, type Movie } from './mp4-boxes';
 
-/** A top-level box other than `mdat` larger than this is not a plausible `moov` or `moof`: not an MP4. */
+/** A `moov` or `moof` larger than this is not plausible: not an MP4. */
 const MAX_HEADER_BOX = 256 * 2 ** 20;
-/** An empty `mdat` box: what the parser is given in place of each media payload. */
-const EMPTY_MDAT = Buffer.from([0, 0, 0, 8, 0x6d, 0x64, 0x61, 0x74]);
+/** One read at each top-level box: its header, and a whole `moof` of a second or so of media. */
+const READ_AHEAD = 4096;
 
 /**
  * Reads the media duration of an MP4, in seconds, or null when the file has none that can be read
  * (not an MP4, or a recording killed before its header was written). Regular MP4 carries it in
- * `moov`; fragmented MP4 has an empty `moov`, so the fragments are summed.
+ * `moov`; fragmented MP4 has an empty `moov`, so the fragments' samples are summed.
  *
- * The parser reads boxes in order and would read every `mdat` payload (the media itself, nearly
- * the whole file) before the next `moof`. It is given the file with each `mdat` emptied instead:
- * the top-level boxes are walked by their headers, and only the others are read. Durations do not
- * depend on the media bytes, so completing a long fragmented recording reads kilobytes per
- * fragment, not the recording.
+ * Only the top-level boxes' headers, `moov` and each `moof` are read: never the media (`mdat`),
+ * nearly the whole file. A box cut short by the end of the file (a recording still being
+ * written, or killed) is left out.
  */
 export async function readMediaDurationSeconds(file: string): Promise<number | null> {
   const handle = await fs.open(file, 'r');
   try {
     const { size } = await handle.stat();
-    const mp4 = createFile(false);
-    let failed = false;
-    mp4.onError = () => {
-      failed = true;
-    };
-    const header = Buffer.alloc(16);
-    // Positions as the parser sees the file, every `mdat` 8 bytes long.
-    let parsedAt = 0;
-    for (let position = 0; position + 8 <= size && !failed; ) {
-      await handle.read(header, 0, header.length, position);
-      const type = header.toString('latin1', 4, 8);
-      const declared = header.readUInt32BE(0);
-      const boxSize = declared === 1 ? Number(header.readBigUInt64BE(8)) : declared === 0 ? size - position : declared;
-      if (boxSize < 8 || (type !== 'mdat' && boxSize > MAX_HEADER_BOX)) break;
-      let box = EMPTY_MDAT;
-      if (type !== 'mdat') {
-        box = Buffer.alloc(Math.min(boxSize, size - position));
-        await handle.read(box, 0, box.length, position);
+    const ahead = Buffer.allocUnsafe(READ_AHEAD);
+    let movie: Movie | undefined;
+    const fragments = new Map<number, FragmentDurations>();
+    try {
+      for (let position = 0; position + 8 <= size; ) {
+        const { bytesRead } = await handle.read(ahead, 0, READ_AHEAD, position);
+        const view = new DataView(ahead.buffer, ahead.byteOffset, bytesRead);
+        const { type, size: boxSize } = readBoxHeader(view, 0, size - position, { beyondEnd: true });
+        // Cut short by the end of the file: what came before it counts.
+        if (position + boxSize > size) break;
+        if (type === 'moov' || type === 'moof') {
+          if (boxSize > MAX_HEADER_BOX) return null;
+          const box = boxSize <= bytesRead ? new DataView(ahead.buffer, ahead.byteOffset, boxSize) : await readBox(handle, position, boxSize);
+          if (type === 'moov') movie = parseMovie(box);
+          else addFragment(box, fragments);
+        }
+        position += boxSize;
       }
-      const chunk = box.buffer.slice(box.byteOffset, box.byteOffset + box.length) as MP4BoxBuffer;
-      chunk.fileStart = parsedAt;
-      mp4.appendBuffer(chunk);
-      parsedAt += box.length;
-      position += boxSize;
+    } catch (err) {
+      if (err instanceof RangeError) return null;
+      throw err;
     }
-    mp4.flush();
-    return failed ? null : durationOf(mp4.getInfo());
+    return movie ? durationSeconds(movie, fragments) : null;
   } finally {
     await handle.close();
   }
 }
 
-function durationOf(movie: Movie | undefined): number | null {
-  if (!movie?.hasMoov) return null;
-  if (movie.duration > 0 && movie.timescale > 0) return movie.duration / movie.timescale;
-  const fragments = movie.fragment_duration;
-  if (movie.isFragmented && fragments && fragments.den > 0 && fragments.num > 0) return fragments.num / fragments.den;
-  return null;
+async function readBox(handle: fs.FileHandle, position: number, size: number): Promise<DataView> {
+  const box = Buffer.allocUnsafe(size);
+  const { bytesRead } = await handle.read(box, 0, size, position);
+  return new DataView(box.buffer, box.byteOffset, bytesRead);
 }
