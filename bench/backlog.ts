@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Manifest } from '../src/stream/manifest';
 import { downloadStreamSha256 } from '../test/support/bucket';
 import { appReadsEnv, scrapeAppMetrics, startAppUnderTest, type AppMetrics, type AppRun, type RunningApp } from './app';
 import { readFiles, putChunks, rcloneCopy, type Timed } from './baselines';
-import { completeManifest, emptyPrefix, streamTarget, type StreamTarget } from './bucket-poll';
+import { completeManifest, emptyPrefix, streamTarget, type ManifestView, type StreamTarget } from './bucket-poll';
 import type { BenchContext } from './context';
 import { appCost, historyCost, round, type AppCost } from './cost';
 import { backlogFiles, evictFromPageCache, flushWrites, linkInto, type CachedFile } from './fixtures';
@@ -170,7 +169,7 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
 
     const chunks = done.reduce((sum, { manifest }) => sum + manifest.chunkCount, 0);
     const history = await historyCost(stack.client, targets.map(({ workflowId }) => workflowId), chunks);
-    const verification = await verify(ctx, targets, done.map(({ manifest }) => manifest as Manifest));
+    const verification = await verify(ctx, targets, done.map(({ manifest }) => manifest));
     await emptyPrefix(stack.s3, stack.bucket, name);
     return {
       ...contender(
@@ -195,7 +194,7 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
  * hash with the file's. The manifest is read as the app under test wrote it (any version), and
  * only its chunk list is used.
  */
-async function verify(ctx: BenchContext, targets: Array<StreamTarget & { sha256: string }>, manifests: Manifest[]): Promise<Verification> {
+async function verify(ctx: BenchContext, targets: Array<StreamTarget & { sha256: string }>, manifests: ManifestView[]): Promise<Verification> {
   const step = Math.max(1, targets.length / Math.max(1, ctx.plan.backlog.verify));
   const picked = new Set(Array.from({ length: Math.min(targets.length, ctx.plan.backlog.verify) }, (_, i) => Math.floor(i * step)));
   const mismatches: string[] = [];

@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DeleteObjectsCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Manifest } from '../src/stream/manifest';
+import type { ChunkRecord } from '../src/stream/types';
 import { streamRef } from '../src/stream/identity';
 import { manifestKey } from '../src/stream/object-keys';
-import { getObject, listKeys } from '../test/support/bucket';
+import { getObject, listKeys, readManifestObject } from '../test/support/bucket';
 
 /**
  * What the bench sees in the bucket, independently of the app: when an object first exists, and
@@ -13,8 +14,11 @@ import { getObject, listKeys } from '../test/support/bucket';
  * late by at most one polling interval plus one request.
  */
 
-/** The manifest fields the bench reads; any version of the app writes at least these. */
-export type ManifestView = Pick<Manifest, 'status' | 'totalSize' | 'chunkCount' | 'chunks'>;
+/**
+ * The manifest fields the bench reads; any version of the app writes at least these. The chunk
+ * records are in metadata.json (schema 1) or in its pages (schema 2).
+ */
+export type ManifestView = Pick<Manifest, 'status' | 'totalSize' | 'chunkCount'> & { chunks: ChunkRecord[] };
 
 export interface StreamTarget {
   relPath: string;
@@ -81,9 +85,11 @@ export function completeManifest(s3: S3Client, bucket: string, target: StreamTar
     const etag = await head(s3, bucket, key);
     if (etag === null || etag === lastEtag) return null;
     lastEtag = etag;
-    const manifest = JSON.parse((await getObject(s3, bucket, key)).toString('utf8')) as ManifestView;
+    const manifest = JSON.parse((await getObject(s3, bucket, key)).toString('utf8')) as Omit<ManifestView, 'chunks'> & { chunks?: ChunkRecord[] };
     const seenAt = Date.now();
-    return manifest.status === 'complete' && manifest.totalSize === target.bytes ? { manifest, seenAt } : null;
+    if (manifest.status !== 'complete' || manifest.totalSize !== target.bytes) return null;
+    const chunks = manifest.chunks ?? (await readManifestObject(s3, bucket, key)).chunks;
+    return { manifest: { ...manifest, chunks }, seenAt };
   });
 }
 

@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { requireCommand } from '../scripts/local-servers';
-import type { Manifest } from '../src/stream/manifest';
 import { downloadStreamSha256 } from '../test/support/bucket';
 import { sha256File } from '../test/support/media';
 import { startAppUnderTest } from './app';
@@ -63,7 +62,7 @@ async function measure(ctx: BenchContext, source: string, idleTimeoutMs: number,
     const target = { ...streamTarget(watchDir, file, name), bytes: fs.statSync(file).size };
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${name}: no complete manifest`)), idleTimeoutMs + 300_000).unref());
     const { manifest, seenAt } = await completeManifest(s3, bucket, target, { intervalMs: POLL_MS, abort: Promise.race([timeout, app.crashed]) });
-    const identical = (await downloadStreamSha256(s3, bucket, manifest as Manifest)) === (await sha256File(file));
+    const identical = (await downloadStreamSha256(s3, bucket, manifest)) === (await sha256File(file));
     await emptyPrefix(s3, bucket, name);
     return { bytes: target.bytes, latency: round((seenAt - lastWriteAt - idleTimeoutMs) / 1000, 3), identical };
   } finally {

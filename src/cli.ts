@@ -2,9 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { readChunkRecords, readManifest } from './activities/manifest-store';
 import { loadConfig, loadDotEnv, type AppConfig } from './config';
+import { createS3Client } from './s3';
 import { formatBytes } from './stream/format-bytes';
-import { streamRef } from './stream/identity';
+import { parseWorkflowId, streamRef } from './stream/identity';
 import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey } from './stream/search-attributes';
 import type { StreamUploadInput } from './stream/types';
 import { streamOptionsFrom } from './watcher/stream-signaler';
@@ -15,6 +17,7 @@ const USAGE = `usage: stream-uploader <command> [arguments]
 commands:
   list [--all]          running streams (--all: finished ones too)
   status <stream>       progress, chunks and last error of a stream
+  chunks <stream>       every chunk record of the stream's manifest, one JSON object per line
   pause <stream>        stop uploading until resumed
   resume <stream>       end a pause, or retry a blocked stream
   cancel <stream>       stop the stream; its manifest says "cancelled"
@@ -44,6 +47,8 @@ async function main(argv: string[]): Promise<void> {
         return await list(client, argument === '--all');
       case 'status':
         return await status(await resolveStream(client, argument));
+      case 'chunks':
+        return await chunks(config, await resolveStream(client, argument));
       case 'pause':
         await (await resolveStream(client, argument)).signal(pauseSignal);
         return console.log('paused');
@@ -94,6 +99,26 @@ async function status(handle: WorkflowHandle): Promise<void> {
     );
   }
   console.log(JSON.stringify(report, null, 2));
+}
+
+/** Prints the stream's chunk records from the bucket, page by page, as its manifest lists them. */
+async function chunks(config: AppConfig, handle: WorkflowHandle): Promise<void> {
+  const parsed = parseWorkflowId(handle.workflowId);
+  if (!parsed) throw new UsageError(`${handle.workflowId} is not a stream's workflow id`);
+  const { prefix } = streamRef(parsed.relPath, parsed.identity, config.s3.prefix);
+  const s3 = createS3Client(config.s3);
+  try {
+    const store = { s3, bucket: config.s3.bucket };
+    const stored = await readManifest(store, prefix);
+    if (!stored) throw new UsageError(`no manifest of ${handle.workflowId} in s3://${config.s3.bucket}/${prefix}/ yet`);
+    const { chunkCount, chunkRecords } = stored.manifest;
+    for (let first = 0; first < chunkCount; first += chunkRecords.perPage) {
+      const records = await readChunkRecords(store, prefix, stored, first, first + chunkRecords.perPage);
+      process.stdout.write(records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+    }
+  } finally {
+    s3.destroy();
+  }
 }
 
 /** Starts a run that trusts no earlier manifest: chunks missing or different in the bucket are sent again. */

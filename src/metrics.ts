@@ -9,6 +9,7 @@ export interface StreamMetrics {
   registry: Registry;
   chunksUploaded: Counter;
   bytesUploaded: Counter;
+  manifestBytes: Counter;
   chunkUploadDuration: Histogram;
   uploadFailures: Counter<'reason'>;
   retries: Counter;
@@ -29,6 +30,11 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
     registry,
     chunksUploaded: new Counter({ name: 'stream_uploader_chunks_uploaded_total', help: 'Chunks stored in the bucket (each once, retries included)', registers }),
     bytesUploaded: new Counter({ name: 'stream_uploader_bytes_uploaded_total', help: 'Bytes of chunks stored in the bucket', registers }),
+    manifestBytes: new Counter({
+      name: 'stream_uploader_manifest_bytes_written_total',
+      help: 'Bytes of manifests (metadata.json and pages of chunk records) written to the bucket',
+      registers,
+    }),
     chunkUploadDuration: new Histogram({
       name: 'stream_uploader_chunk_upload_duration_seconds',
       help: 'Time to read, hash and store one chunk',

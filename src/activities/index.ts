@@ -2,12 +2,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { StreamMetrics } from '../metrics';
-import { buildManifest, isCompleteFor, nextRevision, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
+import { isCompleteFor, nextRevision, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
 import { settledMtime } from '../stream/settled-chunks';
 import type { ChunkRange, ChunkRecord, ChunksChecked, FileInspection, FileObservation, FileSnapshot, PreviousRevision, StreamRef } from '../stream/types';
 import { classify } from './failures';
 import { withHeartbeat } from './heartbeat';
-import { deleteChunksFrom, loadChunkRecords, putManifest, readManifest } from './manifest-store';
+import { deleteChunksFrom, loadChunkRecords, readChunkRecords, readManifest, saveManifest } from './manifest-store';
 import { readMediaDurationSeconds } from './media-duration';
 import { observeFile, openStreamFile, resolveInWatchDir } from './stream-file';
 import { uploadChunks, type UploadChunksInput } from './upload-chunk';
@@ -52,7 +52,7 @@ export interface OpenStreamResult {
   previousRevision?: PreviousRevision;
 }
 
-export interface WriteManifestInput extends Omit<ManifestFields, 'chunks'> {
+export interface WriteManifestInput extends ManifestFields {
   chunkCount: number;
   pendingChunks: ChunkRecord[];
   /** For the finalize-latency metric: the part of the wait that is by design. */
@@ -120,20 +120,19 @@ export function createActivities(deps: ActivityDeps) {
       }
     };
 
-  /** Writes metadata.json: the stored records of chunks [0, chunkCount), overlaid by the pending ones. */
+  /** Writes the manifest: the stored records of chunks [0, chunkCount), overlaid by the pending ones. */
   async function storeManifest({ chunkCount, pendingChunks, idleTimeoutMs, ...fields }: WriteManifestInput): Promise<ManifestSummary> {
-    const chunks = await loadChunkRecords(store, fields.stream.prefix, pendingChunks, chunkCount);
-    const manifest = buildManifest({ ...fields, chunks });
-    if (manifest.status !== 'recording') {
+    if (fields.status !== 'recording') {
       const removed = await deleteChunksFrom(store, fields.stream.prefix, chunkCount);
       if (removed > 0) log.info('removed chunks past the end of the shrunk file', { ...meta(fields.stream), removed });
     }
-    await putManifest(store, fields.stream.prefix, manifest);
+    const { manifest, bytesWritten } = await saveManifest(store, fields, pendingChunks, chunkCount);
+    metrics.manifestBytes.inc(bytesWritten);
     if (manifest.status !== 'recording') metrics.streamsFinished.inc({ status: manifest.status });
     if (manifest.status === 'complete') {
       metrics.finalizeLatency.observe(Math.max(0, Date.now() - fields.file.mtimeMs - idleTimeoutMs) / 1000);
     }
-    log.info('manifest written', { ...meta(fields.stream), status: manifest.status, chunks: manifest.chunkCount, bytes: manifest.totalSize });
+    log.info('manifest written', { ...meta(fields.stream), status: manifest.status, chunks: manifest.chunkCount, bytes: manifest.totalSize, manifestBytes: bytesWritten });
     return summarize(manifest, fields.stream.prefix);
   }
 
@@ -153,7 +152,7 @@ export function createActivities(deps: ActivityDeps) {
 
   /** Compares chunks [0, chunkCount) with the file (see `findChangedChunks`); says so when some changed. */
   async function checkChunks(stream: StreamRef, chunkCount: number, pendingChunks: ChunkRecord[], checked?: ChunksChecked, onChunk?: (index: number) => void): Promise<VerifyResult> {
-    const chunks = await loadChunkRecords(store, stream.prefix, pendingChunks, chunkCount);
+    const chunks = await loadChunkRecords(store, stream.prefix, pendingChunks, 0, chunkCount);
     const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
     let result: VerifyResult;
     try {
@@ -191,15 +190,16 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     openStream: classified(async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
-      const manifest = await readManifest(store, stream.prefix);
-      const revision = nextRevision(manifest);
-      if (!manifest) return { completed: null, reusableChunks: 0, ...revision };
+      const stored = await readManifest(store, stream.prefix);
+      const revision = nextRevision(stored?.manifest ?? null);
+      if (!stored) return { completed: null, reusableChunks: 0, ...revision };
+      const { manifest } = stored;
       if (!reverifyBucket && isCompleteFor(manifest, file)) {
         log.info('stream already uploaded and unchanged', meta(stream));
         return { completed: summarize(manifest, stream.prefix), reusableChunks: 0, ...revision };
       }
       // `reupload` trusts no earlier record: every chunk is checked against the bucket again.
-      const reusable = reverifyBucket ? 0 : reusableChunks(manifest, chunkSize).length;
+      const reusable = reverifyBucket ? 0 : reusableChunks(await readChunkRecords(store, stream.prefix, stored, 0, manifest.chunkCount), chunkSize).length;
       log.info('resuming stream from its stored manifest', { ...meta(stream), reusableChunks: reusable, storedStatus: manifest.status, revision: revision.revision });
       return { completed: null, reusableChunks: reusable, ...revision };
     }),
@@ -302,9 +302,9 @@ export function createActivities(deps: ActivityDeps) {
         log.warn('no COMPLETION_WEBHOOK_URL on this worker: completion not notified', meta(stream));
         return;
       }
-      const manifest = await readManifest(store, stream.prefix);
-      if (!manifest) throw new Error(`no manifest for ${stream.streamId} to notify`);
-      const status = await postManifest(deps.completionWebhookUrl, manifest, Context.current().cancellationSignal);
+      const stored = await readManifest(store, stream.prefix);
+      if (!stored) throw new Error(`no manifest for ${stream.streamId} to notify`);
+      const status = await postManifest(deps.completionWebhookUrl, stored.manifest, Context.current().cancellationSignal);
       log.info('completion webhook notified', { ...meta(stream), httpStatus: status });
     }),
   };

@@ -1,82 +1,165 @@
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { MANIFEST_SCHEMA_VERSION, mergeChunkRecords, type Manifest } from '../stream/manifest';
+import {
+  buildManifest,
+  CHUNK_RECORDS_PER_PAGE,
+  chunkRecordPages,
+  chunksOfPage,
+  MANIFEST_SCHEMA_VERSION,
+  mergeChunkRecords,
+  pageOfChunk,
+  pagesToWrite,
+  type ChunkRecordPage,
+  type Manifest,
+  type ManifestFields,
+} from '../stream/manifest';
+import { chunkIndexOfKey, chunkRecordsKeyPrefix, chunkRecordsPageKey, manifestKey, recordsPageOfKey } from '../stream/object-keys';
 import type { ChunkRecord } from '../stream/types';
-import { chunkIndexOfKey, manifestKey } from '../stream/object-keys';
 
 export interface ManifestStoreDeps {
   s3: S3Client;
   bucket: string;
 }
 
+/** A stream's metadata.json as the bucket holds it. */
+export interface StoredManifest {
+  manifest: Manifest;
+  /** A manifest of schema 1 lists its chunk records itself, without pages: the next write pages them. */
+  inlineChunks?: ChunkRecord[];
+}
+
+/** Pages read at once: a day-long recording has about seventy. */
+const PAGE_READS_AT_ONCE = 8;
+
 /**
  * The stream's metadata.json, or null when there is none. One that is not a manifest of ours is
  * treated as absent: the stream is then checked and uploaded again, and identical chunks are not
  * re-sent, so nothing is lost by distrusting it.
  */
-export async function readManifest(deps: ManifestStoreDeps, streamPrefix: string): Promise<Manifest | null> {
-  let text: string;
-  try {
-    const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: manifestKey(streamPrefix) }));
-    text = (await object.Body?.transformToString('utf8')) ?? '';
-  } catch (err) {
-    if ((err as { name?: string }).name === 'NoSuchKey') return null;
-    throw err;
+export async function readManifest(deps: ManifestStoreDeps, streamPrefix: string): Promise<StoredManifest | null> {
+  const parsed = await getJson(deps, manifestKey(streamPrefix));
+  if (!parsed || typeof parsed !== 'object') return null;
+  const stored = parsed as Partial<Manifest> & { chunks?: unknown };
+  if (stored.schemaVersion === MANIFEST_SCHEMA_VERSION && stored.chunkRecords) return { manifest: stored as Manifest };
+  if ((stored.schemaVersion as number) === 1 && Array.isArray(stored.chunks)) {
+    const { chunks, ...fields } = stored as Manifest & { chunks: ChunkRecord[] };
+    const chunkRecords = chunkRecordPages(streamPrefix, fields.chunkCount);
+    return { manifest: { ...fields, schemaVersion: MANIFEST_SCHEMA_VERSION, chunkRecords }, inlineChunks: chunks };
   }
-  try {
-    const manifest = JSON.parse(text) as Manifest;
-    return manifest.schemaVersion === MANIFEST_SCHEMA_VERSION && Array.isArray(manifest.chunks) ? manifest : null;
-  } catch {
-    return null;
-  }
+  return null;
 }
 
-export async function putManifest(deps: ManifestStoreDeps, streamPrefix: string, manifest: Manifest): Promise<void> {
-  await deps.s3.send(
-    new PutObjectCommand({
-      Bucket: deps.bucket,
-      Key: manifestKey(streamPrefix),
-      Body: JSON.stringify(manifest, null, 2),
-      ContentType: 'application/json',
-    }),
-  );
+/** The stored records of chunks [first, end), of those the manifest counts: read from its pages. */
+export async function readChunkRecords(deps: ManifestStoreDeps, streamPrefix: string, stored: StoredManifest, first: number, end: number): Promise<ChunkRecord[]> {
+  const last = Math.min(end, stored.manifest.chunkCount);
+  if (first >= last) return [];
+  const wanted = (record: ChunkRecord) => record.index >= first && record.index < last;
+  if (stored.inlineChunks) return stored.inlineChunks.filter(wanted);
+  const pages = Array.from({ length: pageOfChunk(last - 1) - pageOfChunk(first) + 1 }, (_, offset) => pageOfChunk(first) + offset);
+  const records: ChunkRecord[] = [];
+  for (let at = 0; at < pages.length; at += PAGE_READS_AT_ONCE) {
+    const read = await Promise.all(pages.slice(at, at + PAGE_READS_AT_ONCE).map((page) => getJson(deps, chunkRecordsPageKey(streamPrefix, page))));
+    for (const page of read) records.push(...((page as ChunkRecordPage | null)?.chunks ?? []).filter(wanted));
+  }
+  return records;
 }
 
 /**
- * Removes chunk objects at or past `chunkCount`, left behind when the file shrank, so that the
- * bucket holds exactly the chunks the manifest lists.
+ * The records of chunks [first, end): uploads the stored manifest does not list yet (`pending`),
+ * laid over its records. The stored ones are read only where `pending` lacks an index: it can
+ * hold one index twice (a tail sent, then sent again whole), so its records are not counted.
+ */
+export async function loadChunkRecords(
+  deps: ManifestStoreDeps,
+  streamPrefix: string,
+  pending: ChunkRecord[],
+  first: number,
+  end: number,
+  stored: () => Promise<StoredManifest | null> = () => readManifest(deps, streamPrefix),
+): Promise<ChunkRecord[]> {
+  const pendingIndexes = new Set(pending.map((record) => record.index));
+  let missing = first;
+  while (missing < end && pendingIndexes.has(missing)) missing++;
+  if (missing === end) return mergeChunkRecords([], pending, first, end);
+  const manifest = await stored();
+  const base = manifest ? await readChunkRecords(deps, streamPrefix, manifest, missing, end) : [];
+  return mergeChunkRecords(base, pending, first, end);
+}
+
+/**
+ * Writes the manifest of the stream's first `chunkCount` chunks: the pages that `pending` (the
+ * records since the stored manifest) changes, then metadata.json, which counts them, so that a
+ * reader never finds metadata.json counting a record not yet written. Returns the manifest and
+ * the bytes written, which stay bounded however long the stream is.
+ */
+export async function saveManifest(
+  deps: ManifestStoreDeps,
+  fields: ManifestFields,
+  pending: ChunkRecord[],
+  chunkCount: number,
+): Promise<{ manifest: Manifest; bytesWritten: number }> {
+  const { prefix } = fields.stream;
+  const stored = await readManifest(deps, prefix);
+  let bytesWritten = 0;
+  let lastChunk: ChunkRecord | undefined;
+  const storedCount = stored && !stored.inlineChunks ? stored.manifest.chunkCount : 0;
+  for (const page of pagesToWrite(pending, chunkCount, storedCount)) {
+    const { first, end } = chunksOfPage(page, chunkCount);
+    const chunks = await loadChunkRecords(deps, prefix, pending, first, end, async () => stored);
+    const contents: ChunkRecordPage = { schemaVersion: MANIFEST_SCHEMA_VERSION, streamId: fields.stream.streamId, page, chunks };
+    bytesWritten += await putJson(deps, chunkRecordsPageKey(prefix, page), contents);
+    if (end === chunkCount) lastChunk = chunks[chunks.length - 1];
+  }
+  const manifest = buildManifest(fields, chunkCount, lastChunk);
+  bytesWritten += await putJson(deps, manifestKey(prefix), manifest);
+  return { manifest, bytesWritten };
+}
+
+/**
+ * Removes chunk objects, and pages of their records, at or past `chunkCount`, left behind when
+ * the file shrank, so that the bucket holds exactly what the manifest lists.
  */
 export async function deleteChunksFrom(deps: ManifestStoreDeps, streamPrefix: string, chunkCount: number): Promise<number> {
+  const pages = Math.ceil(chunkCount / CHUNK_RECORDS_PER_PAGE);
+  const staleChunks = await deleteListed(deps, `${streamPrefix}/chunks/`, (key) => (chunkIndexOfKey(streamPrefix, key) ?? -1) >= chunkCount);
+  await deleteListed(deps, chunkRecordsKeyPrefix(streamPrefix), (key) => (recordsPageOfKey(streamPrefix, key) ?? -1) >= pages);
+  return staleChunks;
+}
+
+async function deleteListed(deps: ManifestStoreDeps, prefix: string, stale: (key: string) => boolean): Promise<number> {
   let deleted = 0;
   let token: string | undefined;
   do {
-    const page = await deps.s3.send(
-      new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: `${streamPrefix}/chunks/`, ContinuationToken: token }),
-    );
-    const stale = (page.Contents ?? []).filter((object) => (chunkIndexOfKey(streamPrefix, object.Key ?? '') ?? -1) >= chunkCount);
-    if (stale.length > 0) {
-      await deps.s3.send(
-        new DeleteObjectsCommand({ Bucket: deps.bucket, Delete: { Objects: stale.map((object) => ({ Key: object.Key })) } }),
-      );
-      deleted += stale.length;
+    const page = await deps.s3.send(new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: prefix, ContinuationToken: token }));
+    const keys = (page.Contents ?? []).map((object) => object.Key ?? '').filter(stale);
+    if (keys.length > 0) {
+      await deps.s3.send(new DeleteObjectsCommand({ Bucket: deps.bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+      deleted += keys.length;
     }
     token = page.NextContinuationToken;
   } while (token);
   return deleted;
 }
 
-/**
- * The records of chunks [0, count): the stored manifest's, overlaid by uploads it does not list
- * yet. The stored manifest is read unless the uploads since it cover every index: they can hold
- * one index twice (a tail sent, then sent again whole), so they are not counted.
- */
-export async function loadChunkRecords(
-  deps: ManifestStoreDeps,
-  streamPrefix: string,
-  pending: ChunkRecord[],
-  count: number,
-): Promise<ChunkRecord[]> {
-  const pendingIndexes = new Set(pending.map((record) => record.index));
-  const covered = Array.from({ length: count }, (_, index) => index).every((index) => pendingIndexes.has(index));
-  const stored = covered ? [] : ((await readManifest(deps, streamPrefix))?.chunks ?? []);
-  return mergeChunkRecords(stored, pending, count);
+/** The parsed JSON object at `key`; null when there is none, or it is not JSON. */
+async function getJson(deps: ManifestStoreDeps, key: string): Promise<unknown> {
+  let text: string;
+  try {
+    const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key }));
+    text = (await object.Body?.transformToString('utf8')) ?? '';
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return null;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes `value` as JSON; returns its size in bytes. */
+async function putJson(deps: ManifestStoreDeps, key: string, value: unknown): Promise<number> {
+  const body = JSON.stringify(value, null, 2);
+  await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/json' }));
+  return Buffer.byteLength(body);
 }

@@ -16,6 +16,12 @@ export function streamRef(relPath: string, identity: FileIdentity, s3Prefix: str
   };
 }
 
+/** The path and identity a workflow id was derived from (see `streamRef`); null for other ids. */
+export function parseWorkflowId(workflowId: string): { relPath: string; identity: FileIdentity } | null {
+  const match = /^stream:(.+)@(\d+)-(\d+)$/.exec(workflowId);
+  return match ? { relPath: match[1], identity: { ino: Number(match[2]), birthtimeMs: Number(match[3]) } } : null;
+}
+
 /** Whether `candidate` names the same file as `identity` (birth time 0 means "not recorded"). */
 export function sameFile(identity: FileIdentity, candidate: FileIdentity): boolean {
   return identity.ino === candidate.ino && Math.trunc(identity.birthtimeMs) === Math.trunc(candidate.birthtimeMs);

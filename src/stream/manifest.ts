@@ -1,9 +1,20 @@
-import { manifestKey } from './object-keys';
+import { chunkRecordsKeyPrefix, manifestKey } from './object-keys';
 import type { ChunkRecord, FileSnapshot, PreviousRevision, StreamFailure, StreamRef, StreamStatus } from './types';
 
-export const MANIFEST_SCHEMA_VERSION = 1;
+/** 2: chunk records in pages beside metadata.json. 1 listed them all in it (still read, never written). */
+export const MANIFEST_SCHEMA_VERSION = 2;
 
-/** The contents of `<stream prefix>/metadata.json`; `schema/metadata.schema.json` describes it. */
+/**
+ * Chunk records per page. A live update rewrites only the pages its new records fall in (the
+ * last one, usually) and metadata.json, so its cost does not grow with the recording: at most
+ * about 33 KB per page, where one list of every record reached megabytes after a day.
+ */
+export const CHUNK_RECORDS_PER_PAGE = 100;
+
+/**
+ * The contents of `<stream prefix>/metadata.json`, the one place to read a stream's state;
+ * `schema/metadata.schema.json` describes it. Its chunk records are in `chunkRecords`' pages.
+ */
 export interface Manifest {
   schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
   streamId: string;
@@ -30,7 +41,7 @@ export interface Manifest {
   totalSize: number;
   chunkSize: number;
   chunkCount: number;
-  chunks: ChunkRecord[];
+  chunkRecords: ChunkRecordPages;
   startedAt: string;
   /** Null while the stream is still recording. */
   completedAt: string | null;
@@ -52,21 +63,42 @@ export interface AssembledObject {
   uploadedParts: number;
 }
 
-/** What a workflow returns: the manifest without its chunk list, which can outgrow a Temporal payload. */
-export type ManifestSummary = Omit<Manifest, 'chunks'> & { manifestKey: string };
+/**
+ * Where the chunk records are: page `n` holds chunks [n × perPage, (n + 1) × perPage) at
+ * `<keyPrefix><n, 6 digits>.json`; there are `pages` of them, the last one holding the rest.
+ */
+export interface ChunkRecordPages {
+  keyPrefix: string;
+  perPage: number;
+  pages: number;
+}
+
+/** The contents of one page of chunk records. */
+export interface ChunkRecordPage {
+  schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
+  streamId: string;
+  page: number;
+  chunks: ChunkRecord[];
+}
+
+/** A manifest with every chunk record, as a consumer that reads the pages sees it. */
+export type ManifestWithChunks = Manifest & { chunks: ChunkRecord[] };
+
+/** What a workflow returns: the manifest and where it is. */
+export type ManifestSummary = Manifest & { manifestKey: string };
 
 /** What a manifest is built from: its own fields, plus the stream and the file it describes. */
 export type ManifestFields = Pick<
   Manifest,
-  'status' | 'revision' | 'previousRevision' | 'rewrittenChunks' | 'chunkSize' | 'chunks' | 'startedAt' | 'completedAt' | 'durationSeconds' | 'error' | 'assembled'
+  'status' | 'revision' | 'previousRevision' | 'rewrittenChunks' | 'chunkSize' | 'startedAt' | 'completedAt' | 'durationSeconds' | 'error' | 'assembled'
 > & {
   stream: StreamRef;
   file: FileSnapshot;
 };
 
-export function buildManifest(fields: ManifestFields): Manifest {
-  const { stream, file, chunks } = fields;
-  const totalSize = chunks.reduce((sum, chunk) => sum + chunk.size, 0);
+/** The manifest of a stream's first `chunkCount` chunks, the last of which is `lastChunk`. */
+export function buildManifest(fields: ManifestFields, chunkCount: number, lastChunk: ChunkRecord | undefined): Manifest {
+  const { stream, file } = fields;
   return {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     streamId: stream.streamId,
@@ -82,10 +114,11 @@ export function buildManifest(fields: ManifestFields): Manifest {
       ino: stream.identity.ino,
       birthtimeMs: stream.identity.birthtimeMs,
     },
-    totalSize,
+    // Chunks are contiguous from byte 0: the last one ends the stream.
+    totalSize: lastChunk ? lastChunk.offset + lastChunk.size : 0,
     chunkSize: fields.chunkSize,
-    chunkCount: chunks.length,
-    chunks,
+    chunkCount,
+    chunkRecords: chunkRecordPages(stream.prefix, chunkCount),
     startedAt: fields.startedAt,
     completedAt: fields.completedAt,
     durationSeconds: fields.durationSeconds,
@@ -95,34 +128,64 @@ export function buildManifest(fields: ManifestFields): Manifest {
 }
 
 export function summarize(manifest: Manifest, streamPrefix: string): ManifestSummary {
-  const { chunks: _chunks, ...summary } = manifest;
-  return { ...summary, manifestKey: manifestKey(streamPrefix) };
+  return { ...manifest, manifestKey: manifestKey(streamPrefix) };
+}
+
+export function chunkRecordPages(streamPrefix: string, chunkCount: number): ChunkRecordPages {
+  return { keyPrefix: chunkRecordsKeyPrefix(streamPrefix), perPage: CHUNK_RECORDS_PER_PAGE, pages: Math.ceil(chunkCount / CHUNK_RECORDS_PER_PAGE) };
+}
+
+/** The page that holds a chunk's record. */
+export function pageOfChunk(index: number): number {
+  return Math.floor(index / CHUNK_RECORDS_PER_PAGE);
+}
+
+/** The chunks [first, end) of a page, in a stream of `chunkCount` chunks. */
+export function chunksOfPage(page: number, chunkCount: number): { first: number; end: number } {
+  const first = page * CHUNK_RECORDS_PER_PAGE;
+  return { first, end: Math.min(chunkCount, first + CHUNK_RECORDS_PER_PAGE) };
+}
+
+/**
+ * The pages a manifest update of `chunkCount` chunks writes: those of the chunks the stored
+ * manifest does not count (`storedCount` of them; 0 when it lists its records inline, as schema 1
+ * did), the last one (it ends the stream, and is cut short when the file shrank), and those of
+ * the new records (chunks uploaded again). A live update thus writes one page or two, whatever
+ * the stream's length.
+ */
+export function pagesToWrite(newRecords: ChunkRecord[], chunkCount: number, storedCount: number): number[] {
+  if (chunkCount === 0) return [];
+  const pages = new Set<number>();
+  for (let page = pageOfChunk(Math.min(storedCount, chunkCount - 1)); page <= pageOfChunk(chunkCount - 1); page++) pages.add(page);
+  for (const record of newRecords) if (record.index < chunkCount) pages.add(pageOfChunk(record.index));
+  return [...pages].sort((a, b) => a - b);
 }
 
 /**
  * Lays records of later uploads over earlier ones (a chunk re-uploaded after the recorder rewrote
- * it replaces its first record) and keeps the first `count`. Throws when one is missing: a manifest
- * with a hole would silently lose bytes.
+ * it replaces its first record) and keeps chunks [first, end). Throws when one is missing: a
+ * manifest with a hole would silently lose bytes.
  */
-export function mergeChunkRecords(base: ChunkRecord[], later: ChunkRecord[], count: number): ChunkRecord[] {
+export function mergeChunkRecords(base: ChunkRecord[], later: ChunkRecord[], first: number, end: number): ChunkRecord[] {
   const byIndex = new Map<number, ChunkRecord>();
   for (const record of [...base, ...later]) byIndex.set(record.index, record);
   const merged: ChunkRecord[] = [];
-  for (let index = 0; index < count; index++) {
+  for (let index = first; index < end; index++) {
     const record = byIndex.get(index);
-    if (!record) throw new Error(`no record of chunk ${index} (of ${count})`);
+    if (!record) throw new Error(`no record of chunk ${index} (of ${end})`);
     merged.push(record);
   }
   return merged;
 }
 
 /**
- * The full chunks of an earlier manifest that a new run can build on: contiguous from 0 and of
- * the size this run cuts. Their bytes are checked against the file again before the stream ends.
+ * The full chunks of an earlier manifest's records that a new run can build on: contiguous from 0
+ * and of the size this run cuts. Their bytes are checked against the file again before the stream
+ * ends.
  */
-export function reusableChunks(manifest: Manifest, chunkSize: number): ChunkRecord[] {
+export function reusableChunks(chunks: ChunkRecord[], chunkSize: number): ChunkRecord[] {
   const reusable: ChunkRecord[] = [];
-  for (const chunk of manifest.chunks) {
+  for (const chunk of chunks) {
     const index = reusable.length;
     if (chunk.index !== index || chunk.offset !== index * chunkSize || chunk.size !== chunkSize) break;
     reusable.push(chunk);

@@ -10,8 +10,26 @@ export function manifestKey(streamPrefix: string): string {
   return `${streamPrefix}/metadata.json`;
 }
 
+/** Where the pages of a stream's chunk records are (see `ChunkRecordPages`). */
+export function chunkRecordsKeyPrefix(streamPrefix: string): string {
+  return `${streamPrefix}/chunk-records/`;
+}
+
+export function chunkRecordsPageKey(streamPrefix: string, page: number): string {
+  return `${chunkRecordsKeyPrefix(streamPrefix)}${String(page).padStart(INDEX_DIGITS, '0')}.json`;
+}
+
 /** The inverse of chunkKey, for listing; null for keys that are not chunks of this stream. */
 export function chunkIndexOfKey(streamPrefix: string, key: string): number | null {
-  const match = /^chunks\/(\d+)$/.exec(key.startsWith(`${streamPrefix}/`) ? key.slice(streamPrefix.length + 1) : '');
+  return numberInKey(streamPrefix, key, /^chunks\/(\d+)$/);
+}
+
+/** The inverse of chunkRecordsPageKey; null for keys that are not record pages of this stream. */
+export function recordsPageOfKey(streamPrefix: string, key: string): number | null {
+  return numberInKey(streamPrefix, key, /^chunk-records\/(\d+)\.json$/);
+}
+
+function numberInKey(streamPrefix: string, key: string, pattern: RegExp): number | null {
+  const match = pattern.exec(key.startsWith(`${streamPrefix}/`) ? key.slice(streamPrefix.length + 1) : '');
   return match ? Number(match[1]) : null;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { freePort } from '../../scripts/local-servers';
-import type { Manifest } from '../../src/stream/manifest';
+import type { ManifestWithChunks } from '../../src/stream/manifest';
 import { streamRef } from '../../src/stream/identity';
 import { startApp, type AppProcess } from '../support/app-process';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
@@ -50,7 +50,7 @@ describe('end to end: the app uploads recordings dropped into its watched direct
     return streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, 'e2e').prefix;
   }
 
-  async function waitForManifest(relPath: string, timeoutMs = 60_000): Promise<{ manifest: Manifest; seenAt: number }> {
+  async function waitForManifest(relPath: string, timeoutMs = 60_000): Promise<{ manifest: ManifestWithChunks; seenAt: number }> {
     const key = `${prefixOf(relPath)}/metadata.json`;
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -98,6 +98,14 @@ test('reupload sends back a chunk that went missing from the bucket, and only th
   assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file));
   const after = (await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: firstChunk }))).LastModified;
   assert.equal(after?.getTime(), before?.getTime(), 'an identical chunk is not sent again');
+
+  const printed = await cli(['chunks', 'finished.mp4']);
+  assert.equal(printed.code, 0, printed.out);
+  assert.deepEqual(
+    printed.out.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown),
+    manifest.chunks,
+    'chunks prints every chunk record, one per line',
+  );
 });
 
 test('clear errors with a non-zero exit: unknown stream, unreachable server, bad usage', async () => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../scripts/local-servers';
 import type { StreamUploadInput } from '../../src/stream/types';
-import { assertValidManifest, getObject, readManifestObject } from '../support/bucket';
+import { assertValidManifest, getObject, readManifestHead } from '../support/bucket';
 import { sha256File } from '../support/media';
 import { startStack, startStream, startWorker, tempDir, type TestStack } from '../support/stack';
 
@@ -56,7 +56,7 @@ describe('for downstream consumers', () => {
     const delivered: unknown = JSON.parse(received[1].body);
     assertValidManifest(delivered);
     assert.equal(delivered.status, 'complete');
-    assert.deepEqual(delivered, await readManifestObject(stack.s3, stack.bucket, summary.manifestKey));
+    assert.deepEqual(delivered, await readManifestHead(stack.s3, stack.bucket, summary.manifestKey));
   });
 
   test('ASSEMBLE composes the recording server-side from chunks of 5 MiB or more', async () => {

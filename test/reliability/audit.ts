@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Manifest } from '../../src/stream/manifest';
+import type { Manifest, ManifestWithChunks } from '../../src/stream/manifest';
 import { downloadStreamSha256, getObject, listKeys, listObjects, readManifestObject } from '../support/bucket';
 import { sha256File } from '../support/media';
 import { countUploads, versionHistory, type ObjectVersion, type UploadCounts } from '../support/object-versions';
@@ -110,11 +110,11 @@ export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string
   const history = await versionHistory(s3, bucket, `${s3Prefix}/`);
   const mismatched: string[] = [];
   const prematureCompletions: string[] = [];
-  const manifests = new Map<string, Manifest>();
+  const manifests = new Map<string, ManifestWithChunks>();
   let bytes = 0;
   await mapLimit(streams, 8, async (stream) => {
     const fail = (problem: string) => problems.push(`${stream.relPath}: ${problem}`);
-    let manifest: Manifest;
+    let manifest: ManifestWithChunks;
     try {
       manifest = await readManifestObject(s3, bucket, manifestKeyOf(stream));
     } catch (err) {

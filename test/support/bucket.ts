@@ -3,15 +3,20 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import schema from '../../schema/metadata.schema.json';
-import type { Manifest } from '../../src/stream/manifest';
+import type { ChunkRecordPage, Manifest, ManifestWithChunks } from '../../src/stream/manifest';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 addFormats(ajv);
 const validate = ajv.compile(schema);
+const validatePage = ajv.getSchema(`${schema.$id}#/$defs/chunkRecordPage`)!;
 
 /** Throws with every schema violation listed. */
 export function assertValidManifest(manifest: unknown): asserts manifest is Manifest {
   if (!validate(manifest)) throw new Error(`metadata.json breaks its schema: ${ajv.errorsText(validate.errors)}`);
+}
+
+function assertValidPage(page: unknown, key: string): asserts page is ChunkRecordPage {
+  if (!validatePage(page)) throw new Error(`${key} breaks its schema: ${ajv.errorsText(validatePage.errors)}`);
 }
 
 export async function getObject(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
@@ -19,7 +24,24 @@ export async function getObject(s3: S3Client, bucket: string, key: string): Prom
   return Buffer.from(await object.Body!.transformToByteArray());
 }
 
-export async function readManifestObject(s3: S3Client, bucket: string, key: string): Promise<Manifest> {
+/** A manifest and every chunk record, read as a consumer reads them: metadata.json, then its pages. */
+export async function readManifestObject(s3: S3Client, bucket: string, key: string): Promise<ManifestWithChunks> {
+  const manifest = await readManifestHead(s3, bucket, key);
+  const { keyPrefix, perPage, pages } = manifest.chunkRecords;
+  const chunks = [];
+  for (let page = 0; page < pages; page++) {
+    const pageKey = `${keyPrefix}${String(page).padStart(6, '0')}.json`;
+    const contents: unknown = JSON.parse((await getObject(s3, bucket, pageKey)).toString('utf8'));
+    assertValidPage(contents, pageKey);
+    if (contents.page !== page || contents.streamId !== manifest.streamId) throw new Error(`${pageKey} is page ${contents.page} of ${contents.streamId}`);
+    chunks.push(...contents.chunks.slice(0, Math.min(perPage, manifest.chunkCount - page * perPage)));
+  }
+  if (chunks.length !== manifest.chunkCount) throw new Error(`${key} counts ${manifest.chunkCount} chunks; its pages hold ${chunks.length}`);
+  return { ...manifest, chunks };
+}
+
+/** metadata.json alone, as stored. */
+export async function readManifestHead(s3: S3Client, bucket: string, key: string): Promise<Manifest> {
   const manifest: unknown = JSON.parse((await getObject(s3, bucket, key)).toString('utf8'));
   assertValidManifest(manifest);
   return manifest;
@@ -29,7 +51,7 @@ export async function readManifestObject(s3: S3Client, bucket: string, key: stri
  * Verifies a stream independently of the app: downloads every chunk the manifest lists, in index
  * order, and hashes the concatenation.
  */
-export async function downloadStreamSha256(s3: S3Client, bucket: string, manifest: Manifest): Promise<string> {
+export async function downloadStreamSha256(s3: S3Client, bucket: string, manifest: Pick<ManifestWithChunks, 'chunks'>): Promise<string> {
   const hash = createHash('sha256');
   manifest.chunks.forEach((chunk, position) => {
     if (chunk.index !== position) throw new Error(`chunk ${chunk.index} stands at position ${position}`);

@@ -5,7 +5,7 @@ import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId, type Wo
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createBucket, s3ClientFor, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
 import { loadConfig, type AppConfig } from '../../src/config';
-import { createMetrics } from '../../src/metrics';
+import { createMetrics, type StreamMetrics } from '../../src/metrics';
 import { createS3Client } from '../../src/s3';
 import { registerSearchAttributes } from '../../src/temporal-setup';
 import { streamRef } from '../../src/stream/identity';
@@ -74,6 +74,8 @@ export function tempDir(name: string): string {
 /** The app's config for this stack, with the app's own S3 client and an in-process worker. */
 export interface TestWorker {
   config: AppConfig;
+  /** The worker's metrics, as its /metrics endpoint would serve them. */
+  metrics: StreamMetrics;
   stop(): Promise<void>;
 }
 
@@ -85,10 +87,12 @@ export async function startWorker(stack: TestStack, overrides: Record<string, st
   process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
   const connection = await NativeConnection.connect({ address: stack.temporal.address });
   const s3 = createS3Client(config.s3);
-  const workers = await createStreamWorkers(config, connection, s3, createMetrics(async () => 0));
+  const metrics = createMetrics(async () => 0);
+  const workers = await createStreamWorkers(config, connection, s3, metrics);
   const running = Promise.all(workers.map((worker) => worker.run()));
   return {
     config,
+    metrics,
     async stop() {
       workers.forEach((worker) => worker.shutdown());
       await running;

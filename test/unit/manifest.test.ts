@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildManifest, isCompleteFor, mergeChunkRecords, nextRevision, reusableChunks, summarize } from '../../src/stream/manifest';
+import { buildManifest, CHUNK_RECORDS_PER_PAGE, chunksOfPage, isCompleteFor, mergeChunkRecords, nextRevision, pagesToWrite, reusableChunks, summarize } from '../../src/stream/manifest';
 import { streamRef } from '../../src/stream/identity';
 import type { ChunkRecord } from '../../src/stream/types';
 
@@ -17,45 +17,71 @@ const record = (index: number, size = 100, sha256 = `sha-${index}`): ChunkRecord
 
 /** A complete first revision of a 230-byte file in 100-byte chunks. */
 const completeManifest = () =>
-  buildManifest({
-    stream,
-    status: 'complete',
-    revision: 1,
-    rewrittenChunks: 0,
-    file: { size: 230, mtimeMs: 0 },
-    chunkSize: 100,
-    chunks: [record(0), record(1), record(2, 30)],
-    startedAt: '2026-01-01T00:00:00.000Z',
-    completedAt: '2026-01-01T00:01:00.000Z',
-    durationSeconds: null,
-  });
-
-describe('manifest', () => {
-  test('later uploads replace earlier records of the same chunk', () => {
-    const merged = mergeChunkRecords([record(0), record(1)], [record(0, 100, 'rewritten'), record(2, 30)], 3);
-    assert.deepEqual(merged.map((chunk) => chunk.sha256), ['rewritten', 'sha-1', 'sha-2']);
-  });
-
-  test('keeps only the chunks the stream has, and refuses a hole', () => {
-    assert.equal(mergeChunkRecords([record(0), record(1), record(2)], [], 2).length, 2);
-    assert.throws(() => mergeChunkRecords([record(0)], [record(2)], 3), /no record of chunk 1/);
-  });
-
-  test('describes the stream', () => {
-    const manifest = buildManifest({
+  buildManifest(
+    {
       stream,
       status: 'complete',
       revision: 1,
-      rewrittenChunks: 1,
-      file: { size: 230, mtimeMs: Date.UTC(2026, 0, 1) },
+      rewrittenChunks: 0,
+      file: { size: 230, mtimeMs: 0 },
       chunkSize: 100,
-      chunks: [record(0), record(1), record(2, 30)],
       startedAt: '2026-01-01T00:00:00.000Z',
       completedAt: '2026-01-01T00:01:00.000Z',
-      durationSeconds: 12.5,
-    });
+      durationSeconds: null,
+    },
+    3,
+    record(2, 30),
+  );
+
+describe('manifest', () => {
+  test('later uploads replace earlier records of the same chunk', () => {
+    const merged = mergeChunkRecords([record(0), record(1)], [record(0, 100, 'rewritten'), record(2, 30)], 0, 3);
+    assert.deepEqual(merged.map((chunk) => chunk.sha256), ['rewritten', 'sha-1', 'sha-2']);
+  });
+
+  test('keeps only the chunks asked for, and refuses a hole', () => {
+    assert.equal(mergeChunkRecords([record(0), record(1), record(2)], [], 0, 2).length, 2);
+    assert.deepEqual(mergeChunkRecords([record(0), record(1), record(2)], [], 1, 3).map((chunk) => chunk.index), [1, 2]);
+    assert.throws(() => mergeChunkRecords([record(0)], [record(2)], 0, 3), /no record of chunk 1/);
+  });
+
+  test('an update writes the pages its new records fall in and the last one, whatever the stream\'s length', () => {
+    const perPage = CHUNK_RECORDS_PER_PAGE;
+    // Chunk 10,000 of a long recording: one page, however many came before.
+    assert.deepEqual(pagesToWrite([record(10_000)], 10_001, 10_000), [10_000 / perPage]);
+    // Chunk 0 rewritten at the end (ffmpeg's header patch), with the tail.
+    assert.deepEqual(pagesToWrite([record(0), record(3 * perPage + 5, 30)], 3 * perPage + 6, 3 * perPage + 5), [0, 3]);
+    // A status change alone, or a file that shrank: the last page.
+    assert.deepEqual(pagesToWrite([], 2 * perPage, 2 * perPage), [1]);
+    assert.deepEqual(pagesToWrite([record(2 * perPage + 1)], perPage + 1, 3 * perPage), [1]);
+    // Every page the stored manifest does not count, even one no new record falls in (it would
+    // then hold a hole, and writing it fails loudly instead); all of them after schema 1.
+    assert.deepEqual(pagesToWrite([record(3 * perPage)], 3 * perPage + 1, perPage / 2), [0, 1, 2, 3]);
+    assert.deepEqual(pagesToWrite([record(2 * perPage)], 2 * perPage + 1, 0), [0, 1, 2]);
+    assert.deepEqual(pagesToWrite([], 0, 0), []);
+    assert.deepEqual(chunksOfPage(2, 2 * perPage + 7), { first: 2 * perPage, end: 2 * perPage + 7 });
+    assert.deepEqual(chunksOfPage(0, 2 * perPage + 7), { first: 0, end: perPage });
+  });
+
+  test('describes the stream', () => {
+    const manifest = buildManifest(
+      {
+        stream,
+        status: 'complete',
+        revision: 1,
+        rewrittenChunks: 1,
+        file: { size: 230, mtimeMs: Date.UTC(2026, 0, 1) },
+        chunkSize: 100,
+        startedAt: '2026-01-01T00:00:00.000Z',
+        completedAt: '2026-01-01T00:01:00.000Z',
+        durationSeconds: 12.5,
+      },
+      3,
+      record(2, 30),
+    );
     assert.equal(manifest.totalSize, 230);
     assert.equal(manifest.chunkCount, 3);
+    assert.deepEqual(manifest.chunkRecords, { keyPrefix: 'p/rec.mp4/1-2/chunk-records/', perPage: CHUNK_RECORDS_PER_PAGE, pages: 1 });
     assert.equal(manifest.source.path, 'rec.mp4');
     assert.equal(manifest.source.modifiedAt, '2026-01-01T00:00:00.000Z');
     assert.equal(manifest.workflowId, stream.workflowId);
@@ -66,12 +92,11 @@ describe('manifest', () => {
     assert.equal(isCompleteFor(manifest, { size: 230, mtimeMs: Date.UTC(2026, 0, 1) }), true);
     assert.equal(isCompleteFor(manifest, { size: 231, mtimeMs: Date.UTC(2026, 0, 1) }), false);
     const summary = summarize(manifest, stream.prefix);
-    assert.equal('chunks' in summary, false);
     assert.equal(summary.manifestKey, 'p/rec.mp4/1-2/metadata.json');
   });
 
   test('a new run builds on the full chunks of an earlier manifest only', () => {
-    const earlier = completeManifest();
+    const earlier = [record(0), record(1), record(2, 30)];
     assert.equal(reusableChunks(earlier, 100).length, 2);
     assert.equal(reusableChunks(earlier, 50).length, 0);
   });
