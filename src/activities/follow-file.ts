@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../stream/failures';
 import { nextFollowStep, type FollowEnd, type FollowLimits } from '../stream/follow-plan';
+import type { ManifestSummary } from '../stream/manifest';
 import type { ChunkRange, ChunkRecord, ChunksChecked, FileObservation } from '../stream/types';
 
 export interface FollowFileResult {
@@ -17,6 +18,11 @@ export interface FollowFileResult {
   /** The last look at the file. */
   observation: FileObservation;
   end: FollowEnd;
+  /**
+   * Set when the follow completed the stream as the file went idle (see `FollowIo.complete`): the
+   * complete manifest of the file as `observation` has it.
+   */
+  completed?: ManifestSummary;
 }
 
 export interface FollowIo {
@@ -30,6 +36,12 @@ export interface FollowIo {
   check(progress: FollowProgress, checked: ChunksChecked | undefined): Promise<FollowCheck>;
   /** Rewrites the live manifest with every record so far. */
   writeManifest(progress: FollowProgress, observation: FileObservation): Promise<void>;
+  /**
+   * The file is idle: completes the stream (uploads the tail, writes the complete manifest) when
+   * nothing is left to decide, that is when the chunks were checked under the file's mtime and the
+   * file stays as it is; null otherwise, and the workflow finalizes the stream itself.
+   */
+  complete(progress: FollowProgress, observation: FileObservation, checked: ChunksChecked | undefined): Promise<ManifestSummary | null>;
 }
 
 /** What a follow has uploaded so far: new chunks from its first index, and rewritten ones again. */
@@ -61,7 +73,8 @@ export interface FollowOptions extends FollowLimits {
  * Follows a growing file on this host like `tail -f`: each full chunk goes up as soon as it is on
  * disk, the live manifest is rewritten as they go, the chunks are checked against the file while
  * it is quiet (so that completing the stream need not read them again), and the follow ends when
- * the file goes quiet, after a bounded batch or time, or when the file shrinks or disappears. One
+ * the file goes idle (completing the stream if it can), after a bounded batch or time, or when the
+ * file shrinks or disappears. One
  * activity thus carries many chunks of a live recording, where a round trip per chunk would cost
  * the stream's history about ten events each.
  */
@@ -89,6 +102,10 @@ export async function followFile(io: FollowIo, options: FollowOptions, onProgres
     const nextIndex = options.firstIndex + records.length;
     const now = Date.now();
     const step = nextFollowStep({ observation, nextIndex, uploaded: records.length, elapsedMs: now - started, nowMs: now, checkedMtimeMs }, options);
+    if (step.kind === 'end' && step.end === 'quiet') {
+      const completed = await io.complete({ records, rewritten }, observation, checked);
+      if (completed) return { records, rewritten, checked, observation, end: 'quiet', completed };
+    }
     if (step.kind === 'end') return end(step.end);
     if (step.kind === 'check') {
       checkedMtimeMs = observation.status === 'present' ? observation.mtimeMs : undefined;

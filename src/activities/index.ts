@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { FailureType } from '../stream/failures';
 import type { StreamMetrics } from '../metrics';
 import { isCompleteFor, nextRevision, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
 import { settledMtime } from '../stream/settled-chunks';
@@ -16,7 +17,7 @@ import type { ChunkBuffers } from './chunk-buffers';
 import { findChangedChunks, type VerifyResult } from './verify-chunks';
 import { postManifest } from './completion-webhook';
 import { assembleRecording, type AssembleInput } from './assemble-recording';
-import { followFile, type FollowCheck, type FollowFileResult } from './follow-file';
+import { followFile, type FollowCheck, type FollowFileResult, type FollowProgress } from './follow-file';
 import type { FollowedStreams } from '../followed-streams';
 import { batchChunks, chunkRange } from '../stream/chunk-plan';
 
@@ -73,6 +74,12 @@ export interface FollowFileInput {
   manifestIntervalMs: number;
   /** What the stream's last check settled (see `isSettled`). */
   checked?: ChunksChecked;
+  /**
+   * Complete the stream when the file goes idle, if nothing is left to decide (see
+   * `FollowIo.complete`): no round trips to the workflow between the idle file and its manifest.
+   * Absent from inputs scheduled before follows completed.
+   */
+  completeWhenIdle?: boolean;
 }
 
 export interface VerifyChunksInput {
@@ -150,6 +157,13 @@ export function createActivities(deps: ActivityDeps) {
     });
   }
 
+  /** The recording's media duration; says so when it has none. */
+  async function mediaDuration(stream: StreamRef): Promise<number | null> {
+    const durationSeconds = await readMediaDurationSeconds(resolveInWatchDir(deps.watchDir, stream.relPath));
+    if (durationSeconds === null) log.warn('no media duration could be read: not a complete MP4', meta(stream));
+    return durationSeconds;
+  }
+
   /** Compares chunks [0, chunkCount) with the file (see `findChangedChunks`); says so when some changed. */
   async function checkChunks(stream: StreamRef, chunkCount: number, pendingChunks: ChunkRecord[], checked?: ChunksChecked, onChunk?: (index: number) => void): Promise<VerifyResult> {
     const chunks = await loadChunkRecords(store, stream.prefix, pendingChunks, 0, chunkCount);
@@ -188,6 +202,45 @@ export function createActivities(deps: ActivityDeps) {
     return { rewritten, mtimeMs, ...(settled === undefined ? {} : { checked: { count, mtimeMs: settled } }) };
   }
 
+  /**
+   * A follow's completion of the idle file: when its chunks were all settled under its mtime by
+   * the quiet check, uploads the tail, reads the duration and, if the file is still as it was,
+   * writes the complete manifest. Null when anything is left to decide (not checked under this
+   * mtime, a change meanwhile): the workflow then finalizes the stream itself.
+   */
+  async function completeIdleFile(
+    input: FollowFileInput,
+    { records, rewritten }: FollowProgress,
+    observation: FileObservation,
+    checked: ChunksChecked | undefined,
+    uploadRanges: (ranges: ChunkRange[], bytesCompleteAtMs: number) => Promise<ChunkRecord[]>,
+  ): Promise<ManifestSummary | null> {
+    const { stream, chunkSize, liveManifest } = input;
+    const count = input.nextIndex + records.length;
+    if (!input.completeWhenIdle || observation.status !== 'present' || checked?.count !== count || checked.mtimeMs !== observation.mtimeMs) return null;
+    const file = { size: observation.size, mtimeMs: observation.mtimeMs };
+    let tail: ChunkRecord[] = [];
+    try {
+      if (file.size > count * chunkSize) tail = await uploadRanges([chunkRange(count, chunkSize, file.size)], file.mtimeMs);
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === FailureType.FileTruncated) return null;
+      throw err;
+    }
+    const durationSeconds = await mediaDuration(stream);
+    const after = await observeFile(deps.watchDir, stream.relPath, stream.identity);
+    if (after.status !== 'present' || after.size !== file.size || after.mtimeMs !== file.mtimeMs) return null;
+    return storeManifest({
+      ...liveManifest,
+      status: 'complete',
+      file,
+      completedAt: new Date().toISOString(),
+      durationSeconds,
+      rewrittenChunks: liveManifest.rewrittenChunks + rewritten.length,
+      chunkCount: count + tail.length,
+      pendingChunks: [...liveManifest.pendingChunks, ...records, ...rewritten, ...tail],
+    });
+  }
+
   return {
     openStream: classified(async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
       const stored = await readManifest(store, stream.prefix);
@@ -218,7 +271,8 @@ export function createActivities(deps: ActivityDeps) {
       return records;
     }),
 
-    followFile: classified(async ({ stream, chunkSize, nextIndex, concurrency, settleMs, liveManifest, manifestIntervalMs, checked }: FollowFileInput): Promise<FollowFileResult> => {
+    followFile: classified(async (input: FollowFileInput): Promise<FollowFileResult> => {
+      const { stream, chunkSize, nextIndex, concurrency, settleMs, liveManifest, manifestIntervalMs, checked } = input;
       const release = deps.followed.follow(stream.streamId);
       let next = nextIndex;
       try {
@@ -231,6 +285,7 @@ export function createActivities(deps: ActivityDeps) {
                 upload: uploadRanges,
                 check: ({ records, rewritten }, settled) =>
                   checkQuietFile(stream, chunkSize, nextIndex + records.length, [...liveManifest.pendingChunks, ...records, ...rewritten], settled, uploadRanges),
+                complete: (progress, observation, settled) => completeIdleFile(input, progress, observation, settled, uploadRanges),
                 writeManifest: async ({ records, rewritten }, observation) => {
                   const file = observation.status === 'present' ? { size: observation.size, mtimeMs: observation.mtimeMs } : liveManifest.file;
                   await storeManifest({
@@ -280,9 +335,7 @@ export function createActivities(deps: ActivityDeps) {
       const observation = await observeFile(deps.watchDir, stream.relPath, stream.identity);
       if (observation.status !== 'present') return { observation, durationSeconds: null };
       // A long fragmented recording has thousands of fragments to read: heartbeat meanwhile.
-      const durationSeconds = await withHeartbeat(() => readMediaDurationSeconds(resolveInWatchDir(deps.watchDir, stream.relPath)));
-      if (durationSeconds === null) log.warn('no media duration could be read: not a complete MP4', meta(stream));
-      return { observation, durationSeconds };
+      return { observation, durationSeconds: await withHeartbeat(() => mediaDuration(stream)) };
     }),
 
     writeManifest: classified(storeManifest),

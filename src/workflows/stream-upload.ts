@@ -171,7 +171,10 @@ class StreamUpload {
       // follow found it quiet is followed again; runs of the old loop wake on a new full chunk.
       const remainingIdleMs = () => idleWaitMs(state.file.mtimeMs, Date.now(), input.idleTimeoutMs);
       if (this.follows && remainingIdleMs() > 0 && state.file.mtimeMs > this.settledMtimeMs) {
-        await this.follow();
+        const completed = await this.follow();
+        if (!completed) continue;
+        if (sameSnapshot(state.file, completed.file)) return completed.summary;
+        this.carryOnAfterComplete(completed.summary);
         continue;
       }
       const waitMs = remainingIdleMs();
@@ -189,14 +192,21 @@ class StreamUpload {
       const summary = await this.finalize(observed);
       if (!summary) continue;
       if (sameSnapshot(state.file, observed)) return summary;
-      // Written to while the manifest was being written: the recording goes on, and its next
-      // complete manifest supersedes this one (a signal is never dropped by completing).
-      log.info('file changed as the stream completed: carrying on in a new revision', this.logMeta());
-      state.previousRevision = { revision: state.revision, status: 'complete', totalSize: summary.totalSize, completedAt: summary.completedAt };
-      state.revision++;
-      state.rewrittenChunks = 0;
-      this.setPhase('recording');
+      this.carryOnAfterComplete(summary);
     }
+  }
+
+  /**
+   * Written to while the complete manifest was being written: the recording goes on, and its next
+   * complete manifest supersedes this one (a signal is never dropped by completing).
+   */
+  private carryOnAfterComplete(summary: ManifestSummary): void {
+    const { state } = this;
+    log.info('file changed as the stream completed: carrying on in a new revision', this.logMeta());
+    state.previousRevision = { revision: state.revision, status: 'complete', totalSize: summary.totalSize, completedAt: summary.completedAt };
+    state.revision++;
+    state.rewrittenChunks = 0;
+    this.setPhase('recording');
   }
 
   /** Takes in what a signal or a stat tells of the file, unless it is older than what is known. */
@@ -240,19 +250,24 @@ class StreamUpload {
       return null;
     }
     // The manifest describes the file that was checked, even if a signal arrives meanwhile.
-    const summary = await this.writeManifest('complete', count, durationSeconds, undefined, assembled, before);
-    if (!sameSnapshot(state.file, before)) return summary;
+    return this.announceComplete(await this.writeManifest('complete', count, durationSeconds, undefined, assembled, before), before);
+  }
+
+  /** The complete manifest of `file` is written: the stream is complete, unless the file changed since. */
+  private async announceComplete(summary: ManifestSummary, file: FileSnapshot): Promise<ManifestSummary> {
+    if (!sameSnapshot(this.state.file, file)) return summary;
     this.setPhase('complete');
-    if (this.input.notifyCompletion) await this.quick.notifyCompletion({ stream });
+    if (this.input.notifyCompletion) await this.quick.notifyCompletion({ stream: this.stream });
     return summary;
   }
 
   /**
    * Follows the growing file on its host: its full chunks go up as they are written, until it is
-   * idle (quiet for the idle timeout: the stream then completes at once, with no timer to wait
-   * for), a batch is up, or the follow's time is up. A pause cancels it.
+   * idle (quiet for the idle timeout: the follow completes the stream then if it can, or else the
+   * workflow does at once, with no timer to wait for), a batch is up, or the follow's time is up.
+   * A pause cancels it. Returns the complete manifest the follow wrote, and the file it describes.
    */
-  private async follow(): Promise<void> {
+  private async follow(): Promise<{ summary: ManifestSummary; file: FileSnapshot } | null> {
     const { state, chunkSize, input } = this;
     const result = await this.unlessPaused(() =>
       this.unblocked(() =>
@@ -265,22 +280,26 @@ class StreamUpload {
           liveManifest: this.manifestInput('recording', state.nextIndex, null),
           manifestIntervalMs: input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS,
           checked: state.checked,
+          // The whole recording as one object is composed by the workflow's own finalize.
+          completeWhenIdle: !input.assemble,
         }),
       ),
     );
-    if (!result) return;
+    if (!result) return null;
     const rewritten = result.rewritten?.length ?? 0;
     state.rewrittenChunks += rewritten;
     if (result.checked) state.checked = result.checked;
-    if (result.records.length > 0 || rewritten > 0) {
-      // The follow wrote them, after the pending ones, into the live manifest.
+    const { completed } = result;
+    if (result.records.length > 0 || rewritten > 0 || completed) {
+      // The follow wrote them, after the pending ones, into the live manifest (or the complete one).
       state.nextIndex += result.records.length;
-      this.manifestWritten(state.nextIndex * chunkSize);
+      this.manifestWritten(completed?.totalSize ?? state.nextIndex * chunkSize);
       this.lastActivityAt = new Date().toISOString();
       this.showDetails();
     }
     const observed = snapshotOf(result.observation, this.stream.relPath);
     this.learn(observed);
+    if (completed) return { summary: await this.announceComplete(completed, observed), file: observed };
     if (result.end === 'shrank') {
       // The chunks past the new end changed as surely as a rewritten one: they count as such,
       // and the others are checked against the file before the stream completes.
@@ -291,6 +310,7 @@ class StreamUpload {
     }
     // On shutdown, the restarted watcher's signal or the durable timer brings the stream back.
     if (result.end === 'quiet' || result.end === 'stopping') this.settledMtimeMs = observed.mtimeMs;
+    return null;
   }
 
   /**

@@ -8,7 +8,7 @@ import type { FollowFileResult } from '../../src/activities/follow-file';
 import type { ManifestSummary } from '../../src/stream/manifest';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
 import { recordHistory } from '../support/histories';
-import { makeMp4, recordLive, sha256File } from '../support/media';
+import { ffprobeDurationSeconds, makeMp4, recordLive, sha256File } from '../support/media';
 import { startStack, startStream, startWorker, tempDir, type TestStack } from '../support/stack';
 import { waitUntil } from '../support/wait';
 
@@ -72,7 +72,7 @@ describe('completing a stream reads again only chunks that may have changed', ()
     assert.deepEqual({ read: verified.read, changed: verified.changed }, { read: 0, changed: [] });
   });
 
-  test('a live regular MP4 is checked while quiet: the header ffmpeg patched at stop goes up again before the idle timeout, and completing reads nothing', async () => {
+  test('a live regular MP4 is checked while quiet: the header ffmpeg patched at stop goes up again before the idle timeout, and the follow completes the stream', async () => {
     const relPath = 'live-regular.mp4';
     const file = path.join(watchDir, relPath);
     const recording = recordLive(file, { seconds: 5, kind: 'regular', bitrate: '3M' });
@@ -81,14 +81,18 @@ describe('completing a stream reads again only chunks that may have changed', ()
     const { handle } = await startStream(stack, worker, relPath, { idleTimeoutMs: 6000 });
     await recording.done;
     const manifest = await assertBucketHoldsFile(await handle.result(), relPath);
-    recordHistory(handle, stack.temporal.address, 'checked-while-quiet');
+    recordHistory(handle, stack.temporal.address, 'completed-by-follow');
 
     const follows = await activityResults<FollowFileResult>(handle, 'followFile');
     const checks = follows.filter((follow) => follow.checked);
     assert.ok(checks.length > 0, `a follow settled the chunks: ${JSON.stringify(follows.map((follow) => ({ end: follow.end, checked: follow.checked })))}`);
     assert.ok(follows.some((follow) => follow.rewritten?.some((chunk) => chunk.index === 0)), 'chunk 0 (mdat size patched at stop) was uploaded again by the check');
     assert.ok(manifest.rewrittenChunks >= 1);
-    const verifies = await activityResults<VerifyResult>(handle, 'verifyChunks');
-    assert.deepEqual(verifies.map((verified) => verified.read), [0], 'completing read no chunk again');
+    assert.equal(follows.at(-1)?.completed?.status, 'complete', 'the last follow wrote the complete manifest');
+    assert.ok(Math.abs(manifest.durationSeconds! - (await ffprobeDurationSeconds(file))) < 0.1, `duration ${manifest.durationSeconds}`);
+    // Nothing was left for the workflow to do: no check, no tail, no duration, no manifest of its own.
+    for (const step of ['verifyChunks', 'uploadChunks', 'inspectFile', 'writeManifest']) {
+      assert.deepEqual(await activityResults(handle, step), [], `${step} did not run`);
+    }
   });
 });
