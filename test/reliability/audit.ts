@@ -97,7 +97,7 @@ export interface Audit {
 }
 
 const CHUNK_KEY = /\/chunks\/\d+$/;
-const STREAM_OBJECT = /\/(chunks\/\d+|metadata\.json|recording\.mp4)$/;
+const STREAM_OBJECT = /\/(chunks\/\d+|chunk-records\/\d+\.json|metadata\.json|recording\.mp4)$/;
 
 export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string, streams: ExpectedStream[], idleTimeoutMs: number): Promise<Audit> {
   const problems: string[] = [];
