@@ -103,7 +103,7 @@ export async function followFile(io: FollowIo, options: FollowOptions, onProgres
     const now = Date.now();
     const step = nextFollowStep({ observation, nextIndex, uploaded: records.length, elapsedMs: now - started, nowMs: now, checkedMtimeMs }, options);
     if (step.kind === 'end' && step.end === 'quiet') {
-      const completed = await io.complete({ records, rewritten }, observation, checked);
+      const completed = await unlessTruncated(() => io.complete({ records, rewritten }, observation, checked));
       if (completed) return { records, rewritten, checked, observation, end: 'quiet', completed };
     }
     if (step.kind === 'end') return end(step.end);
@@ -129,11 +129,15 @@ export async function followFile(io: FollowIo, options: FollowOptions, onProgres
   }
 }
 
-/** Runs `work`; a file rewritten under it (shorter than a chunk) is looked at again, and the plan decides. */
-async function unlessTruncated(work: () => Promise<void>): Promise<void> {
+/**
+ * Runs `work`; a file rewritten under it (shorter than a chunk) is looked at again, and the plan
+ * decides: undefined then.
+ */
+async function unlessTruncated<T>(work: () => Promise<T>): Promise<T | undefined> {
   try {
-    await work();
+    return await work();
   } catch (err) {
     if (!(err instanceof ApplicationFailure && err.type === FailureType.FileTruncated)) throw err;
+    return undefined;
   }
 }

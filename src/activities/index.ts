@@ -1,7 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { FailureType } from '../stream/failures';
 import type { StreamMetrics } from '../metrics';
 import { isCompleteFor, nextRevision, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
 import { settledMtime } from '../stream/settled-chunks';
@@ -206,7 +205,8 @@ export function createActivities(deps: ActivityDeps) {
    * A follow's completion of the idle file: when its chunks were all settled under its mtime by
    * the quiet check, uploads the tail, reads the duration and, if the file is still as it was,
    * writes the complete manifest. Null when anything is left to decide (not checked under this
-   * mtime, a change meanwhile): the workflow then finalizes the stream itself.
+   * mtime, a change meanwhile; a file cut short under the tail throws, and the follow ends as
+   * it would have): the workflow then finalizes the stream itself.
    */
   async function completeIdleFile(
     input: FollowFileInput,
@@ -219,13 +219,7 @@ export function createActivities(deps: ActivityDeps) {
     const count = input.nextIndex + records.length;
     if (!input.completeWhenIdle || observation.status !== 'present' || checked?.count !== count || checked.mtimeMs !== observation.mtimeMs) return null;
     const file = { size: observation.size, mtimeMs: observation.mtimeMs };
-    let tail: ChunkRecord[] = [];
-    try {
-      if (file.size > count * chunkSize) tail = await uploadRanges([chunkRange(count, chunkSize, file.size)], file.mtimeMs);
-    } catch (err) {
-      if (err instanceof ApplicationFailure && err.type === FailureType.FileTruncated) return null;
-      throw err;
-    }
+    const tail = file.size > count * chunkSize ? await uploadRanges([chunkRange(count, chunkSize, file.size)], file.mtimeMs) : [];
     const durationSeconds = await mediaDuration(stream);
     const after = await observeFile(deps.watchDir, stream.relPath, stream.identity);
     if (after.status !== 'present' || after.size !== file.size || after.mtimeMs !== file.mtimeMs) return null;

@@ -1,7 +1,6 @@
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   buildManifest,
-  CHUNK_RECORDS_PER_PAGE,
   chunkRecordPages,
   chunksOfPage,
   MANIFEST_SCHEMA_VERSION,
@@ -119,7 +118,7 @@ export async function saveManifest(
  * the file shrank, so that the bucket holds exactly what the manifest lists.
  */
 export async function deleteChunksFrom(deps: ManifestStoreDeps, streamPrefix: string, chunkCount: number): Promise<number> {
-  const pages = Math.ceil(chunkCount / CHUNK_RECORDS_PER_PAGE);
+  const { pages } = chunkRecordPages(streamPrefix, chunkCount);
   const staleChunks = await deleteListed(deps, `${streamPrefix}/chunks/`, (key) => (chunkIndexOfKey(streamPrefix, key) ?? -1) >= chunkCount);
   await deleteListed(deps, chunkRecordsKeyPrefix(streamPrefix), (key) => (recordsPageOfKey(streamPrefix, key) ?? -1) >= pages);
   return staleChunks;

@@ -109,10 +109,9 @@ export function parseMovie(moov: DataView): Movie {
       if (!tkhd || !mdhd) continue;
       const { version, fields } = fullBox(moov, tkhd);
       const trackId = moov.getUint32(fields + (version === 1 ? 16 : 8));
-      const track = movie.tracks.get(trackId) ?? { timescale: 0, moovDuration: 0, defaultSampleDuration: 0 };
+      const track = trackOf(movie, trackId);
       track.timescale = timescaleAndDuration(moov, mdhd).timescale;
       track.moovDuration = sttsDuration(moov, child(moov, box, 'mdia', 'minf', 'stbl', 'stts'));
-      movie.tracks.set(trackId, track);
     } else if (box.type === 'mvex') {
       movie.fragmented = true;
       for (const entry of children(moov, box.content, box.end)) {
@@ -120,14 +119,22 @@ export function parseMovie(moov: DataView): Movie {
         if (entry.type === 'mehd') movie.fragmentDuration = uint(moov, fields, version === 1);
         if (entry.type === 'trex') {
           const trackId = moov.getUint32(fields);
-          const track = movie.tracks.get(trackId) ?? { timescale: 0, moovDuration: 0, defaultSampleDuration: 0 };
-          track.defaultSampleDuration = moov.getUint32(fields + 8);
-          movie.tracks.set(trackId, track);
+          trackOf(movie, trackId).defaultSampleDuration = moov.getUint32(fields + 8);
         }
       }
     }
   }
   return movie;
+}
+
+/** A track's entry, made on first sight: `trak` and `trex` may come in either order. */
+function trackOf(movie: Movie, trackId: number): Track {
+  let track = movie.tracks.get(trackId);
+  if (!track) {
+    track = { timescale: 0, moovDuration: 0, defaultSampleDuration: 0 };
+    movie.tracks.set(trackId, track);
+  }
+  return track;
 }
 
 function sttsDuration(bytes: DataView, stts: Box | undefined): number {

@@ -14,12 +14,12 @@ export interface VerifyResult {
 }
 
 /**
- * Compares the uploaded chunks with the file, which was `file` when opened. Recorders rewrite bytes they already
- * wrote (ffmpeg patches the `mdat` size in chunk 0 when it stops; `+faststart` shifts every byte),
- * so this runs before a stream is declared complete. A chunk read under the mtime the file still
- * has (when uploaded, or by an earlier check: `checked`) cannot differ and is not read again, so
- * a backlog, or a recording checked while quiet, is not re-read at the end. One buffer is reused:
- * memory stays flat.
+ * Compares the uploaded chunks with the file, as it was when opened (its size and mtime given).
+ * Recorders rewrite bytes they already wrote (ffmpeg patches the `mdat` size in chunk 0 when it
+ * stops; `+faststart` shifts every byte), so this runs before a stream is declared complete. A
+ * chunk read under the mtime the file still has (when uploaded, or by an earlier check:
+ * `checked`) cannot differ and is not read again, so a backlog, or a recording checked while
+ * quiet, is not re-read at the end. One buffer is reused: memory stays flat.
  */
 export async function findChangedChunks(
   handle: FileHandle,
