@@ -6,7 +6,7 @@ import { readFiles, putChunks, rcloneCopy, type Timed } from './baselines';
 import { completeManifest, emptyPrefix, streamTarget, type ManifestView, type StreamTarget } from './bucket-poll';
 import type { BenchContext } from './context';
 import { appCost, historyCost, round, type AppCost } from './cost';
-import { backlogFiles, evictFromPageCache, flushWrites, linkInto, type CachedFile } from './fixtures';
+import { backlogFiles, flushWrites, linkInto, startCold, type CachedFile } from './fixtures';
 import { meterHost, meterProcesses, selfCpuSeconds } from './process-stats';
 
 /**
@@ -47,7 +47,8 @@ export interface BacklogResult {
   distinct: number;
   totalBytes: number;
   parallel: number;
-  coldCache: boolean;
+  /** How each contender started: from a cold page cache (and how it was made cold) or warm. */
+  start: ReturnType<typeof startCold> | 'warm';
   disk: Contender;
   putLoop: Contender;
   rclone: Contender;
@@ -65,7 +66,11 @@ export async function runBacklog(ctx: BenchContext): Promise<BacklogResult> {
   const { files: count, distinct, fileBytes, parallel, cold } = plan.backlog;
   const files = await backlogFiles(count, distinct, fileBytes, ctx.log);
   const paths = files.map(({ file }) => file);
-  const coldStart = () => (cold ? evictFromPageCache(paths) : flushWrites());
+  let start: BacklogResult['start'] = 'warm';
+  const coldStart = () => {
+    if (cold) start = startCold(paths);
+    else flushWrites();
+  };
 
   ctx.log('backlog: reading the files (disk baseline)');
   coldStart();
@@ -92,7 +97,7 @@ export async function runBacklog(ctx: BenchContext): Promise<BacklogResult> {
     distinct,
     totalBytes: disk.bytes,
     parallel,
-    coldCache: cold,
+    start,
     disk,
     putLoop,
     rclone,
@@ -144,7 +149,7 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
       fs.mkdirSync(run.watchDir, { recursive: true });
       apps.push(await startAppUnderTest(ctx, run));
     }
-    if (plan.backlog.cold) evictFromPageCache(files.map(({ file }) => file));
+    if (plan.backlog.cold) startCold(files.map(({ file }) => file));
     else flushWrites();
     const shares = runs.map((_, p) => files.filter((_, i) => i % processes === p));
     const meter = meterProcesses(apps.map((app) => app.pid));

@@ -69,7 +69,7 @@ export function renderMarkdown(r: BenchResults): string {
     const b = r.backlog;
     out.push(`## Backlog: ${b.files} files (${b.distinct} distinct recordings), ${mb(b.totalBytes)} MB`, '');
     out.push(
-      `Baselines move ${b.parallel} files at once; page cache ${b.coldCache ? 'evicted before each contender' : 'left warm'}. The app's wall time runs from the files appearing in its watched directory to the last complete manifest, with whatever idle wait the version imposes (STREAM_IDLE_TIMEOUT ${b.app.idleTimeoutMs} ms).`,
+      `Baselines move ${b.parallel} files at once; ${b.start === 'warm' ? 'page cache left warm' : `before each contender: writes flushed, ${b.start}`}. The app's wall time runs from the files appearing in its watched directory to the last complete manifest, with whatever idle wait the version imposes (STREAM_IDLE_TIMEOUT ${b.app.idleTimeoutMs} ms).`,
       '',
     );
     out.push(

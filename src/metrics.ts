@@ -10,6 +10,7 @@ export interface StreamMetrics {
   chunksUploaded: Counter;
   bytesUploaded: Counter;
   manifestBytes: Counter;
+  chunksReread: Counter;
   chunkUploadDuration: Histogram;
   uploadFailures: Counter<'reason'>;
   retries: Counter;
@@ -33,6 +34,11 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
     manifestBytes: new Counter({
       name: 'stream_uploader_manifest_bytes_written_total',
       help: 'Bytes of manifests (metadata.json and pages of chunk records) written to the bucket',
+      registers,
+    }),
+    chunksReread: new Counter({
+      name: 'stream_uploader_chunks_reread_total',
+      help: 'Chunks read again to check them against their upload (those read under the mtime the file still has are trusted)',
       registers,
     }),
     chunkUploadDuration: new Histogram({

@@ -173,6 +173,7 @@ export function createActivities(deps: ActivityDeps) {
     } finally {
       await handle.close();
     }
+    metrics.chunksReread.inc(result.read);
     if (result.changed.length > 0) {
       log.warn('file changed after upload: re-uploading the chunks it rewrote', { ...meta(stream), changed: result.changed.length, fileSize: result.fileSize });
     }
@@ -217,7 +218,9 @@ export function createActivities(deps: ActivityDeps) {
   ): Promise<ManifestSummary | null> {
     const { stream, chunkSize, liveManifest } = input;
     const count = input.nextIndex + records.length;
-    if (!input.completeWhenIdle || observation.status !== 'present' || checked?.count !== count || checked.mtimeMs !== observation.mtimeMs) return null;
+    if (!input.completeWhenIdle || observation.status !== 'present') return null;
+    // With no full chunk there is nothing the recorder could have rewritten under an upload.
+    if (count > 0 && (checked?.count !== count || checked.mtimeMs !== observation.mtimeMs)) return null;
     const file = { size: observation.size, mtimeMs: observation.mtimeMs };
     const tail = file.size > count * chunkSize ? await uploadRanges([chunkRange(count, chunkSize, file.size)], file.mtimeMs) : [];
     const durationSeconds = await mediaDuration(stream);

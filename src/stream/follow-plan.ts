@@ -56,7 +56,10 @@ export function nextFollowStep(position: FollowPosition, limits: FollowLimits): 
   if (ranges.length > 0) return { kind: 'upload', ranges };
   if (position.elapsedMs >= limits.maxMs) return { kind: 'end', end: 'time' };
   const quietMs = position.nowMs - observation.mtimeMs;
-  if (quietMs >= limits.settleMs) return { kind: 'end', end: 'quiet' };
-  if (quietMs >= checkAfterQuietMs(limits.settleMs) && nextIndex > 0 && position.checkedMtimeMs !== observation.mtimeMs) return { kind: 'check' };
+  const unchecked = nextIndex > 0 && position.checkedMtimeMs !== observation.mtimeMs;
+  // An idle file whose chunks were not checked under its (settled) mtime, a backlog's or one
+  // written after the quiet check, is checked before the end, so that the follow can complete it.
+  if (quietMs >= limits.settleMs) return unchecked && quietMs >= MTIME_SETTLE_MS ? { kind: 'check' } : { kind: 'end', end: 'quiet' };
+  if (unchecked && quietMs >= checkAfterQuietMs(limits.settleMs)) return { kind: 'check' };
   return { kind: 'wait', ms: Math.max(1, Math.min(limits.pollMs, limits.settleMs - quietMs)) };
 }

@@ -57,6 +57,14 @@ const DEFAULT_MANIFEST_INTERVAL_MS = 5_000;
  */
 const FOLLOW_FILE_PATCH = 'follow-file';
 
+/**
+ * Streams started by this version follow an idle file too (a backlog), so that the follow uploads
+ * its chunks and completes it: two activities for a file of up to a batch, where the upload
+ * activities and a finalize of four more (each with its workflow task) took a third of a 200 MB
+ * file's time on its own.
+ */
+const FOLLOW_IDLE_FILE_PATCH = 'follow-idle-file';
+
 /** Failures an operator can fix (permissions, the bucket, credentials): the stream waits for `resume`. */
 const BLOCKING_FAILURES: readonly string[] = [FailureType.PermissionDenied, FailureType.BucketMissing, FailureType.AccessDenied];
 
@@ -82,6 +90,8 @@ class StreamUpload {
   private lastManifestAt = 0;
   /** Whether this run follows the file in long activities (see FOLLOW_FILE_PATCH). */
   private follows = false;
+  /** Whether it follows an idle file too (see FOLLOW_IDLE_FILE_PATCH). */
+  private followsIdle = false;
   /** The mtime at which the last follow ended without the file being idle (on shutdown): the durable timer takes it from there. */
   private settledMtimeMs = -1;
 
@@ -146,6 +156,7 @@ class StreamUpload {
   private async upload(): Promise<ManifestSummary> {
     const { state, input } = this;
     this.follows = patched(FOLLOW_FILE_PATCH);
+    this.followsIdle = this.follows && patched(FOLLOW_IDLE_FILE_PATCH);
     if (!input.state) {
       const opened = await this.unblocked(() =>
         this.quick.openStream({ stream: this.stream, file: state.file, chunkSize: this.chunkSize, reverifyBucket: !!input.reverifyBucket }),
@@ -158,7 +169,10 @@ class StreamUpload {
     this.showDetails();
     for (;;) {
       await this.whilePaused();
-      await this.uploadFullChunks();
+      const remainingIdleMs = () => idleWaitMs(state.file.mtimeMs, Date.now(), input.idleTimeoutMs);
+      // What a live file already has on disk goes up first, its progress visible at once; an idle
+      // file is left to the follow, which can complete it too.
+      if (!this.followsIdle || remainingIdleMs() > 0) await this.uploadFullChunks();
       if (this.historyIsLong()) {
         await this.writeManifest('recording', state.nextIndex, null);
         await condition(allHandlersFinished);
@@ -169,8 +183,7 @@ class StreamUpload {
       // the timer reads when it fires. A pause wakes the stream early, and so does the watcher's
       // signal that the file is quiet (the timer may fire late). A file written since the last
       // follow found it quiet is followed again; runs of the old loop wake on a new full chunk.
-      const remainingIdleMs = () => idleWaitMs(state.file.mtimeMs, Date.now(), input.idleTimeoutMs);
-      if (this.follows && remainingIdleMs() > 0 && state.file.mtimeMs > this.settledMtimeMs) {
+      if (this.follows && (this.followsIdle || remainingIdleMs() > 0) && state.file.mtimeMs > this.settledMtimeMs) {
         const completed = await this.follow();
         if (!completed) continue;
         if (sameSnapshot(state.file, completed.file)) return completed.summary;

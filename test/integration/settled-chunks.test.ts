@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { VerifyResult } from '../../src/activities/verify-chunks';
 import type { FollowFileResult } from '../../src/activities/follow-file';
 import type { ManifestSummary } from '../../src/stream/manifest';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
@@ -58,18 +57,26 @@ describe('completing a stream reads again only chunks that may have changed', ()
     return manifest;
   }
 
-  test('a finished recording is read once: its chunks carry the mtime they were read under, and completing reads none again', async () => {
+  const chunksReread = async () => (await worker.metrics.chunksReread.get()).values.reduce((sum, value) => sum + value.value, 0);
+
+  test('a finished recording is read once: its chunks carry the mtime they were read under, and its follow completes it reading none again', async () => {
     const file = path.join(watchDir, 'finished.mp4');
     await makeMp4(file, { seconds: 3, kind: 'regular' });
     const lastWrite = new Date(Date.now() - 60_000);
     fs.utimesSync(file, lastWrite, lastWrite);
+    const rereadBefore = await chunksReread();
     const { handle } = await startStream(stack, worker, 'finished.mp4', { idleTimeoutMs: 1000 });
     const manifest = await assertBucketHoldsFile(await handle.result(), 'finished.mp4');
+    recordHistory(handle, stack.temporal.address, 'backlog-completed-by-follow');
     assert.ok(manifest.chunkCount > 3, `several chunks (${manifest.chunkCount})`);
     const fullChunks = manifest.chunks.slice(0, -1);
     assert.deepEqual(new Set(fullChunks.map((chunk) => chunk.sourceMtimeMs)), new Set([manifest.source.mtimeMs]));
-    const [verified] = await activityResults<VerifyResult>(handle, 'verifyChunks');
-    assert.deepEqual({ read: verified.read, changed: verified.changed }, { read: 0, changed: [] });
+    assert.equal((await chunksReread()) - rereadBefore, 0, 'no chunk read again');
+    const follows = await activityResults<FollowFileResult>(handle, 'followFile');
+    assert.equal(follows.at(-1)?.completed?.status, 'complete', 'the follow wrote the complete manifest');
+    for (const step of ['verifyChunks', 'uploadChunks', 'observeStreamFile', 'inspectFile', 'writeManifest']) {
+      assert.deepEqual(await activityResults(handle, step), [], `${step} did not run`);
+    }
   });
 
   test('a live regular MP4 is checked while quiet: the header ffmpeg patched at stop goes up again before the idle timeout, and the follow completes the stream', async () => {
@@ -81,7 +88,7 @@ describe('completing a stream reads again only chunks that may have changed', ()
     const { handle } = await startStream(stack, worker, relPath, { idleTimeoutMs: 6000 });
     await recording.done;
     const manifest = await assertBucketHoldsFile(await handle.result(), relPath);
-    recordHistory(handle, stack.temporal.address, 'completed-by-follow');
+    recordHistory(handle, stack.temporal.address, 'live-completed-by-follow');
 
     const follows = await activityResults<FollowFileResult>(handle, 'followFile');
     const checks = follows.filter((follow) => follow.checked);

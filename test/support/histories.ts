@@ -14,9 +14,12 @@ export const HISTORIES_DIR = path.resolve(__dirname, '..', 'fixtures', 'historie
  */
 export function recordHistory(handle: WorkflowHandle, temporalAddress: string, name: string): void {
   if (process.env.RECORD_HISTORIES !== '1') return;
+  // Fixtures are append-only: an old history must keep replaying as it was recorded.
+  const target = path.join(HISTORIES_DIR, `${name}.json`);
+  if (fs.existsSync(target)) return;
   const json = execFileSync(toolPath('temporal'), ['workflow', 'show', '--address', temporalAddress, '--workflow-id', handle.workflowId, '--output', 'json'], {
     encoding: 'utf8',
   });
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
-  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
+  fs.writeFileSync(target, json);
 }

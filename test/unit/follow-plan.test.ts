@@ -33,7 +33,7 @@ describe('following a growing file', () => {
   });
 
   test('ends once the file is quiet, has run its time, shrank under the uploaded chunks, or is gone', () => {
-    assert.deepEqual(nextFollowStep(at(250, 9_000, { nextIndex: 2 }), limits), { kind: 'end', end: 'quiet' });
+    assert.deepEqual(nextFollowStep(at(250, 0, { nextIndex: 2, checkedMtimeMs: 0 }), limits), { kind: 'end', end: 'quiet' });
     assert.deepEqual(nextFollowStep(at(250, 9_990, { nextIndex: 2, elapsedMs: 60_000 }), limits), { kind: 'end', end: 'time' });
     assert.deepEqual(nextFollowStep(at(150, 9_990, { nextIndex: 2 }), limits), { kind: 'end', end: 'shrank' });
     assert.deepEqual(nextFollowStep({ ...at(0, 0), observation: { status: 'missing' } }, limits), { kind: 'end', end: 'gone' });
@@ -53,11 +53,18 @@ describe('following a growing file', () => {
     assert.equal(nextFollowStep(at(50, 5_000), slow).kind, 'wait', 'nothing uploaded yet: nothing to check');
   });
 
-  test('never checks before the mtime has settled, and never delays the end', () => {
+  test('never checks before the mtime has settled', () => {
     assert.equal(checkAfterQuietMs(1_000), MTIME_SETTLE_MS);
     assert.equal(checkAfterQuietMs(30_000), 15_000);
     const quick: FollowLimits = { ...limits, settleMs: 3_000 };
     assert.equal(nextFollowStep(at(250, 10_000 - MTIME_SETTLE_MS + 1, { nextIndex: 2 }), quick).kind, 'wait');
-    assert.deepEqual(nextFollowStep(at(250, 7_000, { nextIndex: 2 }), quick), { kind: 'end', end: 'quiet' });
+    assert.deepEqual(nextFollowStep(at(250, 9_000, { nextIndex: 2 }), limits), { kind: 'end', end: 'quiet' }, 'idle after 1 s, its mtime not settled: the workflow checks');
+  });
+
+  test('checks an idle file not checked under its mtime before ending, so that the follow can complete it', () => {
+    assert.deepEqual(nextFollowStep(at(250, 7_000, { nextIndex: 2 }), { ...limits, settleMs: 3_000 }), { kind: 'check' }, 'written after the quiet check');
+    assert.deepEqual(nextFollowStep(at(250, 0, { nextIndex: 2 }), limits), { kind: 'check' }, 'a backlog: idle from the start');
+    assert.deepEqual(nextFollowStep(at(250, 0, { nextIndex: 2, checkedMtimeMs: 0 }), limits), { kind: 'end', end: 'quiet' });
+    assert.deepEqual(nextFollowStep(at(50, 0), limits), { kind: 'end', end: 'quiet' }, 'no chunk to check');
   });
 });
