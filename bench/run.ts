@@ -79,6 +79,13 @@ function planFrom(argv: string[]): Invocation {
     process.exit(0);
   }
   const base = values.quick ? QUICK : FULL;
+  const chunkSizeOption = (text: string) => {
+    try {
+      return parseSize(text);
+    } catch (err) {
+      throw new Error(`--chunk-size ${text} ${(err as Error).message}`, { cause: err });
+    }
+  };
   const count = (name: string, text: string | undefined, fallback: number) => {
     if (text === undefined) return fallback;
     const n = Number(text);
@@ -91,7 +98,7 @@ function planFrom(argv: string[]): Invocation {
   const files = Math.round(count('files', values.files, base.backlog.files));
   const plan: BenchPlan = {
     mode: base.mode,
-    chunkSize: values['chunk-size'] ? parseSize(values['chunk-size']) : base.chunkSize,
+    chunkSize: values['chunk-size'] ? chunkSizeOption(values['chunk-size']) : base.chunkSize,
     sections: sections as Section[],
     backlog: {
       files,

@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { readChunkRecords, readManifest } from './activities/manifest-store';
-import { loadConfig, loadDotEnv, type AppConfig } from './config';
+import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
 import { createS3Client } from './s3';
 import { formatBytes } from './stream/format-bytes';
 import { parseWorkflowId, streamRef } from './stream/identity';
-import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey } from './stream/search-attributes';
+import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey, visibilityString } from './stream/search-attributes';
 import type { StreamUploadInput } from './stream/types';
 import { streamOptionsFrom } from './watcher/stream-signaler';
 import { pauseSignal, progressQuery, resumeSignal, STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
@@ -159,8 +159,7 @@ async function resolveStream(client: Client, stream: string | undefined): Promis
     });
     return handle;
   }
-  const escaped = stream.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
-  for await (const execution of client.workflow.list({ query: `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND StreamPath = '${escaped}'` })) {
+  for await (const execution of client.workflow.list({ query: `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND StreamPath = ${visibilityString(stream)}` })) {
     // Visibility lists the newest first.
     return client.workflow.getHandle(execution.workflowId);
   }
@@ -168,6 +167,6 @@ async function resolveStream(client: Client, stream: string | undefined): Promis
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  console.error(err instanceof UsageError || err.name === 'ConfigError' ? err.message : (err.stack ?? err.message));
+  console.error(err instanceof UsageError || err instanceof ConfigError ? err.message : (err.stack ?? err.message));
   process.exit(err instanceof UsageError ? 2 : 1);
 });

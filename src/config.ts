@@ -108,10 +108,10 @@ export function parseSize(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = match ? SIZE_UNITS[match[2].toLowerCase()] : undefined;
   if (!match || unit === undefined) {
-    throw new Error(`"${text}" is not a size (examples: 10485760, 10MiB, 512KiB, 5MB)`);
+    throw new Error('is not a size (examples: 10485760, 10MiB, 512KiB, 5MB)');
   }
   const bytes = Math.round(Number(match[1]) * unit);
-  if (!Number.isSafeInteger(bytes)) throw new Error(`"${text}" is too large`);
+  if (!Number.isSafeInteger(bytes)) throw new Error('is too large');
   return bytes;
 }
 
@@ -120,7 +120,7 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3
 /** Parses `500ms`, `30s`, `2m`, `1h` (or a bare number of milliseconds) into milliseconds. */
 export function parseDuration(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
-  if (!match) throw new Error(`"${text}" is not a duration (examples: 500ms, 30s, 2m, 1h)`);
+  if (!match) throw new Error('is not a duration (examples: 500ms, 30s, 2m, 1h)');
   return Math.round(Number(match[1]) * DURATION_UNITS[(match[2] ?? 'ms').toLowerCase()]);
 }
 
@@ -128,19 +128,19 @@ export function parseBoolean(text: string): boolean {
   const value = text.trim().toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(value)) return true;
   if (['false', '0', 'no', 'off', ''].includes(value)) return false;
-  throw new Error(`"${text}" is not a boolean (true or false)`);
+  throw new Error('is not a boolean (true or false)');
 }
 
 function parsePort(text: string): number {
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${text}" is not a port (0-65535)`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('is not a port (0-65535)');
   return port;
 }
 
 function parseCount(max: number): (text: string) => number {
   return (text) => {
     const count = Number(text);
-    if (!Number.isInteger(count) || count < 1 || count > max) throw new Error(`"${text}" is not a whole number from 1 to ${max}`);
+    if (!Number.isInteger(count) || count < 1 || count > max) throw new Error(`is not a whole number from 1 to ${max}`);
     return count;
   };
 }
@@ -148,12 +148,29 @@ function parseCount(max: number): (text: string) => number {
 function parseLogLevel(text: string): LogLevel {
   const level = text.trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new Error(`"${text}" is not one of ${LOG_LEVELS.join(', ')}`);
+    throw new Error(`is not one of ${LOG_LEVELS.join(', ')}`);
   }
   return level as LogLevel;
 }
 
-/** S3 allows 10,000 parts and single PUTs up to 5 GiB; a chunk is one object. */
+/**
+ * A duration from `minMs` to `maxMs`, written as the operator wrote it in the error. The maximum
+ * keeps every timer below Node's limit (2^31 ms, about 24.8 days), past which a timer fires at once.
+ */
+function parseDurationWithin(min: string, max: string): (text: string) => number {
+  const [minMs, maxMs] = [parseDuration(min), parseDuration(max)];
+  return (text) => {
+    const ms = parseDuration(text);
+    if (ms < minMs || ms > maxMs) throw new Error(`must be from ${min} to ${max}`);
+    return ms;
+  };
+}
+
+/**
+ * A chunk is one object: S3 takes single PUTs up to 5 GiB. Below 1 KiB a stream would be a
+ * flood of requests and objects for nothing.
+ */
+const MIN_CHUNK_SIZE = 2 ** 10;
 const MAX_CHUNK_SIZE = 5 * 2 ** 30;
 
 /**
@@ -172,7 +189,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     try {
       return parse(text);
     } catch (err) {
-      problems.push(`${name}: ${(err as Error).message}`);
+      // Messages name the variable, never its value: a secret set in the wrong variable stays secret.
+      problems.push(`${name} ${err instanceof TypeError && 'input' in err ? 'is not a URL' : (err as Error).message}`);
       return undefined as T;
     }
   }
@@ -181,26 +199,23 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(t.trim())) throw new Error('must be 1 to 64 letters, digits, ".", "_" or "-"');
     return t.trim();
   });
-  const taskQueue = read('TEMPORAL_TASK_QUEUE', 'stream-uploader', text);
+  const taskQueue = read('TEMPORAL_TASK_QUEUE', 'stream-uploader', (t) => {
+    const name = t.trim();
+    // It goes into visibility queries and the task queue names of every host.
+    if (name.length > 200 || [...name].some((c) => c < ' ' || c === '\x7f')) throw new Error('must be 1 to 200 printable characters');
+    return name;
+  });
 
   const config: AppConfig = {
     watchDir: read('WATCH_DIR', './input-videos', (t) => path.resolve(cwd, t)),
     chunkSize: read('CHUNK_SIZE', '10MiB', (t) => {
       const size = parseSize(t);
-      if (size < 1 || size > MAX_CHUNK_SIZE) throw new Error('must be between 1 byte and 5GiB');
+      if (size < MIN_CHUNK_SIZE || size > MAX_CHUNK_SIZE) throw new Error('must be from 1KiB to 5GiB');
       return size;
     }),
-    streamIdleTimeoutMs: read('STREAM_IDLE_TIMEOUT', '30s', (t) => {
-      const ms = parseDuration(t);
-      if (ms < 100) throw new Error('must be at least 100ms');
-      return ms;
-    }),
-    watchCoalesceIntervalMs: read('WATCH_COALESCE_INTERVAL', '1s', parseDuration),
-    watchRescanIntervalMs: read('WATCH_RESCAN_INTERVAL', '10s', (t) => {
-      const ms = parseDuration(t);
-      if (ms < 1000) throw new Error('must be at least 1s');
-      return ms;
-    }),
+    streamIdleTimeoutMs: read('STREAM_IDLE_TIMEOUT', '30s', parseDurationWithin('100ms', '24h')),
+    watchCoalesceIntervalMs: read('WATCH_COALESCE_INTERVAL', '1s', parseDurationWithin('10ms', '1m')),
+    watchRescanIntervalMs: read('WATCH_RESCAN_INTERVAL', '10s', parseDurationWithin('1s', '24h')),
     uploadConcurrency: read('UPLOAD_CONCURRENCY', '1', parseCount(MAX_BATCH_CHUNKS)),
     maxConcurrentUploads: read('MAX_CONCURRENT_UPLOADS', '8', parseCount(256)),
     hostId,
@@ -213,16 +228,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       }),
       region: read('S3_REGION', 'us-east-1', text),
       bucket: read('S3_BUCKET', undefined, (t) => {
-        if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(t.trim())) throw new Error(`"${t}" is not a valid bucket name`);
+        if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(t.trim())) throw new Error('is not a valid bucket name (3 to 63 lowercase letters, digits, "." or "-")');
         return t.trim();
       }),
       prefix: read('S3_PREFIX', '', (t) => t.trim().replace(/^\/+|\/+$/g, '')),
       forcePathStyle: read('S3_FORCE_PATH_STYLE', 'false', parseBoolean),
-      requestTimeoutMs: read('S3_REQUEST_TIMEOUT', '30s', (t) => {
-        const ms = parseDuration(t);
-        if (ms < 1000) throw new Error('must be at least 1s');
-        return ms;
-      }),
+      requestTimeoutMs: read('S3_REQUEST_TIMEOUT', '30s', parseDurationWithin('1s', '1h')),
     },
     temporal: {
       address: read('TEMPORAL_ADDRESS', 'localhost:7233', text),
@@ -233,7 +244,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
     logLevel: read('LOG_LEVEL', 'info', parseLogLevel),
     metricsPort: read('METRICS_PORT', '9464', parsePort),
     temporalMetricsPort: read('TEMPORAL_METRICS_PORT', '9465', parsePort),
-    shutdownGraceTimeMs: read('SHUTDOWN_GRACE_TIME', '30s', parseDuration),
+    shutdownGraceTimeMs: read('SHUTDOWN_GRACE_TIME', '30s', parseDurationWithin('0s', '1h')),
     completionWebhookUrl: read('COMPLETION_WEBHOOK_URL', '', (t) => {
       if (t.trim() === '') return undefined;
       const url = new URL(t.trim());

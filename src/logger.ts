@@ -39,7 +39,7 @@ export class TemporalPinoLogger implements TemporalLogger {
   log(level: TemporalLogLevel, message: string, meta?: LogMetadata): void {
     const method = BY_DESIGN.has(message) ? 'debug' : (level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
     // The task token is an opaque credential for completing the activity: no use in a log.
-    const { taskToken: _taskToken, ...rest } = meta ?? {};
+    const { taskToken, ...rest } = meta ?? {};
     this.logger[method](rest, message);
   }
   trace(message: string, meta?: LogMetadata): void {

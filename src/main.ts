@@ -8,6 +8,7 @@ import { createMetrics, serveMetrics } from './metrics';
 import { createS3Client } from './s3';
 import { registerSearchAttributes } from './temporal-setup';
 import { startWatcher } from './watcher';
+import { visibilityString } from './stream/search-attributes';
 import { STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
 import { createStreamWorkers } from './worker';
 
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
 }
 
 async function countActiveStreams(client: Client, taskQueue: string): Promise<number> {
-  const { count } = await client.workflow.count(`WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue}'`);
+  const { count } = await client.workflow.count(`WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = ${visibilityString(taskQueue)}`);
   return count;
 }
 

@@ -15,7 +15,7 @@ test('`npm start` builds, then refuses a bad configuration with a readable error
   assert.equal(failure.code, 1);
   assert.match(failure.stderr, /Invalid configuration/);
   assert.match(failure.stderr, /S3_BUCKET is required/);
-  assert.match(failure.stderr, /CHUNK_SIZE: "lots" is not a size/);
-  assert.match(failure.stderr, /S3_ENDPOINT: must not carry credentials/);
-  assert.doesNotMatch(failure.stderr, /hunter2/);
+  assert.match(failure.stderr, /CHUNK_SIZE is not a size/);
+  assert.match(failure.stderr, /S3_ENDPOINT must not carry credentials/);
+  assert.doesNotMatch(failure.stderr, /hunter2|lots/);
 });

@@ -69,17 +69,49 @@ describe('config', () => {
     assert.throws(() => loadConfig({ ...minimal, MAX_CONCURRENT_UPLOADS: 'many' }), /MAX_CONCURRENT_UPLOADS/);
   });
 
+  test('bounds every size and duration: a timer past 2^31 ms would fire at once, a 1-byte chunk floods the bucket', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...minimal, ...env });
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    assert.deepEqual(problems({ CHUNK_SIZE: '1' }), ['CHUNK_SIZE must be from 1KiB to 5GiB']);
+    assert.deepEqual(problems({ CHUNK_SIZE: '6GiB' }), ['CHUNK_SIZE must be from 1KiB to 5GiB']);
+    assert.deepEqual(problems({ STREAM_IDLE_TIMEOUT: '600h' }), ['STREAM_IDLE_TIMEOUT must be from 100ms to 24h']);
+    assert.deepEqual(problems({ WATCH_COALESCE_INTERVAL: '0' }), ['WATCH_COALESCE_INTERVAL must be from 10ms to 1m']);
+    assert.deepEqual(problems({ WATCH_RESCAN_INTERVAL: '100ms' }), ['WATCH_RESCAN_INTERVAL must be from 1s to 24h']);
+    assert.deepEqual(problems({ S3_REQUEST_TIMEOUT: '2h' }), ['S3_REQUEST_TIMEOUT must be from 1s to 1h']);
+    assert.deepEqual(problems({ SHUTDOWN_GRACE_TIME: '1000h' }), ['SHUTDOWN_GRACE_TIME must be from 0s to 1h']);
+    assert.deepEqual(problems({ CHUNK_SIZE: '1KiB', STREAM_IDLE_TIMEOUT: '24h', WATCH_COALESCE_INTERVAL: '10ms', SHUTDOWN_GRACE_TIME: '0' }), []);
+    assert.deepEqual(problems({ TEMPORAL_TASK_QUEUE: 'uploads\u0007' }), ['TEMPORAL_TASK_QUEUE must be 1 to 200 printable characters']);
+    assert.deepEqual(problems({ TEMPORAL_TASK_QUEUE: "it's uploads" }), [], 'a quote is escaped in queries, not refused');
+  });
+
   test('names every bad variable at once, without echoing secrets', () => {
     const error = (() => {
       try {
-        loadConfig({ CHUNK_SIZE: 'huge', STREAM_IDLE_TIMEOUT: 'later', LOG_LEVEL: 'loud', S3_ENDPOINT: 'http://user:hunter2@minio:9000' });
+        loadConfig({
+          CHUNK_SIZE: 'huge',
+          STREAM_IDLE_TIMEOUT: 'later',
+          LOG_LEVEL: 'loud',
+          S3_ENDPOINT: 'http://user:hunter2@minio:9000',
+          // A secret pasted into the wrong variable.
+          S3_REGION: 'eu-west-1',
+          METRICS_PORT: 'wJalrXUtnFEMI-secret',
+          TEMPORAL_ADDRESS: 'localhost:7233',
+          COMPLETION_WEBHOOK_URL: 'not a url hunter3',
+        });
       } catch (err) {
         return err;
       }
     })();
     assert.ok(error instanceof ConfigError);
     const names = error.problems.map((problem) => problem.split(/[: ]/)[0]);
-    assert.deepEqual(names.sort(), ['CHUNK_SIZE', 'LOG_LEVEL', 'S3_BUCKET', 'S3_ENDPOINT', 'STREAM_IDLE_TIMEOUT']);
-    assert.doesNotMatch(error.message, /hunter2/);
+    assert.deepEqual(names.sort(), ['CHUNK_SIZE', 'COMPLETION_WEBHOOK_URL', 'LOG_LEVEL', 'METRICS_PORT', 'S3_BUCKET', 'S3_ENDPOINT', 'STREAM_IDLE_TIMEOUT']);
+    assert.doesNotMatch(error.message, /hunter2|hunter3|wJalrXUtnFEMI|huge|later|loud/);
+    assert.match(error.message, /COMPLETION_WEBHOOK_URL is not a URL/);
   });
 });
