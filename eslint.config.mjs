@@ -11,14 +11,21 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       // A promise nobody awaits loses its error: an upload that fails silently. node:test's
       // test() and describe() return promises that the runner itself awaits.
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] },
+          ],
+        },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
       '@typescript-eslint/no-misused-promises': 'error',
@@ -33,10 +40,26 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code and the decisions it imports do no I/O: no Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code and the decisions it imports do no I/O: no Node built-ins.',
+          })),
           patterns: [
             {
-              group: ['**/activities', '**/activities/**', '**/watcher', '**/watcher/**', '@aws-sdk/*', 'chokidar', 'pino', 'prom-client', '**/config', '**/s3', '**/logger', '**/metrics'],
+              group: [
+                '**/activities',
+                '**/activities/**',
+                '**/watcher',
+                '**/watcher/**',
+                '@aws-sdk/*',
+                'chokidar',
+                'pino',
+                'prom-client',
+                '**/config',
+                '**/s3',
+                '**/logger',
+                '**/metrics',
+              ],
               allowTypeImports: true,
               message: 'Workflow code imports only types and pure helpers: I/O belongs in src/activities.',
             },

@@ -71,7 +71,12 @@ export async function startAppUnderTest(ctx: BenchContext, run: AppRun): Promise
       if (line.includes(`"msg":"${READY_MESSAGE}"`)) resolve();
     });
   });
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the app did not start within ${START_TIMEOUT_MS} ms; its log: ${logFile}`)), START_TIMEOUT_MS).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(
+      () => reject(new Error(`the app did not start within ${START_TIMEOUT_MS} ms; its log: ${logFile}`)),
+      START_TIMEOUT_MS,
+    ).unref(),
+  );
   try {
     await Promise.race([ready, crashed, timeout]);
   } catch (err) {

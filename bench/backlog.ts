@@ -78,14 +78,18 @@ export async function runBacklog(ctx: BenchContext): Promise<BacklogResult> {
 
   ctx.log('backlog: PutObject loop baseline');
   coldStart();
-  const putLoop = await baseline(ctx, () => putChunks(stack.minio, stack.bucket, 'baseline-put', paths, parallel, plan.chunkSize));
+  const putLoop = await baseline(ctx, () =>
+    putChunks(stack.minio, stack.bucket, 'baseline-put', paths, parallel, plan.chunkSize),
+  );
   await emptyPrefix(stack.s3, stack.bucket, 'baseline-put');
 
   ctx.log('backlog: rclone copy baseline');
   const rcloneDir = path.join(ctx.workDir, 'rclone-source');
   linkInto(rcloneDir, files);
   coldStart();
-  const rclone = await baseline(ctx, () => rcloneCopy(stack.minio, stack.bucket, 'baseline-rclone', rcloneDir, paths, parallel));
+  const rclone = await baseline(ctx, () =>
+    rcloneCopy(stack.minio, stack.bucket, 'baseline-rclone', rcloneDir, paths, parallel),
+  );
   await emptyPrefix(stack.s3, stack.bucket, 'baseline-rclone');
   fs.rmSync(rcloneDir, { recursive: true, force: true });
 
@@ -112,7 +116,11 @@ function contender(timed: Timed, cpuSeconds: { client: number; minio?: number; t
     ...timed,
     seconds: round(timed.seconds, 2),
     mbPerSecond: round(timed.bytes / MB / timed.seconds, 1),
-    cpuSecondsPerGb: { client: perGb(cpuSeconds.client), minio: perGb(cpuSeconds.minio), temporal: perGb(cpuSeconds.temporal) },
+    cpuSecondsPerGb: {
+      client: perGb(cpuSeconds.client),
+      minio: perGb(cpuSeconds.minio),
+      temporal: perGb(cpuSeconds.temporal),
+    },
   };
 }
 
@@ -122,14 +130,23 @@ async function baseline(ctx: BenchContext, run: () => Promise<Timed>): Promise<C
   const host = meterHost(ctx.servers);
   const timed = await run();
   const { serverCpuSeconds } = host.stop();
-  return contender(timed, { client: selfCpuSeconds() - cpuBefore, minio: serverCpuSeconds.minio, temporal: serverCpuSeconds.temporal });
+  return contender(timed, {
+    client: selfCpuSeconds() - cpuBefore,
+    minio: serverCpuSeconds.minio,
+    temporal: serverCpuSeconds.temporal,
+  });
 }
 
 /**
  * The app's run over the backlog with `processes` app processes, each watching its own directory
  * with its share of the files, against the one Temporal server. Also used by the scale-out section.
  */
-export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], processes: number, name: string): Promise<AppBacklogRun> {
+export async function runAppBacklog(
+  ctx: BenchContext,
+  files: CachedFile[],
+  processes: number,
+  name: string,
+): Promise<AppBacklogRun> {
   const { plan, stack } = ctx;
   const idleTimeoutMs = plan.backlog.idleTimeoutMs;
   // With HOST_ID, the processes share the workflows' task queue and each reads its own files on a
@@ -158,14 +175,22 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
     // A subdirectory named after the run makes each stream's path, hence its workflow id, unique
     // to this run, although the files are links to the same cached inodes in every run.
     const targets: Array<StreamTarget & { sha256: string }> = runs.flatMap((run, p) =>
-      linkInto(path.join(run.watchDir, name), shares[p]).map((file, i) => ({ ...streamTarget(run.watchDir, file, name), sha256: shares[p][i].sha256 })),
+      linkInto(path.join(run.watchDir, name), shares[p]).map((file, i) => ({
+        ...streamTarget(run.watchDir, file, name),
+        sha256: shares[p][i].sha256,
+      })),
     );
     const totalBytes = targets.reduce((sum, target) => sum + target.bytes, 0);
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`${name}: the app did not finish within its time limit`)), Math.max(120, (APP_SECONDS_PER_GB * totalBytes) / 1e9) * 1000).unref(),
+      setTimeout(
+        () => reject(new Error(`${name}: the app did not finish within its time limit`)),
+        Math.max(120, (APP_SECONDS_PER_GB * totalBytes) / 1e9) * 1000,
+      ).unref(),
     );
     const abort = Promise.race([timeout, ...apps.map((app) => app.crashed)]);
-    const done = await Promise.all(targets.map((target) => completeManifest(stack.s3, stack.bucket, target, { intervalMs: 200, abort })));
+    const done = await Promise.all(
+      targets.map((target) => completeManifest(stack.s3, stack.bucket, target, { intervalMs: 200, abort })),
+    );
     const seconds = (Math.max(...done.map(({ seenAt }) => seenAt)) - started) / 1000;
     const usage = meter.stop();
     const host = hostMeter.stop();
@@ -173,12 +198,24 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
     for (const app of apps.splice(0)) await app.stop();
 
     const chunks = done.reduce((sum, { manifest }) => sum + manifest.chunkCount, 0);
-    const history = await historyCost(stack.client, targets.map(({ workflowId }) => workflowId), chunks);
-    const verification = await verify(ctx, targets, done.map(({ manifest }) => manifest));
+    const history = await historyCost(
+      stack.client,
+      targets.map(({ workflowId }) => workflowId),
+      chunks,
+    );
+    const verification = await verify(
+      ctx,
+      targets,
+      done.map(({ manifest }) => manifest),
+    );
     await emptyPrefix(stack.s3, stack.bucket, name);
     return {
       ...contender(
-        { seconds, bytes: totalBytes, how: `the app, ${processes} process(es), STREAM_IDLE_TIMEOUT=${idleTimeoutMs}ms` },
+        {
+          seconds,
+          bytes: totalBytes,
+          how: `the app, ${processes} process(es), STREAM_IDLE_TIMEOUT=${idleTimeoutMs}ms`,
+        },
         { client: usage.cpuSeconds, minio: host.serverCpuSeconds.minio, temporal: host.serverCpuSeconds.temporal },
       ),
       processes,
@@ -199,9 +236,15 @@ export async function runAppBacklog(ctx: BenchContext, files: CachedFile[], proc
  * hash with the file's. The manifest is read as the app under test wrote it (any version), and
  * only its chunk list is used.
  */
-async function verify(ctx: BenchContext, targets: Array<StreamTarget & { sha256: string }>, manifests: ManifestView[]): Promise<Verification> {
+async function verify(
+  ctx: BenchContext,
+  targets: Array<StreamTarget & { sha256: string }>,
+  manifests: ManifestView[],
+): Promise<Verification> {
   const step = Math.max(1, targets.length / Math.max(1, ctx.plan.backlog.verify));
-  const picked = new Set(Array.from({ length: Math.min(targets.length, ctx.plan.backlog.verify) }, (_, i) => Math.floor(i * step)));
+  const picked = new Set(
+    Array.from({ length: Math.min(targets.length, ctx.plan.backlog.verify) }, (_, i) => Math.floor(i * step)),
+  );
   const mismatches: string[] = [];
   for (const i of picked) {
     const sha256 = await downloadStreamSha256(ctx.stack.s3, ctx.stack.bucket, manifests[i]);

@@ -60,23 +60,39 @@ export async function readFiles(files: string[], parallel: number, bufferBytes: 
  * durable state, no hashing of our own, no existence check. The product does more per chunk; this
  * is what the bytes cost alone.
  */
-export async function putChunks(minio: S3Server, bucket: string, prefix: string, files: string[], parallel: number, chunkSize: number): Promise<Timed> {
+export async function putChunks(
+  minio: S3Server,
+  bucket: string,
+  prefix: string,
+  files: string[],
+  parallel: number,
+  chunkSize: number,
+): Promise<Timed> {
   const s3 = s3ClientFor(minio);
   try {
-    return await timed(await totalBytes(files), `PutObject of ${chunkSize}-byte chunks, @aws-sdk/client-s3 defaults, ${parallel} files at once`, () =>
-      inLanes(files, parallel, async (file) => {
-        const buffer = Buffer.allocUnsafe(chunkSize);
-        const handle = await fs.open(file, 'r');
-        try {
-          for (let index = 0; ; index++) {
-            const { bytesRead } = await handle.read(buffer, 0, chunkSize, index * chunkSize);
-            if (bytesRead === 0) break;
-            await s3.send(new PutObjectCommand({ Bucket: bucket, Key: chunkKey(`${prefix}/${path.basename(file)}`, index), Body: buffer.subarray(0, bytesRead) }));
+    return await timed(
+      await totalBytes(files),
+      `PutObject of ${chunkSize}-byte chunks, @aws-sdk/client-s3 defaults, ${parallel} files at once`,
+      () =>
+        inLanes(files, parallel, async (file) => {
+          const buffer = Buffer.allocUnsafe(chunkSize);
+          const handle = await fs.open(file, 'r');
+          try {
+            for (let index = 0; ; index++) {
+              const { bytesRead } = await handle.read(buffer, 0, chunkSize, index * chunkSize);
+              if (bytesRead === 0) break;
+              await s3.send(
+                new PutObjectCommand({
+                  Bucket: bucket,
+                  Key: chunkKey(`${prefix}/${path.basename(file)}`, index),
+                  Body: buffer.subarray(0, bytesRead),
+                }),
+              );
+            }
+          } finally {
+            await handle.close();
           }
-        } finally {
-          await handle.close();
-        }
-      }),
+        }),
     );
   } finally {
     s3.destroy();
@@ -89,7 +105,14 @@ const RCLONE_REMOTE = 'BENCHS3';
  * `rclone copy` of the files' directory, with its defaults but for --transfers. The remote is
  * configured through environment variables only: no config file holds the credentials.
  */
-export async function rcloneCopy(minio: S3Server, bucket: string, prefix: string, dir: string, files: string[], parallel: number): Promise<Timed> {
+export async function rcloneCopy(
+  minio: S3Server,
+  bucket: string,
+  prefix: string,
+  dir: string,
+  files: string[],
+  parallel: number,
+): Promise<Timed> {
   const config = `RCLONE_CONFIG_${RCLONE_REMOTE}_`;
   const env = {
     PATH: process.env.PATH ?? '',
@@ -101,17 +124,33 @@ export async function rcloneCopy(minio: S3Server, bucket: string, prefix: string
     [`${config}ACCESS_KEY_ID`]: minio.accessKeyId,
     [`${config}SECRET_ACCESS_KEY`]: minio.secretAccessKey,
   };
-  const args = ['copy', dir, `${RCLONE_REMOTE}:${bucket}/${prefix}`, '--transfers', String(parallel), '--s3-no-check-bucket', '--quiet'];
-  return timed(await totalBytes(files), `rclone ${args.filter((arg) => arg !== dir && !arg.includes(':')).join(' ')}`, async () => {
-    const child = spawn('rclone', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-4000)));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new Error('rclone is not on PATH: run `npm run setup` (scripts/install-tools.sh) to install it') : err),
-      );
-      child.once('exit', resolve);
-    });
-    if (code !== 0) throw new Error(`rclone copy exited with ${code}: ${stderr}`);
-  });
+  const args = [
+    'copy',
+    dir,
+    `${RCLONE_REMOTE}:${bucket}/${prefix}`,
+    '--transfers',
+    String(parallel),
+    '--s3-no-check-bucket',
+    '--quiet',
+  ];
+  return timed(
+    await totalBytes(files),
+    `rclone ${args.filter((arg) => arg !== dir && !arg.includes(':')).join(' ')}`,
+    async () => {
+      const child = spawn('rclone', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-4000)));
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.once('error', (err: NodeJS.ErrnoException) =>
+          reject(
+            err.code === 'ENOENT'
+              ? new Error('rclone is not on PATH: run `npm run setup` (scripts/install-tools.sh) to install it')
+              : err,
+          ),
+        );
+        child.once('exit', resolve);
+      });
+      if (code !== 0) throw new Error(`rclone copy exited with ${code}: ${stderr}`);
+    },
+  );
 }

@@ -78,14 +78,21 @@ export interface CompleteManifest {
 }
 
 /** Waits for the stream's manifest to be complete with all of the file's bytes; fetched only when its ETag changes. */
-export function completeManifest(s3: S3Client, bucket: string, target: StreamTarget, options: PollOptions): Promise<CompleteManifest> {
+export function completeManifest(
+  s3: S3Client,
+  bucket: string,
+  target: StreamTarget,
+  options: PollOptions,
+): Promise<CompleteManifest> {
   const key = manifestKey(target.prefix);
   let lastEtag: string | null = null;
   return poll(options, async () => {
     const etag = await head(s3, bucket, key);
     if (etag === null || etag === lastEtag) return null;
     lastEtag = etag;
-    const manifest = JSON.parse((await getObject(s3, bucket, key)).toString('utf8')) as Omit<ManifestView, 'chunks'> & { chunks?: ChunkRecord[] };
+    const manifest = JSON.parse((await getObject(s3, bucket, key)).toString('utf8')) as Omit<ManifestView, 'chunks'> & {
+      chunks?: ChunkRecord[];
+    };
     const seenAt = Date.now();
     if (manifest.status !== 'complete' || manifest.totalSize !== target.bytes) return null;
     const chunks = manifest.chunks ?? (await readManifestObject(s3, bucket, key)).chunks;
@@ -97,6 +104,11 @@ export function completeManifest(s3: S3Client, bucket: string, target: StreamTar
 export async function emptyPrefix(s3: S3Client, bucket: string, prefix: string): Promise<void> {
   const keys = await listKeys(s3, bucket, `${prefix}/`);
   for (let i = 0; i < keys.length; i += 1000) {
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }));
+    await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+      }),
+    );
   }
 }

@@ -37,7 +37,10 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const { EventType } = temporal.api.enums.v1;
 
 /** Accumulates the activity and workflow task timings of one run's events into `into`. */
-function timeEvents(events: HistoryEvent[], into: { activities: Map<string, { count: number; queuedMs: number; runMs: number }>; workflowTasks: number[] }): void {
+function timeEvents(
+  events: HistoryEvent[],
+  into: { activities: Map<string, { count: number; queuedMs: number; runMs: number }>; workflowTasks: number[] },
+): void {
   const at = (event: HistoryEvent) => tsToMs(event.eventTime);
   const scheduled = new Map<string, { type: string; at: number; startedAt?: number }>();
   const tasks = new Map<string, number>();
@@ -45,7 +48,10 @@ function timeEvents(events: HistoryEvent[], into: { activities: Map<string, { co
     const id = String(event.eventId);
     switch (event.eventType) {
       case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-        scheduled.set(id, { type: event.activityTaskScheduledEventAttributes?.activityType?.name ?? 'unknown', at: at(event) });
+        scheduled.set(id, {
+          type: event.activityTaskScheduledEventAttributes?.activityType?.name ?? 'unknown',
+          at: at(event),
+        });
         break;
       case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
         const activity = scheduled.get(String(event.activityTaskStartedEventAttributes?.scheduledEventId));
@@ -99,7 +105,10 @@ function eventTypeName(type: temporal.api.enums.v1.EventType | null | undefined)
 /** Counts the history events of every run of the given workflows (found through visibility). */
 export async function historyCost(client: Client, workflowIds: string[], chunks: number): Promise<HistoryCost> {
   const byType: Record<string, number> = {};
-  const timings = { activities: new Map<string, { count: number; queuedMs: number; runMs: number }>(), workflowTasks: [] as number[] };
+  const timings = {
+    activities: new Map<string, { count: number; queuedMs: number; runMs: number }>(),
+    workflowTasks: [] as number[],
+  };
   let runs = 0;
   let events = 0;
   for (const workflowId of workflowIds) {
@@ -145,11 +154,21 @@ export async function historyCost(client: Client, workflowIds: string[], chunks:
       timers: perChunkOf('timer_started'),
     },
     activities: Object.fromEntries(
-      [...timings.activities].map(([type, t]) => [type, { count: t.count, queuedSeconds: round(t.queuedMs / t.count / 1000, 3), runSeconds: round(t.runMs / t.count / 1000, 3) }]),
+      [...timings.activities].map(([type, t]) => [
+        type,
+        {
+          count: t.count,
+          queuedSeconds: round(t.queuedMs / t.count / 1000, 3),
+          runSeconds: round(t.runMs / t.count / 1000, 3),
+        },
+      ]),
     ),
     workflowTasks: {
       count: timings.workflowTasks.length,
-      meanSeconds: round(timings.workflowTasks.reduce((sum, ms) => sum + ms, 0) / Math.max(1, timings.workflowTasks.length) / 1000, 3),
+      meanSeconds: round(
+        timings.workflowTasks.reduce((sum, ms) => sum + ms, 0) / Math.max(1, timings.workflowTasks.length) / 1000,
+        3,
+      ),
     },
   };
 }

@@ -49,7 +49,12 @@ export async function runFinalize(ctx: BenchContext): Promise<FinalizeResults> {
   return { idleTimeoutMs, writeMbPerSecond, runs, growth: round(runs[runs.length - 1].latency - runs[0].latency, 3) };
 }
 
-async function measure(ctx: BenchContext, source: string, idleTimeoutMs: number, writeMbPerSecond: number): Promise<FinalizeRun> {
+async function measure(
+  ctx: BenchContext,
+  source: string,
+  idleTimeoutMs: number,
+  writeMbPerSecond: number,
+): Promise<FinalizeRun> {
   const { s3, bucket } = ctx.stack;
   const name = `finalize-${fs.statSync(source).size}`;
   const watchDir = path.join(ctx.workDir, `${name}-watch`);
@@ -60,8 +65,13 @@ async function measure(ctx: BenchContext, source: string, idleTimeoutMs: number,
     await replayAsRecorded(source, file, writeMbPerSecond);
     const lastWriteAt = fs.statSync(file).mtimeMs;
     const target = { ...streamTarget(watchDir, file, name), bytes: fs.statSync(file).size };
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${name}: no complete manifest`)), idleTimeoutMs + 300_000).unref());
-    const { manifest, seenAt } = await completeManifest(s3, bucket, target, { intervalMs: POLL_MS, abort: Promise.race([timeout, app.crashed]) });
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${name}: no complete manifest`)), idleTimeoutMs + 300_000).unref(),
+    );
+    const { manifest, seenAt } = await completeManifest(s3, bucket, target, {
+      intervalMs: POLL_MS,
+      abort: Promise.race([timeout, app.crashed]),
+    });
     const identical = (await downloadStreamSha256(s3, bucket, manifest)) === (await sha256File(file));
     await emptyPrefix(s3, bucket, name);
     return { bytes: target.bytes, latency: round((seenAt - lastWriteAt - idleTimeoutMs) / 1000, 3), identical };
@@ -82,12 +92,14 @@ async function replayAsRecorded(source: string, file: string, mbPerSecond: numbe
     const { size } = await input.stat();
     const buffer = Buffer.allocUnsafe(WRITE_BYTES);
     const started = performance.now();
-    for (let offset = 0; offset < size; ) {
+    for (let offset = 0; offset < size;) {
       const { bytesRead } = await input.read(buffer, 0, Math.min(WRITE_BYTES, size - offset), offset);
       if (offset === 0) buffer.fill(0, MDAT_SIZE_OFFSET, MDAT_SIZE_OFFSET + 4);
       await output.write(buffer, 0, bytesRead, offset);
       offset += bytesRead;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + offset / (mbPerSecond * 1e3) - performance.now())));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, started + offset / (mbPerSecond * 1e3) - performance.now())),
+      );
     }
     const header = Buffer.alloc(4);
     await input.read(header, 0, 4, MDAT_SIZE_OFFSET);
@@ -112,7 +124,21 @@ async function recordingOfAbout(ctx: BenchContext, bytes: number): Promise<strin
   const list = `${joined}.txt`;
   fs.writeFileSync(list, Array.from({ length: copies }, () => `file '${recording.file}'\n`).join(''));
   const partial = `${joined}.partial.mp4`;
-  const ffmpeg = spawnSync(requireCommand('ffmpeg'), ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', partial]);
+  const ffmpeg = spawnSync(requireCommand('ffmpeg'), [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'concat',
+    '-safe',
+    '0',
+    '-i',
+    list,
+    '-c',
+    'copy',
+    partial,
+  ]);
   fs.rmSync(list);
   if (ffmpeg.status !== 0) throw new Error(`ffmpeg could not join ${copies} recordings: ${ffmpeg.stderr.toString()}`);
   fs.renameSync(partial, joined);

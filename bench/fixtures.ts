@@ -27,7 +27,12 @@ interface CacheIndex {
 }
 
 /** `count` regular MP4s of about `bytes` each, `distinct` of them encoded; cached by their sizes. */
-export async function backlogFiles(count: number, distinct: number, bytes: number, log: (message: string) => void): Promise<CachedFile[]> {
+export async function backlogFiles(
+  count: number,
+  distinct: number,
+  bytes: number,
+  log: (message: string) => void,
+): Promise<CachedFile[]> {
   const dir = path.join(CACHE_DIR, `backlog-${count}x${bytes}-${distinct}`);
   const indexFile = path.join(dir, 'index.json');
   // The index is written last: a run cut short leaves no index, and the set is made again.
@@ -35,7 +40,9 @@ export async function backlogFiles(count: number, distinct: number, bytes: numbe
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const seconds = Math.max(1, Math.round((bytes * 8) / BACKLOG_BITRATE_BITS));
-  log(`generating ${distinct} recordings of ${seconds} s (about ${(bytes / 1e6).toFixed(0)} MB each) and ${count - distinct} copies in ${dir}`);
+  log(
+    `generating ${distinct} recordings of ${seconds} s (about ${(bytes / 1e6).toFixed(0)} MB each) and ${count - distinct} copies in ${dir}`,
+  );
   const names = Array.from({ length: count }, (_, i) => path.join(dir, `file-${String(i).padStart(2, '0')}.mp4`));
   for (const file of names.slice(0, distinct)) {
     await makeMp4(file, { seconds, kind: 'regular', bitrate: String(BACKLOG_BITRATE_BITS), size: VIDEO_SIZE });

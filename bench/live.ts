@@ -2,7 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chunkKey } from '../src/stream/object-keys';
 import { scrapeAppMetrics, startAppUnderTest, type AppMetrics } from './app';
-import { completeManifest, emptyPrefix, objectSeenAt, streamTarget, type CompleteManifest, type PollOptions, type StreamTarget } from './bucket-poll';
+import {
+  completeManifest,
+  emptyPrefix,
+  objectSeenAt,
+  streamTarget,
+  type CompleteManifest,
+  type PollOptions,
+  type StreamTarget,
+} from './bucket-poll';
 import type { BenchContext } from './context';
 import { appCost, historyCost, round, type AppCost } from './cost';
 import { flushWrites, liveSource } from './fixtures';
@@ -60,7 +68,10 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
   try {
     const chunkPeriodMs = plan.chunkSize / bytesPerMs;
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`${name}: streams not finished in time`)), seconds * 1000 + chunkPeriodMs + idleTimeoutMs + 180_000).unref(),
+      setTimeout(
+        () => reject(new Error(`${name}: streams not finished in time`)),
+        seconds * 1000 + chunkPeriodMs + idleTimeoutMs + 180_000,
+      ).unref(),
     );
     const poll: PollOptions = { intervalMs: POLL_MS, abort: Promise.race([timeout, app.crashed]) };
     flushWrites();
@@ -71,7 +82,15 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
     const stagger = Math.min(chunkPeriodMs, seconds * 1000) / streams;
     const results = await Promise.all(
       Array.from({ length: streams }, (_, i) =>
-        measureStream(ctx, path.join(watchDir, name, `cam-${String(i).padStart(2, '0')}.mp4`), { source, sourceBytes, seconds, startDelayMs: i * stagger, watchDir, prefix: name, poll }),
+        measureStream(ctx, path.join(watchDir, name, `cam-${String(i).padStart(2, '0')}.mp4`), {
+          source,
+          sourceBytes,
+          seconds,
+          startDelayMs: i * stagger,
+          watchDir,
+          prefix: name,
+          poll,
+        }),
       ),
     );
     const usage = meter.stop();
@@ -81,7 +100,11 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
 
     const bytes = results.reduce((sum, r) => sum + r.target.bytes, 0);
     const chunks = results.reduce((sum, r) => sum + r.final.manifest.chunkCount, 0);
-    const history = await historyCost(stack.client, results.map((r) => r.target.workflowId), chunks);
+    const history = await historyCost(
+      stack.client,
+      results.map((r) => r.target.workflowId),
+      chunks,
+    );
     await emptyPrefix(stack.s3, stack.bucket, name);
     return {
       streams,
@@ -90,7 +113,9 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
       idleTimeoutMs,
       chunkLag: percentiles(results.flatMap((r) => r.lags)),
       chunkLagToUploadedAt: percentiles(
-        results.flatMap((r) => r.chunkDoneAt.map((doneAt, index) => (Date.parse(r.final.manifest.chunks[index].uploadedAt) - doneAt) / 1000)),
+        results.flatMap((r) =>
+          r.chunkDoneAt.map((doneAt, index) => (Date.parse(r.final.manifest.chunks[index].uploadedAt) - doneAt) / 1000),
+        ),
       ),
       finalizeLatency: percentiles(results.map((r) => (r.final.seenAt - r.lastWriteAt - idleTimeoutMs) / 1000)),
       pollMs: POLL_MS,
@@ -138,7 +163,9 @@ async function measureStream(ctx: BenchContext, file: string, plan: StreamPlan):
     const duration = plan.seconds * 1000;
     for (let written = 0, tick = 1; written < plan.sourceBytes; tick++) {
       // Paced by the clock, not by the previous write, so a slow write is caught up, not carried over.
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + tick * WRITE_INTERVAL_MS - performance.now())));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, started + tick * WRITE_INTERVAL_MS - performance.now())),
+      );
       const due = Math.min(plan.sourceBytes, Math.round((plan.sourceBytes * (performance.now() - started)) / duration));
       if (due <= written) continue;
       const bytes = Buffer.allocUnsafe(due - written);
@@ -150,7 +177,11 @@ async function measureStream(ctx: BenchContext, file: string, plan: StreamPlan):
         const index = chunkDoneAt.length;
         const doneAt = lastWriteAt;
         chunkDoneAt.push(doneAt);
-        lagPolls.push(objectSeenAt(s3, bucket, chunkKey(target.prefix, index), plan.poll).then((seenAt) => (seenAt - doneAt) / 1000));
+        lagPolls.push(
+          objectSeenAt(s3, bucket, chunkKey(target.prefix, index), plan.poll).then(
+            (seenAt) => (seenAt - doneAt) / 1000,
+          ),
+        );
       }
     }
   } finally {
@@ -159,7 +190,9 @@ async function measureStream(ctx: BenchContext, file: string, plan: StreamPlan):
   }
   // The mtime is what the app's idle timer goes by: the close may come a little after the last write.
   lastWriteAt = Math.max(lastWriteAt, Math.trunc(fs.statSync(file).mtimeMs));
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, lastWriteAt + ctx.plan.live.idleTimeoutMs - FINALIZE_POLL_LEAD_MS - Date.now())));
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.max(0, lastWriteAt + ctx.plan.live.idleTimeoutMs - FINALIZE_POLL_LEAD_MS - Date.now())),
+  );
   const [lags, final] = await Promise.all([Promise.all(lagPolls), completeManifest(s3, bucket, target, plan.poll)]);
   return { target, chunkDoneAt, lags, lastWriteAt, final };
 }
@@ -167,6 +200,7 @@ async function measureStream(ctx: BenchContext, file: string, plan: StreamPlan):
 /** Nearest-rank percentiles, in seconds to the millisecond. */
 export function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => (sorted.length === 0 ? 0 : round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)], 3));
+  const at = (p: number) =>
+    sorted.length === 0 ? 0 : round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)], 3);
   return { n: sorted.length, p50: at(50), p95: at(95), p99: at(99), max: at(100) };
 }

@@ -44,7 +44,10 @@ function readProc(pid: number, file: string): string | null {
 function cpuSecondsOf(pid: number, reapedChildren = false): number | null {
   const stat = readProc(pid, 'stat');
   if (!stat) return null;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   return (fields[11] + fields[12] + (reapedChildren ? fields[13] + fields[14] : 0)) / CLOCK_TICKS;
 }
 
@@ -155,7 +158,9 @@ export interface HostLoad {
 export function meterHost(servers: Record<string, number | null>): { stop(): HostLoad } {
   const started = performance.now();
   const busy = hostBusySeconds();
-  const serverStart = Object.fromEntries(Object.entries(servers).map(([name, pid]) => [name, pid === null ? null : cpuSecondsOf(pid)]));
+  const serverStart = Object.fromEntries(
+    Object.entries(servers).map(([name, pid]) => [name, pid === null ? null : cpuSecondsOf(pid)]),
+  );
   return {
     stop() {
       const serverCpuSeconds: Record<string, number> = {};

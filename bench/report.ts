@@ -14,7 +14,14 @@ export interface BenchResults {
   mode: BenchPlan['mode'];
   startedAt: string;
   finishedAt: string;
-  host: { cpus: number; cpuModel: string; memoryGb: number; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  host: {
+    cpus: number;
+    cpuModel: string;
+    memoryGb: number;
+    node: string;
+    loadAverageAtStart: number[];
+    loadAverageAtEnd: number[];
+  };
   /** The app under test: its checkout, commit, whether its src/ had uncommitted changes, how it was started, and --app-env. */
   app: { dir: string; commit: string | null; srcDirty: boolean | null; command: string; env: Record<string, string> };
   plan: BenchPlan;
@@ -46,10 +53,21 @@ export function writeReport(results: BenchResults, outDir: string): { json: stri
 
 const fixed = (value: number, digits = 2) => value.toFixed(digits);
 const mb = (bytes: number) => fixed(bytes / 1e6, 0);
-const table = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+const table = (head: string[], rows: string[][]) =>
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
 const contenderRow = (name: string, c: Contender, ratio: string) => {
   const cpu = c.cpuSecondsPerGb;
-  return [name, fixed(c.seconds), fixed(c.mbPerSecond, 1), ratio, `${fixed(cpu.client, 1)}, ${fixed(cpu.minio, 1)}, ${fixed(cpu.temporal, 1)}`];
+  return [
+    name,
+    fixed(c.seconds),
+    fixed(c.mbPerSecond, 1),
+    ratio,
+    `${fixed(cpu.client, 1)}, ${fixed(cpu.minio, 1)}, ${fixed(cpu.temporal, 1)}`,
+  ];
 };
 const lagCells = (p: Percentiles) => [fixed(p.p50, 3), fixed(p.p95, 3), fixed(p.p99, 3), fixed(p.max, 3)];
 
@@ -59,7 +77,13 @@ export function renderMarkdown(r: BenchResults): string {
   out.push(`# Benchmark \`${r.label}\` (${r.mode})`, '');
   out.push(
     `App: \`${r.app.dir}\` at ${r.app.commit?.slice(0, 7) ?? 'unknown commit'}${r.app.srcDirty ? ' with uncommitted changes in src/' : ''}, run as \`node ${r.app.command}\`` +
-      `${Object.keys(r.app.env).length > 0 ? `, env ${Object.entries(r.app.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}. ` +
+      `${
+        Object.keys(r.app.env).length > 0
+          ? `, env ${Object.entries(r.app.env)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`
+          : ''
+      }. ` +
       `Host: ${r.host.cpus} CPUs (${r.host.cpuModel}), ${fixed(r.host.memoryGb, 0)} GB, Node ${r.host.node}, load average ${r.host.loadAverageAtStart.map((l) => fixed(l, 1)).join(' ')} at start. ` +
       `${r.startedAt} to ${r.finishedAt}. Chunk size ${plan.chunkSize} bytes.`,
     '',
@@ -90,8 +114,14 @@ export function renderMarkdown(r: BenchResults): string {
 
   if (r.live?.length) {
     const l = r.live[0];
-    out.push(`## Live: writers replaying a ${fixed(l.mbitPerSecondPerStream, 1)} Mbit/s recording for ${l.seconds} s each, idle timeout ${l.idleTimeoutMs} ms`, '');
-    out.push(`Chunk lag: a full chunk's last byte written to its object seen in S3 (HEAD every ${l.pollMs} ms); to uploadedAt: to the time the manifest records. Finalize: last write to the complete manifest seen, minus the idle timeout. Seconds.`, '');
+    out.push(
+      `## Live: writers replaying a ${fixed(l.mbitPerSecondPerStream, 1)} Mbit/s recording for ${l.seconds} s each, idle timeout ${l.idleTimeoutMs} ms`,
+      '',
+    );
+    out.push(
+      `Chunk lag: a full chunk's last byte written to its object seen in S3 (HEAD every ${l.pollMs} ms); to uploadedAt: to the time the manifest records. Finalize: last write to the complete manifest seen, minus the idle timeout. Seconds.`,
+      '',
+    );
     out.push(
       table(
         ['Streams', 'Chunks', 'Lag p50', 'p95', 'p99', 'max', 'Lag to uploadedAt p99', 'Finalize p50', 'Finalize max'],
@@ -109,9 +139,27 @@ export function renderMarkdown(r: BenchResults): string {
   }
 
   const costs: Array<readonly [string, AppCost, AppMetrics]> = [
-    ...(r.backlog ? [[`backlog, ${r.backlog.files} × ${mb(r.backlog.totalBytes / r.backlog.files)} MB files, 1 process`, r.backlog.app.cost, r.backlog.app.appMetrics] as const] : []),
-    ...(r.live ?? []).map((run) => [`live, ${run.streams} stream${run.streams === 1 ? '' : 's'}`, run.cost, run.appMetrics] as const),
-    ...(r.scaleOut ? [['scale-out backlog, 2 processes (summed)', r.scaleOut.twoProcesses.cost, r.scaleOut.twoProcesses.appMetrics] as const] : []),
+    ...(r.backlog
+      ? [
+          [
+            `backlog, ${r.backlog.files} × ${mb(r.backlog.totalBytes / r.backlog.files)} MB files, 1 process`,
+            r.backlog.app.cost,
+            r.backlog.app.appMetrics,
+          ] as const,
+        ]
+      : []),
+    ...(r.live ?? []).map(
+      (run) => [`live, ${run.streams} stream${run.streams === 1 ? '' : 's'}`, run.cost, run.appMetrics] as const,
+    ),
+    ...(r.scaleOut
+      ? [
+          [
+            'scale-out backlog, 2 processes (summed)',
+            r.scaleOut.twoProcesses.cost,
+            r.scaleOut.twoProcesses.appMetrics,
+          ] as const,
+        ]
+      : []),
   ];
   if (costs.length > 0) {
     out.push('## Cost of the app process', '');
@@ -121,7 +169,20 @@ export function renderMarkdown(r: BenchResults): string {
     );
     out.push(
       table(
-        ['Run', 'MB', 'CPU s', 'CPU s/GB', 'Temporal, MinIO CPU s', 'Host busy, cores', 'Peak RSS MB', 'RSS at rest MB', 'V8 heap, external MB at end', 'History events/chunk', 'Per chunk: workflow tasks, activities, signals, timers', 'Chunk upload s (app metric, mean)'],
+        [
+          'Run',
+          'MB',
+          'CPU s',
+          'CPU s/GB',
+          'Temporal, MinIO CPU s',
+          'Host busy, cores',
+          'Peak RSS MB',
+          'RSS at rest MB',
+          'V8 heap, external MB at end',
+          'History events/chunk',
+          'Per chunk: workflow tasks, activities, signals, timers',
+          'Chunk upload s (app metric, mean)',
+        ],
         costs.map(([name, cost, metrics]) => [
           name,
           mb(cost.bytes),
@@ -145,13 +206,28 @@ export function renderMarkdown(r: BenchResults): string {
 
   if (costs.length > 0) {
     out.push('## Where the time goes, from the Temporal histories', '');
-    out.push('Means per activity execution: queued is scheduled to started (waiting for a worker slot or a poll), ran is started to closed. A workflow task (scheduled to completed) is the round trip between one step of a stream and the next.', '');
+    out.push(
+      'Means per activity execution: queued is scheduled to started (waiting for a worker slot or a poll), ran is started to closed. A workflow task (scheduled to completed) is the round trip between one step of a stream and the next.',
+      '',
+    );
     out.push(
       table(
         ['Run', 'Step', 'Count', 'Queued s', 'Ran s'],
         costs.flatMap(([name, cost]) => [
-          [name, 'workflow task', String(cost.history.workflowTasks.count), '', fixed(cost.history.workflowTasks.meanSeconds, 3)],
-          ...Object.entries(cost.history.activities).map(([type, t]) => ['', type, String(t.count), fixed(t.queuedSeconds, 3), fixed(t.runSeconds, 3)]),
+          [
+            name,
+            'workflow task',
+            String(cost.history.workflowTasks.count),
+            '',
+            fixed(cost.history.workflowTasks.meanSeconds, 3),
+          ],
+          ...Object.entries(cost.history.activities).map(([type, t]) => [
+            '',
+            type,
+            String(t.count),
+            fixed(t.queuedSeconds, 3),
+            fixed(t.runSeconds, 3),
+          ]),
         ]),
       ),
       '',
@@ -177,9 +253,18 @@ export function renderMarkdown(r: BenchResults): string {
 
   if (r.finalize) {
     const f = r.finalize;
-    out.push(`## Finalize: a regular MP4 recorded at ${f.writeMbPerSecond} MB/s, header patched at stop, idle timeout ${f.idleTimeoutMs} ms`, '');
+    out.push(
+      `## Finalize: a regular MP4 recorded at ${f.writeMbPerSecond} MB/s, header patched at stop, idle timeout ${f.idleTimeoutMs} ms`,
+      '',
+    );
     out.push('From the last write to the complete manifest seen, minus the idle timeout. Seconds.', '');
-    out.push(table(['Recording MB', 'Finalize s', 'Bucket equals the file'], f.runs.map((run) => [mb(run.bytes), fixed(run.latency, 3), run.identical ? 'yes' : '**no**'])), '');
+    out.push(
+      table(
+        ['Recording MB', 'Finalize s', 'Bucket equals the file'],
+        f.runs.map((run) => [mb(run.bytes), fixed(run.latency, 3), run.identical ? 'yes' : '**no**']),
+      ),
+      '',
+    );
   }
 
   const targets = targetRows(r);
@@ -194,18 +279,30 @@ function targetRows(r: BenchResults): string[][] {
   if (r.backlog) {
     const vsPut = 1 / r.backlog.timeRatio.putLoop;
     const vsRclone = 1 / r.backlog.timeRatio.rclone;
-    rows.push([`Backlog throughput ≥ ${TARGETS.putLoopThroughputRatio} × PutObject loop`, `${fixed(vsPut)} ×`, met(vsPut >= TARGETS.putLoopThroughputRatio)]);
+    rows.push([
+      `Backlog throughput ≥ ${TARGETS.putLoopThroughputRatio} × PutObject loop`,
+      `${fixed(vsPut)} ×`,
+      met(vsPut >= TARGETS.putLoopThroughputRatio),
+    ]);
     rows.push(['Backlog faster than rclone copy', `${fixed(vsRclone)} × rclone's throughput`, met(vsRclone > 1)]);
   }
   const live10 = r.live?.find((run) => run.streams === 10) ?? r.live?.at(-1);
   if (live10) {
-    rows.push([`Chunk lag p99 < ${TARGETS.chunkLagP99Seconds} s (${live10.streams} streams)`, `${fixed(live10.chunkLag.p99, 3)} s`, met(live10.chunkLag.p99 < TARGETS.chunkLagP99Seconds)]);
+    rows.push([
+      `Chunk lag p99 < ${TARGETS.chunkLagP99Seconds} s (${live10.streams} streams)`,
+      `${fixed(live10.chunkLag.p99, 3)} s`,
+      met(live10.chunkLag.p99 < TARGETS.chunkLagP99Seconds),
+    ]);
     rows.push([
       `Manifest within ${TARGETS.finalizeLatencySeconds} s after the idle timeout (${live10.streams} streams, max)`,
       `${fixed(live10.finalizeLatency.max, 3)} s`,
       met(live10.finalizeLatency.max < TARGETS.finalizeLatencySeconds),
     ]);
-    rows.push([`Peak RSS < ${TARGETS.peakRssMbAt10Streams} MB (${live10.streams} streams)`, `${fixed(live10.cost.peakRssMb, 0)} MB`, met(live10.cost.peakRssMb < TARGETS.peakRssMbAt10Streams)]);
+    rows.push([
+      `Peak RSS < ${TARGETS.peakRssMbAt10Streams} MB (${live10.streams} streams)`,
+      `${fixed(live10.cost.peakRssMb, 0)} MB`,
+      met(live10.cost.peakRssMb < TARGETS.peakRssMbAt10Streams),
+    ]);
   }
   if (r.finalize && r.finalize.runs.length > 1) {
     const { runs, growth } = r.finalize;
@@ -215,10 +312,21 @@ function targetRows(r: BenchResults): string[][] {
       met(growth <= TARGETS.finalizeGrowthSeconds),
     ]);
   }
-  const histories = [r.backlog?.app.cost, ...(r.live ?? []).map((run) => run.cost), r.scaleOut?.twoProcesses.cost].filter((c): c is AppCost => !!c).map((c) => c.history);
+  const histories = [r.backlog?.app.cost, ...(r.live ?? []).map((run) => run.cost), r.scaleOut?.twoProcesses.cost]
+    .filter((c): c is AppCost => !!c)
+    .map((c) => c.history);
   if (histories.length > 0) {
-    const perChunk = histories.reduce((sum, h) => sum + h.events, 0) / Math.max(1, histories.reduce((sum, h) => sum + h.chunks, 0));
-    rows.push([`≤ ${TARGETS.historyEventsPerChunk} history events per chunk (all runs)`, fixed(perChunk, 1), met(perChunk <= TARGETS.historyEventsPerChunk)]);
+    const perChunk =
+      histories.reduce((sum, h) => sum + h.events, 0) /
+      Math.max(
+        1,
+        histories.reduce((sum, h) => sum + h.chunks, 0),
+      );
+    rows.push([
+      `≤ ${TARGETS.historyEventsPerChunk} history events per chunk (all runs)`,
+      fixed(perChunk, 1),
+      met(perChunk <= TARGETS.historyEventsPerChunk),
+    ]);
   }
   return rows;
 }

@@ -110,7 +110,9 @@ function planFrom(argv: string[]): Invocation {
       cold: !values.warm,
     },
     live: {
-      streamCounts: values['live-streams']?.split(',').map((n) => Math.round(count('live-streams', n, 1))) ?? base.live.streamCounts,
+      streamCounts:
+        values['live-streams']?.split(',').map((n) => Math.round(count('live-streams', n, 1))) ??
+        base.live.streamCounts,
       seconds: Math.round(count('live-seconds', values['live-seconds'], base.live.seconds)),
       bitrate: values.bitrate ?? base.live.bitrate,
       idleTimeoutMs: base.live.idleTimeoutMs,
@@ -138,7 +140,10 @@ function planFrom(argv: string[]): Invocation {
 
 function git(appDir: string, args: string[]): string | null {
   try {
-    return execFileSync('git', ['-C', appDir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['-C', appDir, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return null;
   }
@@ -159,7 +164,8 @@ function appCommand(appDir: string, built: boolean, log: (message: string) => vo
 async function main(): Promise<void> {
   const { plan, label, appDir, built, outDir, appEnv } = planFrom(process.argv.slice(2));
   const began = Date.now();
-  const log = (message: string) => process.stderr.write(`[bench +${((Date.now() - began) / 1000).toFixed(0)}s] ${message}\n`);
+  const log = (message: string) =>
+    process.stderr.write(`[bench +${((Date.now() - began) / 1000).toFixed(0)}s] ${message}\n`);
   const command = appCommand(appDir, built, log);
   const status = git(appDir, ['status', '--porcelain', '--', 'src']);
   const results: BenchResults = {
@@ -175,7 +181,13 @@ async function main(): Promise<void> {
       loadAverageAtStart: os.loadavg(),
       loadAverageAtEnd: [],
     },
-    app: { dir: appDir, commit: git(appDir, ['rev-parse', 'HEAD']), srcDirty: status === null ? null : status !== '', command: command.join(' '), env: appEnv },
+    app: {
+      dir: appDir,
+      commit: git(appDir, ['rev-parse', 'HEAD']),
+      srcDirty: status === null ? null : status !== '',
+      command: command.join(' '),
+      env: appEnv,
+    },
     plan,
     errors: [],
   };

@@ -24,7 +24,11 @@ export async function runScaleOut(ctx: BenchContext, oneProcess?: AppBacklogRun)
   ctx.log('scale-out: two app processes');
   const twoProcesses = await runAppBacklog(ctx, cached, 2, 'scale-out-2');
   return {
-    oneProcess: { seconds: single.seconds, mbPerSecond: single.mbPerSecond, from: oneProcess ? 'backlog section' : 'this section' },
+    oneProcess: {
+      seconds: single.seconds,
+      mbPerSecond: single.mbPerSecond,
+      from: oneProcess ? 'backlog section' : 'this section',
+    },
     twoProcesses,
     speedup: round(twoProcesses.mbPerSecond / single.mbPerSecond, 2),
   };

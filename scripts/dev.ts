@@ -19,7 +19,8 @@ const bucket = env.S3_BUCKET ?? 'recordings';
 
 /** MinIO's root credentials, made once and kept with its data so a restart can read old objects. */
 function credentials(): { accessKeyId: string; secretAccessKey: string } {
-  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) return { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY };
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY)
+    return { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY };
   const file = path.join(dataDir, 'minio-credentials.json');
   if (!fs.existsSync(file)) {
     const made = { accessKeyId: 'stream-uploader', secretAccessKey: randomBytes(18).toString('base64url') };

@@ -109,11 +109,17 @@ function supervise(command: string, args: string[], env: NodeJS.ProcessEnv, logF
   };
 }
 
-async function waitUntil(what: string, server: Supervised, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+async function waitUntil(
+  what: string,
+  server: Supervised,
+  ready: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { exitCode, signalCode } = server.child;
-    if (exitCode !== null || signalCode !== null) throw new Error(`${what} exited with ${exitCode ?? signalCode}: ${server.stderrTail()}`);
+    if (exitCode !== null || signalCode !== null)
+      throw new Error(`${what} exited with ${exitCode ?? signalCode}: ${server.stderrTail()}`);
     if (await ready().catch(() => false)) return;
     if (Date.now() > deadline) {
       await server.stop();
@@ -143,7 +149,14 @@ function scratchDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `stream-uploader-${name}-`));
 }
 
-type TemporalOptions = { port?: number; uiPort?: number; dbFile?: string; logFile?: string; namespace?: string; headless?: boolean };
+type TemporalOptions = {
+  port?: number;
+  uiPort?: number;
+  dbFile?: string;
+  logFile?: string;
+  namespace?: string;
+  headless?: boolean;
+};
 
 export async function startTemporal(opts: TemporalOptions = {}): Promise<TemporalServer> {
   return retryPortClash(() => startTemporalOnce(opts));
@@ -159,7 +172,16 @@ async function startTemporalOnce(opts: TemporalOptions): Promise<TemporalServer>
 
   async function launch(): Promise<Supervised> {
     const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort)];
-    args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'warn', '--namespace', namespace);
+    args.push(
+      '--http-port',
+      String(await freePort()),
+      '--metrics-port',
+      String(await freePort()),
+      '--log-level',
+      'warn',
+      '--namespace',
+      namespace,
+    );
     if (opts.dbFile) args.push('--db-filename', opts.dbFile);
     if (opts.headless ?? true) args.push('--headless');
     const server = supervise(toolPath('temporal'), args, process.env, logFile);
@@ -196,7 +218,14 @@ async function startTemporalOnce(opts: TemporalOptions): Promise<TemporalServer>
   };
 }
 
-type MinioOptions = { port?: number; consolePort?: number; dataDir?: string; accessKeyId?: string; secretAccessKey?: string; logFile?: string };
+type MinioOptions = {
+  port?: number;
+  consolePort?: number;
+  dataDir?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  logFile?: string;
+};
 
 export async function startMinio(opts: MinioOptions = {}): Promise<S3Server> {
   return retryPortClash(() => startMinioOnce(opts));
@@ -212,12 +241,24 @@ async function startMinioOnce(opts: MinioOptions): Promise<S3Server> {
   const secretAccessKey = opts.secretAccessKey ?? randomBytes(18).toString('base64url');
   const endpoint = `http://127.0.0.1:${port}`;
   const env = { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey };
-  const args = ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'];
+  const args = [
+    'server',
+    dataDir,
+    '--address',
+    `127.0.0.1:${port}`,
+    '--console-address',
+    `127.0.0.1:${consolePort}`,
+    '--quiet',
+  ];
   const logFile = opts.logFile ?? path.join(scratch, 'minio.log');
 
   async function launch(): Promise<Supervised> {
     const server = supervise(toolPath('minio'), args, env, logFile);
-    await waitUntil('minio', server, async () => (await fetch(`${endpoint}/minio/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 200);
+    await waitUntil(
+      'minio',
+      server,
+      async () => (await fetch(`${endpoint}/minio/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 200,
+    );
     return server;
   }
   let server = await launch().catch((err: Error) => {

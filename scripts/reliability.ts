@@ -20,12 +20,15 @@ async function main(): Promise<number> {
   const seed = values.seed ? Number(values.seed) : Date.now() % 2 ** 31;
   const only = values.only?.split(',');
   const unknown = only?.filter((fault) => !SCENARIOS.some((scenario) => scenario.fault === fault)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; there are ${SCENARIOS.map((s) => s.fault).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario ${unknown.join(', ')}; there are ${SCENARIOS.map((s) => s.fault).join(', ')}`);
   const started = Date.now();
   const rows: ReportRow[] = [];
   for (const scenario of SCENARIOS.filter((candidate) => !only || only.includes(candidate.fault))) {
     console.log(`${new Date().toISOString()} ${scenario.fault}: ${scenario.title}`);
-    const row: ReportRow = await scenario.run(contextFor(scenario, FULL, seed)).catch((err: Error) => ({ fault: scenario.fault, title: scenario.title, error: err.stack ?? err.message }));
+    const row: ReportRow = await scenario
+      .run(contextFor(scenario, FULL, seed))
+      .catch((err: Error) => ({ fault: scenario.fault, title: scenario.title, error: err.stack ?? err.message }));
     console.log(JSON.stringify(row, null, 2));
     rows.push(row);
   }
@@ -33,7 +36,9 @@ async function main(): Promise<number> {
   writeReportJson(report, path.join(ROOT, 'reports', 'reliability.json'));
   writeFiguresIntoDoc(report, path.join(ROOT, 'docs', 'reliability.md'));
   const failures = rows.filter(failed);
-  console.log(`${rows.length - failures.length} of ${rows.length} scenarios passed (seed ${seed}); reports/reliability.json, docs/reliability.md`);
+  console.log(
+    `${rows.length - failures.length} of ${rows.length} scenarios passed (seed ${seed}); reports/reliability.json, docs/reliability.md`,
+  );
   return failures.length === 0 ? 0 : 1;
 }
 

@@ -37,9 +37,11 @@ async function main(argv: string[]): Promise<void> {
   }
   loadDotEnv(path.resolve('.env'));
   const config = loadConfig();
-  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 }).catch((err: Error) => {
-    throw new UsageError(`cannot reach Temporal at ${config.temporal.address}: ${err.message}`);
-  });
+  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 }).catch(
+    (err: Error) => {
+      throw new UsageError(`cannot reach Temporal at ${config.temporal.address}: ${err.message}`);
+    },
+  );
   const client = new Client({ connection, namespace: config.temporal.namespace });
   try {
     switch (command) {
@@ -81,7 +83,13 @@ async function list(client: Client, all: boolean): Promise<void> {
     ]);
   }
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
+  for (const row of rows)
+    console.log(
+      row
+        .map((cell, column) => cell.padEnd(widths[column]))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 async function status(handle: WorkflowHandle): Promise<void> {
@@ -126,7 +134,8 @@ async function reupload(client: Client, config: AppConfig, file: string | undefi
   if (!file) throw new UsageError(`reupload needs a file\n\n${USAGE}`);
   const absolute = path.resolve(file);
   const relPath = path.relative(config.watchDir, absolute).split(path.sep).join('/');
-  if (relPath.startsWith('..') || path.isAbsolute(relPath)) throw new UsageError(`${file} is not inside WATCH_DIR (${config.watchDir})`);
+  if (relPath.startsWith('..') || path.isAbsolute(relPath))
+    throw new UsageError(`${file} is not inside WATCH_DIR (${config.watchDir})`);
   const stats = await fs.promises.stat(absolute).catch(() => {
     throw new UsageError(`${file}: no such file`);
   });
@@ -136,8 +145,16 @@ async function reupload(client: Client, config: AppConfig, file: string | undefi
     .describe()
     .then((description) => description.status.name === 'RUNNING')
     .catch(() => false);
-  if (running) throw new UsageError(`${relPath} is still being uploaded (${stream.workflowId}); it is checked against the bucket when it ends`);
-  const input: StreamUploadInput = { stream, ...streamOptionsFrom(config), file: { size: stats.size, mtimeMs: stats.mtimeMs }, reverifyBucket: true };
+  if (running)
+    throw new UsageError(
+      `${relPath} is still being uploaded (${stream.workflowId}); it is checked against the bucket when it ends`,
+    );
+  const input: StreamUploadInput = {
+    stream,
+    ...streamOptionsFrom(config),
+    file: { size: stats.size, mtimeMs: stats.mtimeMs },
+    reverifyBucket: true,
+  };
   await client.workflow.start(STREAM_UPLOAD_WORKFLOW, {
     workflowId: stream.workflowId,
     taskQueue: config.temporal.taskQueue,
@@ -159,7 +176,9 @@ async function resolveStream(client: Client, stream: string | undefined): Promis
     });
     return handle;
   }
-  for await (const execution of client.workflow.list({ query: `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND StreamPath = ${visibilityString(stream)}` })) {
+  for await (const execution of client.workflow.list({
+    query: `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND StreamPath = ${visibilityString(stream)}`,
+  })) {
     // Visibility lists the newest first.
     return client.workflow.getHandle(execution.workflowId);
   }

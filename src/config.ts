@@ -202,7 +202,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
   const taskQueue = read('TEMPORAL_TASK_QUEUE', 'stream-uploader', (t) => {
     const name = t.trim();
     // It goes into visibility queries and the task queue names of every host.
-    if (name.length > 200 || [...name].some((c) => c < ' ' || c === '\x7f')) throw new Error('must be 1 to 200 printable characters');
+    if (name.length > 200 || [...name].some((c) => c < ' ' || c === '\x7f'))
+      throw new Error('must be 1 to 200 printable characters');
     return name;
   });
 
@@ -223,12 +224,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       endpoint: read('S3_ENDPOINT', '', (t) => {
         if (t === '') return undefined;
         const url = new URL(t);
-        if (url.username || url.password) throw new Error('must not carry credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
+        if (url.username || url.password)
+          throw new Error('must not carry credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
         return url.toString().replace(/\/$/, '');
       }),
       region: read('S3_REGION', 'us-east-1', text),
       bucket: read('S3_BUCKET', undefined, (t) => {
-        if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(t.trim())) throw new Error('is not a valid bucket name (3 to 63 lowercase letters, digits, "." or "-")');
+        if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(t.trim()))
+          throw new Error('is not a valid bucket name (3 to 63 lowercase letters, digits, "." or "-")');
         return t.trim();
       }),
       prefix: read('S3_PREFIX', '', (t) => t.trim().replace(/^\/+|\/+$/g, '')),

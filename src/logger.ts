@@ -27,7 +27,10 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
  * Each of our workers is single-purpose by design (workflows on the shared task queue, activities
  * on the host's own): the SDK's warning that one of them lacks the other half is no news.
  */
-const BY_DESIGN = new Set(['No workflows registered, not polling for workflow tasks', 'No activities registered, not polling for activity tasks']);
+const BY_DESIGN = new Set([
+  'No workflows registered, not polling for workflow tasks',
+  'No activities registered, not polling for activity tasks',
+]);
 
 /**
  * Lets the Temporal SDK (worker, workflow and activity logs) write through the same pino logger,
@@ -37,7 +40,9 @@ export class TemporalPinoLogger implements TemporalLogger {
   constructor(private readonly logger: AppLogger) {}
 
   log(level: TemporalLogLevel, message: string, meta?: LogMetadata): void {
-    const method = BY_DESIGN.has(message) ? 'debug' : (level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
+    const method = BY_DESIGN.has(message)
+      ? 'debug'
+      : (level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
     // The task token is an opaque credential for completing the activity: no use in a log.
     const { taskToken, ...rest } = meta ?? {};
     this.logger[method](rest, message);

@@ -43,7 +43,15 @@ async function main(): Promise<void> {
   const workers = await createStreamWorkers(config, workerConnection, s3, metrics, followed);
   const running = Promise.all(workers.map((worker) => worker.run()));
   const watcher = await startWatcher(config, client, logger, followed);
-  logger.info({ taskQueue: config.temporal.taskQueue, fileTaskQueue: config.temporal.fileTaskQueue, namespace, bucket: config.s3.bucket }, 'stream-uploader started');
+  logger.info(
+    {
+      taskQueue: config.temporal.taskQueue,
+      fileTaskQueue: config.temporal.fileTaskQueue,
+      namespace,
+      bucket: config.s3.bucket,
+    },
+    'stream-uploader started',
+  );
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -66,7 +74,9 @@ async function main(): Promise<void> {
 }
 
 async function countActiveStreams(client: Client, taskQueue: string): Promise<number> {
-  const { count } = await client.workflow.count(`WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = ${visibilityString(taskQueue)}`);
+  const { count } = await client.workflow.count(
+    `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = ${visibilityString(taskQueue)}`,
+  );
   return count;
 }
 
@@ -74,7 +84,9 @@ main().catch((err) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
   } else {
-    process.stderr.write(`stream-uploader failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `stream-uploader failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
   }
   process.exit(1);
 });

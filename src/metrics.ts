@@ -29,8 +29,16 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
   const registers = [registry];
   return {
     registry,
-    chunksUploaded: new Counter({ name: 'stream_uploader_chunks_uploaded_total', help: 'Chunks stored in the bucket (each once, retries included)', registers }),
-    bytesUploaded: new Counter({ name: 'stream_uploader_bytes_uploaded_total', help: 'Bytes of chunks stored in the bucket', registers }),
+    chunksUploaded: new Counter({
+      name: 'stream_uploader_chunks_uploaded_total',
+      help: 'Chunks stored in the bucket (each once, retries included)',
+      registers,
+    }),
+    bytesUploaded: new Counter({
+      name: 'stream_uploader_bytes_uploaded_total',
+      help: 'Bytes of chunks stored in the bucket',
+      registers,
+    }),
     manifestBytes: new Counter({
       name: 'stream_uploader_manifest_bytes_written_total',
       help: 'Bytes of manifests (metadata.json and pages of chunk records) written to the bucket',
@@ -53,7 +61,11 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
       labelNames: ['reason'],
       registers,
     }),
-    retries: new Counter({ name: 'stream_uploader_retries_total', help: 'Activity attempts after the first', registers }),
+    retries: new Counter({
+      name: 'stream_uploader_retries_total',
+      help: 'Activity attempts after the first',
+      registers,
+    }),
     activeStreams: new Gauge({
       name: 'stream_uploader_active_streams',
       help: 'Streams whose workflow is running on this task queue',
@@ -62,7 +74,12 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
         this.set(await countActiveStreams());
       },
     }),
-    streamsFinished: new Counter({ name: 'stream_uploader_streams_finished_total', help: 'Streams ended, by manifest status', labelNames: ['status'], registers }),
+    streamsFinished: new Counter({
+      name: 'stream_uploader_streams_finished_total',
+      help: 'Streams ended, by manifest status',
+      labelNames: ['status'],
+      registers,
+    }),
     chunkLag: new Histogram({
       name: 'stream_uploader_chunk_lag_seconds',
       help: "From a chunk's bytes being complete on disk to its object existing",

@@ -41,7 +41,9 @@ export async function createStreamWorkers(
       connection,
       namespace,
       taskQueue,
-      ...(prebuiltBundleIsCurrent() ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } } : { workflowsPath: require.resolve('./workflows') }),
+      ...(prebuiltBundleIsCurrent()
+        ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
+        : { workflowsPath: require.resolve('./workflows') }),
     }),
     Worker.create({
       connection,
@@ -63,6 +65,8 @@ function prebuiltBundleIsCurrent(): boolean {
   if (!fs.existsSync(WORKFLOW_BUNDLE)) return false;
   const bundledAt = fs.statSync(WORKFLOW_BUNDLE).mtimeMs;
   return ['workflows', 'stream'].every((folder) =>
-    fs.readdirSync(path.join(__dirname, folder)).every((file) => fs.statSync(path.join(__dirname, folder, file)).mtimeMs <= bundledAt),
+    fs
+      .readdirSync(path.join(__dirname, folder))
+      .every((file) => fs.statSync(path.join(__dirname, folder, file)).mtimeMs <= bundledAt),
   );
 }

@@ -41,36 +41,75 @@ export function assembledKey(streamPrefix: string): string {
  * parts are read from the file, which was just verified to equal the chunks. The whole-file SHA-256
  * comes from the file as well.
  */
-export async function assembleRecording(deps: AssembleDeps, input: AssembleInput, onPart: () => void, signal?: AbortSignal): Promise<AssembledObject> {
+export async function assembleRecording(
+  deps: AssembleDeps,
+  input: AssembleInput,
+  onPart: () => void,
+  signal?: AbortSignal,
+): Promise<AssembledObject> {
   const { stream, chunkSize, fileSize } = input;
   const key = assembledKey(stream.prefix);
   const sha256 = await hashFile(deps, stream, fileSize, onPart);
   if (fileSize === 0) {
-    const put = await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: Buffer.alloc(0), ContentType: 'video/mp4' }), { abortSignal: signal });
+    const put = await deps.s3.send(
+      new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: Buffer.alloc(0), ContentType: 'video/mp4' }),
+      { abortSignal: signal },
+    );
     return { key, size: 0, sha256, etag: put.ETag ?? '', copiedParts: 0, uploadedParts: 0 };
   }
-  const upload = await deps.s3.send(new CreateMultipartUploadCommand({ Bucket: deps.bucket, Key: key, ContentType: 'video/mp4' }), { abortSignal: signal });
+  const upload = await deps.s3.send(
+    new CreateMultipartUploadCommand({ Bucket: deps.bucket, Key: key, ContentType: 'video/mp4' }),
+    { abortSignal: signal },
+  );
   const uploadId = upload.UploadId!;
   const byCopy = chunkSize >= MIN_PART_SIZE && chunkCount(chunkSize, fileSize) <= MAX_PARTS;
   try {
-    const parts = byCopy ? await copyChunks(deps, input, uploadId, onPart, signal) : await sendParts(deps, input, uploadId, onPart, signal);
+    const parts = byCopy
+      ? await copyChunks(deps, input, uploadId, onPart, signal)
+      : await sendParts(deps, input, uploadId, onPart, signal);
     const done = await deps.s3.send(
-      new CompleteMultipartUploadCommand({ Bucket: deps.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+      new CompleteMultipartUploadCommand({
+        Bucket: deps.bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+      }),
       { abortSignal: signal },
     );
-    return { key, size: fileSize, sha256, etag: done.ETag ?? '', copiedParts: byCopy ? parts.length : 0, uploadedParts: byCopy ? 0 : parts.length };
+    return {
+      key,
+      size: fileSize,
+      sha256,
+      etag: done.ETag ?? '',
+      copiedParts: byCopy ? parts.length : 0,
+      uploadedParts: byCopy ? 0 : parts.length,
+    };
   } catch (err) {
-    await deps.s3.send(new AbortMultipartUploadCommand({ Bucket: deps.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    await deps.s3
+      .send(new AbortMultipartUploadCommand({ Bucket: deps.bucket, Key: key, UploadId: uploadId }))
+      .catch(() => undefined);
     throw err;
   }
 }
 
-async function copyChunks(deps: AssembleDeps, input: AssembleInput, uploadId: string, onPart: () => void, signal?: AbortSignal): Promise<CompletedPart[]> {
+async function copyChunks(
+  deps: AssembleDeps,
+  input: AssembleInput,
+  uploadId: string,
+  onPart: () => void,
+  signal?: AbortSignal,
+): Promise<CompletedPart[]> {
   const parts: CompletedPart[] = [];
   for (let index = 0; index < chunkCount(input.chunkSize, input.fileSize); index++) {
     const source = `${deps.bucket}/${encodeURIComponent(chunkKey(input.stream.prefix, index)).replace(/%2F/g, '/')}`;
     const copied = await deps.s3.send(
-      new UploadPartCopyCommand({ Bucket: deps.bucket, Key: assembledKey(input.stream.prefix), UploadId: uploadId, PartNumber: index + 1, CopySource: source }),
+      new UploadPartCopyCommand({
+        Bucket: deps.bucket,
+        Key: assembledKey(input.stream.prefix),
+        UploadId: uploadId,
+        PartNumber: index + 1,
+        CopySource: source,
+      }),
       { abortSignal: signal },
     );
     parts.push({ PartNumber: index + 1, ETag: copied.CopyPartResult?.ETag });
@@ -79,7 +118,13 @@ async function copyChunks(deps: AssembleDeps, input: AssembleInput, uploadId: st
   return parts;
 }
 
-async function sendParts(deps: AssembleDeps, input: AssembleInput, uploadId: string, onPart: () => void, signal?: AbortSignal): Promise<CompletedPart[]> {
+async function sendParts(
+  deps: AssembleDeps,
+  input: AssembleInput,
+  uploadId: string,
+  onPart: () => void,
+  signal?: AbortSignal,
+): Promise<CompletedPart[]> {
   const partSize = Math.max(MIN_PART_SIZE, Math.ceil(input.fileSize / MAX_PARTS));
   const { handle } = await openStreamFile(deps.watchDir, input.stream.relPath, input.stream.identity);
   const buffer = Buffer.allocUnsafe(partSize);
@@ -89,7 +134,14 @@ async function sendParts(deps: AssembleDeps, input: AssembleInput, uploadId: str
       const range = chunkRange(index, partSize, input.fileSize);
       const body = await readExactly(handle, range.offset, range.size, buffer);
       const sent = await deps.s3.send(
-        new UploadPartCommand({ Bucket: deps.bucket, Key: assembledKey(input.stream.prefix), UploadId: uploadId, PartNumber: index + 1, Body: body, ContentLength: range.size }),
+        new UploadPartCommand({
+          Bucket: deps.bucket,
+          Key: assembledKey(input.stream.prefix),
+          UploadId: uploadId,
+          PartNumber: index + 1,
+          Body: body,
+          ContentLength: range.size,
+        }),
         { abortSignal: signal },
       );
       parts.push({ PartNumber: index + 1, ETag: sent.ETag });

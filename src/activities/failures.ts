@@ -30,7 +30,8 @@ export function classify(err: unknown): Error {
   const error = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
   const fileFailure = error.code ? FILE_ERRORS[error.code] : undefined;
   if (fileFailure) return failure(fileFailure, error.message);
-  const s3Failure = S3_ERRORS[error.name] ?? (error.$metadata?.httpStatusCode === 403 ? FailureType.AccessDenied : undefined);
+  const s3Failure =
+    S3_ERRORS[error.name] ?? (error.$metadata?.httpStatusCode === 403 ? FailureType.AccessDenied : undefined);
   if (s3Failure) return failure(s3Failure, `S3 answered ${error.name}: ${error.message}`);
   return error instanceof Error ? error : new Error(String(err));
 }

@@ -41,7 +41,11 @@ export interface FollowIo {
    * nothing is left to decide, that is when the chunks were checked under the file's mtime and the
    * file stays as it is; null otherwise, and the workflow finalizes the stream itself.
    */
-  complete(progress: FollowProgress, observation: FileObservation, checked: ChunksChecked | undefined): Promise<ManifestSummary | null>;
+  complete(
+    progress: FollowProgress,
+    observation: FileObservation,
+    checked: ChunksChecked | undefined,
+  ): Promise<ManifestSummary | null>;
 }
 
 /** What a follow has uploaded so far: new chunks from its first index, and rewritten ones again. */
@@ -78,7 +82,11 @@ export interface FollowOptions extends FollowLimits {
  * round trip per chunk cost the stream's history about forty events each (46 measured in
  * bench/results/before.md).
  */
-export async function followFile(io: FollowIo, options: FollowOptions, onProgress: (nextIndex: number) => void): Promise<FollowFileResult> {
+export async function followFile(
+  io: FollowIo,
+  options: FollowOptions,
+  onProgress: (nextIndex: number) => void,
+): Promise<FollowFileResult> {
   const started = Date.now();
   const records: ChunkRecord[] = [];
   const rewritten: ChunkRecord[] = [];
@@ -101,7 +109,10 @@ export async function followFile(io: FollowIo, options: FollowOptions, onProgres
     if (options.stopSignal.aborted) return end('stopping');
     const nextIndex = options.firstIndex + records.length;
     const now = Date.now();
-    const step = nextFollowStep({ observation, nextIndex, uploaded: records.length, elapsedMs: now - started, nowMs: now, checkedMtimeMs }, options);
+    const step = nextFollowStep(
+      { observation, nextIndex, uploaded: records.length, elapsedMs: now - started, nowMs: now, checkedMtimeMs },
+      options,
+    );
     if (step.kind === 'end' && step.end === 'quiet') {
       const completed = await unlessTruncated(() => io.complete({ records, rewritten }, observation, checked));
       if (completed) return { records, rewritten, checked, observation, end: 'quiet', completed };
@@ -121,9 +132,12 @@ export async function followFile(io: FollowIo, options: FollowOptions, onProgres
         records.push(...(await io.upload(step.ranges, observation.status === 'present' ? observation.mtimeMs : now)));
       });
       onProgress(options.firstIndex + records.length);
-      if (records.length + rewritten.length > inManifest && Date.now() - manifestAt >= options.manifestIntervalMs) await writeManifest();
+      if (records.length + rewritten.length > inManifest && Date.now() - manifestAt >= options.manifestIntervalMs)
+        await writeManifest();
     } else {
-      await sleep(step.ms, undefined, { signal: AbortSignal.any([options.signal, options.stopSignal]) }).catch(() => undefined);
+      await sleep(step.ms, undefined, { signal: AbortSignal.any([options.signal, options.stopSignal]) }).catch(
+        () => undefined,
+      );
     }
     observation = await io.observe();
   }

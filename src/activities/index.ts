@@ -2,9 +2,26 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { StreamMetrics } from '../metrics';
-import { isCompleteFor, nextRevision, reusableChunks, summarize, type AssembledObject, type ManifestFields, type ManifestSummary } from '../stream/manifest';
+import {
+  isCompleteFor,
+  nextRevision,
+  reusableChunks,
+  summarize,
+  type AssembledObject,
+  type ManifestFields,
+  type ManifestSummary,
+} from '../stream/manifest';
 import { settledMtime } from '../stream/settled-chunks';
-import type { ChunkRange, ChunkRecord, ChunksChecked, FileInspection, FileObservation, FileSnapshot, PreviousRevision, StreamRef } from '../stream/types';
+import type {
+  ChunkRange,
+  ChunkRecord,
+  ChunksChecked,
+  FileInspection,
+  FileObservation,
+  FileSnapshot,
+  PreviousRevision,
+  StreamRef,
+} from '../stream/types';
 import { classify } from './failures';
 import { withHeartbeat } from './heartbeat';
 import { deleteChunksFrom, loadChunkRecords, readChunkRecords, readManifest, saveManifest } from './manifest-store';
@@ -120,14 +137,24 @@ export function createActivities(deps: ActivityDeps) {
         return await fn(input);
       } catch (err) {
         const error = classify(err);
-        const reason = error instanceof CancelledFailure ? 'cancelled' : error instanceof ApplicationFailure ? (error.type ?? 'unknown') : 'transient';
+        const reason =
+          error instanceof CancelledFailure
+            ? 'cancelled'
+            : error instanceof ApplicationFailure
+              ? (error.type ?? 'unknown')
+              : 'transient';
         metrics.uploadFailures.inc({ reason });
         throw error;
       }
     };
 
   /** Writes the manifest: the stored records of chunks [0, chunkCount), overlaid by the pending ones. */
-  async function storeManifest({ chunkCount, pendingChunks, idleTimeoutMs, ...fields }: WriteManifestInput): Promise<ManifestSummary> {
+  async function storeManifest({
+    chunkCount,
+    pendingChunks,
+    idleTimeoutMs,
+    ...fields
+  }: WriteManifestInput): Promise<ManifestSummary> {
     if (fields.status !== 'recording') {
       const removed = await deleteChunksFrom(store, fields.stream.prefix, chunkCount);
       if (removed > 0) log.info('removed chunks past the end of the shrunk file', { ...meta(fields.stream), removed });
@@ -138,12 +165,23 @@ export function createActivities(deps: ActivityDeps) {
     if (manifest.status === 'complete') {
       metrics.finalizeLatency.observe(Math.max(0, Date.now() - fields.file.mtimeMs - idleTimeoutMs) / 1000);
     }
-    log.info('manifest written', { ...meta(fields.stream), status: manifest.status, chunks: manifest.chunkCount, bytes: manifest.totalSize, manifestBytes: bytesWritten });
+    log.info('manifest written', {
+      ...meta(fields.stream),
+      status: manifest.status,
+      chunks: manifest.chunkCount,
+      bytes: manifest.totalSize,
+      manifestBytes: bytesWritten,
+    });
     return summarize(manifest, fields.stream.prefix);
   }
 
   /** Uploads chunks with the process's metrics and logs; `bytesCompleteAtMs` is when they were on disk. */
-  function upload(input: UploadChunksInput, bytesCompleteAtMs: number, signal: AbortSignal, onChunk?: () => void): Promise<ChunkRecord[]> {
+  function upload(
+    input: UploadChunksInput,
+    bytesCompleteAtMs: number,
+    signal: AbortSignal,
+    onChunk?: () => void,
+  ): Promise<ChunkRecord[]> {
     return uploadChunks(deps, input, signal, ({ record, sent, seconds }) => {
       onChunk?.();
       if (sent) {
@@ -152,7 +190,11 @@ export function createActivities(deps: ActivityDeps) {
         metrics.bytesUploaded.inc(record.size);
         metrics.chunkLag.observe(Math.max(0, Date.now() - bytesCompleteAtMs) / 1000);
       }
-      log.info(sent ? 'chunk uploaded' : 'chunk already in the bucket', { ...meta(input.stream), chunk: record.index, bytes: record.size });
+      log.info(sent ? 'chunk uploaded' : 'chunk already in the bucket', {
+        ...meta(input.stream),
+        chunk: record.index,
+        bytes: record.size,
+      });
     });
   }
 
@@ -164,7 +206,13 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /** Compares chunks [0, chunkCount) with the file (see `findChangedChunks`); says so when some changed. */
-  async function checkChunks(stream: StreamRef, chunkCount: number, pendingChunks: ChunkRecord[], checked?: ChunksChecked, onChunk?: (index: number) => void): Promise<VerifyResult> {
+  async function checkChunks(
+    stream: StreamRef,
+    chunkCount: number,
+    pendingChunks: ChunkRecord[],
+    checked?: ChunksChecked,
+    onChunk?: (index: number) => void,
+  ): Promise<VerifyResult> {
     const chunks = await loadChunkRecords(store, stream.prefix, pendingChunks, 0, chunkCount);
     const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
     let result: VerifyResult;
@@ -175,7 +223,11 @@ export function createActivities(deps: ActivityDeps) {
     }
     metrics.chunksReread.inc(result.read);
     if (result.changed.length > 0) {
-      log.warn('file changed after upload: re-uploading the chunks it rewrote', { ...meta(stream), changed: result.changed.length, fileSize: result.fileSize });
+      log.warn('file changed after upload: re-uploading the chunks it rewrote', {
+        ...meta(stream),
+        changed: result.changed.length,
+        fileSize: result.fileSize,
+      });
     }
     return result;
   }
@@ -222,7 +274,8 @@ export function createActivities(deps: ActivityDeps) {
     // With no full chunk there is nothing the recorder could have rewritten under an upload.
     if (count > 0 && (checked?.count !== count || checked.mtimeMs !== observation.mtimeMs)) return null;
     const file = { size: observation.size, mtimeMs: observation.mtimeMs };
-    const tail = file.size > count * chunkSize ? await uploadRanges([chunkRange(count, chunkSize, file.size)], file.mtimeMs) : [];
+    const tail =
+      file.size > count * chunkSize ? await uploadRanges([chunkRange(count, chunkSize, file.size)], file.mtimeMs) : [];
     const durationSeconds = await mediaDuration(stream);
     const after = await observeFile(deps.watchDir, stream.relPath, stream.identity);
     if (after.status !== 'present' || after.size !== file.size || after.mtimeMs !== file.mtimeMs) return null;
@@ -239,34 +292,47 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
-    openStream: classified(async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
-      const stored = await readManifest(store, stream.prefix);
-      const revision = nextRevision(stored?.manifest ?? null);
-      if (!stored) return { completed: null, reusableChunks: 0, ...revision };
-      const { manifest } = stored;
-      if (!reverifyBucket && isCompleteFor(manifest, file)) {
-        log.info('stream already uploaded and unchanged', meta(stream));
-        return { completed: summarize(manifest, stream.prefix), reusableChunks: 0, ...revision };
-      }
-      // `reupload` trusts no earlier record: every chunk is checked against the bucket again.
-      const reusable = reverifyBucket ? 0 : reusableChunks(await readChunkRecords(store, stream.prefix, stored, 0, manifest.chunkCount), chunkSize).length;
-      log.info('resuming stream from its stored manifest', { ...meta(stream), reusableChunks: reusable, storedStatus: manifest.status, revision: revision.revision });
-      return { completed: null, reusableChunks: reusable, ...revision };
-    }),
+    openStream: classified(
+      async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
+        const stored = await readManifest(store, stream.prefix);
+        const revision = nextRevision(stored?.manifest ?? null);
+        if (!stored) return { completed: null, reusableChunks: 0, ...revision };
+        const { manifest } = stored;
+        if (!reverifyBucket && isCompleteFor(manifest, file)) {
+          log.info('stream already uploaded and unchanged', meta(stream));
+          return { completed: summarize(manifest, stream.prefix), reusableChunks: 0, ...revision };
+        }
+        // `reupload` trusts no earlier record: every chunk is checked against the bucket again.
+        const reusable = reverifyBucket
+          ? 0
+          : reusableChunks(await readChunkRecords(store, stream.prefix, stored, 0, manifest.chunkCount), chunkSize)
+              .length;
+        log.info('resuming stream from its stored manifest', {
+          ...meta(stream),
+          reusableChunks: reusable,
+          storedStatus: manifest.status,
+          revision: revision.revision,
+        });
+        return { completed: null, reusableChunks: reusable, ...revision };
+      },
+    ),
 
     observeStreamFile: classified(async ({ stream }: { stream: StreamRef }): Promise<FileObservation> => {
       return observeFile(deps.watchDir, stream.relPath, stream.identity);
     }),
 
-    uploadChunks: classified(async ({ bytesCompleteAtMs, liveManifest, ...input }: UploadChunksActivityInput): Promise<ChunkRecord[]> => {
-      let uploaded = 0;
-      const records = await withHeartbeat(
-        (signal) => upload(input, bytesCompleteAtMs, signal, () => uploaded++),
-        () => ({ uploaded }),
-      );
-      if (liveManifest) await storeManifest({ ...liveManifest, pendingChunks: [...liveManifest.pendingChunks, ...records] });
-      return records;
-    }),
+    uploadChunks: classified(
+      async ({ bytesCompleteAtMs, liveManifest, ...input }: UploadChunksActivityInput): Promise<ChunkRecord[]> => {
+        let uploaded = 0;
+        const records = await withHeartbeat(
+          (signal) => upload(input, bytesCompleteAtMs, signal, () => uploaded++),
+          () => ({ uploaded }),
+        );
+        if (liveManifest)
+          await storeManifest({ ...liveManifest, pendingChunks: [...liveManifest.pendingChunks, ...records] });
+        return records;
+      },
+    ),
 
     followFile: classified(async (input: FollowFileInput): Promise<FollowFileResult> => {
       const { stream, chunkSize, nextIndex, concurrency, settleMs, liveManifest, manifestIntervalMs, checked } = input;
@@ -275,16 +341,28 @@ export function createActivities(deps: ActivityDeps) {
       try {
         return await withHeartbeat(
           (signal) => {
-            const uploadRanges = (ranges: ChunkRange[], bytesCompleteAtMs: number) => upload({ stream, ranges, concurrency }, bytesCompleteAtMs, signal);
+            const uploadRanges = (ranges: ChunkRange[], bytesCompleteAtMs: number) =>
+              upload({ stream, ranges, concurrency }, bytesCompleteAtMs, signal);
             return followFile(
               {
                 observe: () => observeFile(deps.watchDir, stream.relPath, stream.identity),
                 upload: uploadRanges,
                 check: ({ records, rewritten }, settled) =>
-                  checkQuietFile(stream, chunkSize, nextIndex + records.length, [...liveManifest.pendingChunks, ...records, ...rewritten], settled, uploadRanges),
-                complete: (progress, observation, settled) => completeIdleFile(input, progress, observation, settled, uploadRanges),
+                  checkQuietFile(
+                    stream,
+                    chunkSize,
+                    nextIndex + records.length,
+                    [...liveManifest.pendingChunks, ...records, ...rewritten],
+                    settled,
+                    uploadRanges,
+                  ),
+                complete: (progress, observation, settled) =>
+                  completeIdleFile(input, progress, observation, settled, uploadRanges),
                 writeManifest: async ({ records, rewritten }, observation) => {
-                  const file = observation.status === 'present' ? { size: observation.size, mtimeMs: observation.mtimeMs } : liveManifest.file;
+                  const file =
+                    observation.status === 'present'
+                      ? { size: observation.size, mtimeMs: observation.mtimeMs }
+                      : liveManifest.file;
                   await storeManifest({
                     ...liveManifest,
                     file,
@@ -316,13 +394,15 @@ export function createActivities(deps: ActivityDeps) {
       }
     }),
 
-    verifyChunks: classified(async ({ stream, chunkCount, pendingChunks, checked }: VerifyChunksInput): Promise<VerifyResult> => {
-      let checking = 0;
-      return withHeartbeat(
-        () => checkChunks(stream, chunkCount, pendingChunks, checked, (index) => (checking = index)),
-        () => ({ checking }),
-      );
-    }),
+    verifyChunks: classified(
+      async ({ stream, chunkCount, pendingChunks, checked }: VerifyChunksInput): Promise<VerifyResult> => {
+        let checking = 0;
+        return withHeartbeat(
+          () => checkChunks(stream, chunkCount, pendingChunks, checked, (index) => (checking = index)),
+          () => ({ checking }),
+        );
+      },
+    ),
 
     /**
      * The last look at the file before its stream is declared complete: its state (the stream
@@ -343,7 +423,12 @@ export function createActivities(deps: ActivityDeps) {
         (signal) => assembleRecording(deps, input, () => parts++, signal),
         () => ({ parts }),
       );
-      log.info('recording assembled', { ...meta(input.stream), key: assembled.key, copiedParts: assembled.copiedParts, uploadedParts: assembled.uploadedParts });
+      log.info('recording assembled', {
+        ...meta(input.stream),
+        key: assembled.key,
+        copiedParts: assembled.copiedParts,
+        uploadedParts: assembled.uploadedParts,
+      });
       return assembled;
     }),
 
@@ -354,7 +439,11 @@ export function createActivities(deps: ActivityDeps) {
       }
       const stored = await readManifest(store, stream.prefix);
       if (!stored) throw new Error(`no manifest for ${stream.streamId} to notify`);
-      const status = await postManifest(deps.completionWebhookUrl, stored.manifest, Context.current().cancellationSignal);
+      const status = await postManifest(
+        deps.completionWebhookUrl,
+        stored.manifest,
+        Context.current().cancellationSignal,
+      );
       log.info('completion webhook notified', { ...meta(stream), httpStatus: status });
     }),
   };

@@ -1,4 +1,10 @@
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import {
   buildManifest,
   chunkRecordPages,
@@ -11,7 +17,13 @@ import {
   type Manifest,
   type ManifestFields,
 } from '../stream/manifest';
-import { chunkIndexOfKey, chunkRecordsKeyPrefix, chunkRecordsPageKey, manifestKey, recordsPageOfKey } from '../stream/object-keys';
+import {
+  chunkIndexOfKey,
+  chunkRecordsKeyPrefix,
+  chunkRecordsPageKey,
+  manifestKey,
+  recordsPageOfKey,
+} from '../stream/object-keys';
 import type { ChunkRecord } from '../stream/types';
 
 export interface ManifestStoreDeps {
@@ -48,15 +60,26 @@ export async function readManifest(deps: ManifestStoreDeps, streamPrefix: string
 }
 
 /** The stored records of chunks [first, end), of those the manifest counts: read from its pages. */
-export async function readChunkRecords(deps: ManifestStoreDeps, streamPrefix: string, stored: StoredManifest, first: number, end: number): Promise<ChunkRecord[]> {
+export async function readChunkRecords(
+  deps: ManifestStoreDeps,
+  streamPrefix: string,
+  stored: StoredManifest,
+  first: number,
+  end: number,
+): Promise<ChunkRecord[]> {
   const last = Math.min(end, stored.manifest.chunkCount);
   if (first >= last) return [];
   const wanted = (record: ChunkRecord) => record.index >= first && record.index < last;
   if (stored.inlineChunks) return stored.inlineChunks.filter(wanted);
-  const pages = Array.from({ length: pageOfChunk(last - 1) - pageOfChunk(first) + 1 }, (_, offset) => pageOfChunk(first) + offset);
+  const pages = Array.from(
+    { length: pageOfChunk(last - 1) - pageOfChunk(first) + 1 },
+    (_, offset) => pageOfChunk(first) + offset,
+  );
   const records: ChunkRecord[] = [];
   for (let at = 0; at < pages.length; at += PAGE_READS_AT_ONCE) {
-    const read = await Promise.all(pages.slice(at, at + PAGE_READS_AT_ONCE).map((page) => getJson(deps, chunkRecordsPageKey(streamPrefix, page))));
+    const read = await Promise.all(
+      pages.slice(at, at + PAGE_READS_AT_ONCE).map((page) => getJson(deps, chunkRecordsPageKey(streamPrefix, page))),
+    );
     for (const page of read) records.push(...((page as ChunkRecordPage | null)?.chunks ?? []).filter(wanted));
   }
   return records;
@@ -104,7 +127,12 @@ export async function saveManifest(
   for (const page of pagesToWrite(pending, chunkCount, storedCount)) {
     const { first, end } = chunksOfPage(page, chunkCount);
     const chunks = await loadChunkRecords(deps, prefix, pending, first, end, async () => stored);
-    const contents: ChunkRecordPage = { schemaVersion: MANIFEST_SCHEMA_VERSION, streamId: fields.stream.streamId, page, chunks };
+    const contents: ChunkRecordPage = {
+      schemaVersion: MANIFEST_SCHEMA_VERSION,
+      streamId: fields.stream.streamId,
+      page,
+      chunks,
+    };
     bytesWritten += await putJson(deps, chunkRecordsPageKey(prefix, page), contents);
     if (end === chunkCount) lastChunk = chunks[chunks.length - 1];
   }
@@ -117,10 +145,22 @@ export async function saveManifest(
  * Removes chunk objects, and pages of their records, at or past `chunkCount`, left behind when
  * the file shrank, so that the bucket holds exactly what the manifest lists.
  */
-export async function deleteChunksFrom(deps: ManifestStoreDeps, streamPrefix: string, chunkCount: number): Promise<number> {
+export async function deleteChunksFrom(
+  deps: ManifestStoreDeps,
+  streamPrefix: string,
+  chunkCount: number,
+): Promise<number> {
   const { pages } = chunkRecordPages(streamPrefix, chunkCount);
-  const staleChunks = await deleteListed(deps, `${streamPrefix}/chunks/`, (key) => (chunkIndexOfKey(streamPrefix, key) ?? -1) >= chunkCount);
-  await deleteListed(deps, chunkRecordsKeyPrefix(streamPrefix), (key) => (recordsPageOfKey(streamPrefix, key) ?? -1) >= pages);
+  const staleChunks = await deleteListed(
+    deps,
+    `${streamPrefix}/chunks/`,
+    (key) => (chunkIndexOfKey(streamPrefix, key) ?? -1) >= chunkCount,
+  );
+  await deleteListed(
+    deps,
+    chunkRecordsKeyPrefix(streamPrefix),
+    (key) => (recordsPageOfKey(streamPrefix, key) ?? -1) >= pages,
+  );
   return staleChunks;
 }
 
@@ -128,10 +168,14 @@ async function deleteListed(deps: ManifestStoreDeps, prefix: string, stale: (key
   let deleted = 0;
   let token: string | undefined;
   do {
-    const page = await deps.s3.send(new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: prefix, ContinuationToken: token }));
+    const page = await deps.s3.send(
+      new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     const keys = (page.Contents ?? []).map((object) => object.Key ?? '').filter(stale);
     if (keys.length > 0) {
-      await deps.s3.send(new DeleteObjectsCommand({ Bucket: deps.bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+      await deps.s3.send(
+        new DeleteObjectsCommand({ Bucket: deps.bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }),
+      );
       deleted += keys.length;
     }
     token = page.NextContinuationToken;
@@ -159,6 +203,8 @@ async function getJson(deps: ManifestStoreDeps, key: string): Promise<unknown> {
 /** Writes `value` as JSON; returns its size in bytes. */
 async function putJson(deps: ManifestStoreDeps, key: string, value: unknown): Promise<number> {
   const body = JSON.stringify(value, null, 2);
-  await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/json' }));
+  await deps.s3.send(
+    new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body, ContentType: 'application/json' }),
+  );
   return Buffer.byteLength(body);
 }

@@ -1,7 +1,14 @@
 import { readSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { addFragment, durationSeconds, parseMovie, readBoxHeader, type FragmentDurations, type Movie } from './mp4-boxes';
+import {
+  addFragment,
+  durationSeconds,
+  parseMovie,
+  readBoxHeader,
+  type FragmentDurations,
+  type Movie,
+} from './mp4-boxes';
 
 /** A `moov` or `moof` larger than this is not plausible: not an MP4. */
 const MAX_HEADER_BOX = 256 * 2 ** 20;
@@ -33,7 +40,7 @@ export async function readMediaDurationSeconds(file: string): Promise<number | n
     const fragments = new Map<number, FragmentDurations>();
     try {
       let sliceStart = performance.now();
-      for (let position = 0; position + 8 <= size; ) {
+      for (let position = 0; position + 8 <= size;) {
         if (performance.now() - sliceStart > SLICE_MS) {
           await yieldToEventLoop();
           sliceStart = performance.now();
@@ -45,7 +52,10 @@ export async function readMediaDurationSeconds(file: string): Promise<number | n
         if (position + boxSize > size) break;
         if (type === 'moov' || type === 'moof') {
           if (boxSize > MAX_HEADER_BOX) return null;
-          const box = boxSize <= bytesRead ? new DataView(ahead.buffer, ahead.byteOffset, boxSize) : readBox(handle, position, boxSize);
+          const box =
+            boxSize <= bytesRead
+              ? new DataView(ahead.buffer, ahead.byteOffset, boxSize)
+              : readBox(handle, position, boxSize);
           if (type === 'moov') movie = parseMovie(box);
           else addFragment(box, fragments);
         }

@@ -17,12 +17,24 @@ export interface BoxHeader {
  * The header of the box at `offset`; throws when it is malformed or overruns its parent, unless
  * `beyondEnd` (a top-level box of a file still being written may end past what is on disk).
  */
-export function readBoxHeader(bytes: DataView, offset: number, endOfParent: number, { beyondEnd = false } = {}): BoxHeader {
+export function readBoxHeader(
+  bytes: DataView,
+  offset: number,
+  endOfParent: number,
+  { beyondEnd = false } = {},
+): BoxHeader {
   const declared = bytes.getUint32(offset);
-  const type = String.fromCharCode(bytes.getUint8(offset + 4), bytes.getUint8(offset + 5), bytes.getUint8(offset + 6), bytes.getUint8(offset + 7));
+  const type = String.fromCharCode(
+    bytes.getUint8(offset + 4),
+    bytes.getUint8(offset + 5),
+    bytes.getUint8(offset + 6),
+    bytes.getUint8(offset + 7),
+  );
   const headerSize = declared === 1 ? 16 : 8;
-  const size = declared === 1 ? Number(bytes.getBigUint64(offset + 8)) : declared === 0 ? endOfParent - offset : declared;
-  if (size < headerSize || (!beyondEnd && offset + size > endOfParent)) throw new RangeError(`box ${JSON.stringify(type)} at ${offset} overruns its parent`);
+  const size =
+    declared === 1 ? Number(bytes.getBigUint64(offset + 8)) : declared === 0 ? endOfParent - offset : declared;
+  if (size < headerSize || (!beyondEnd && offset + size > endOfParent))
+    throw new RangeError(`box ${JSON.stringify(type)} at ${offset} overruns its parent`);
   return { type, headerSize, size };
 }
 
@@ -34,7 +46,7 @@ interface Box {
 }
 
 function* children(bytes: DataView, start: number, end: number): Generator<Box> {
-  for (let offset = start; offset + 8 <= end; ) {
+  for (let offset = start; offset + 8 <= end;) {
     const { type, headerSize, size } = readBoxHeader(bytes, offset, end);
     yield { type, content: offset + headerSize, end: offset + size };
     offset += size;
@@ -101,7 +113,12 @@ export function parseMovie(moov: DataView): Movie {
   const root: Box = { type: 'moov', content: readBoxHeader(moov, 0, moov.byteLength).headerSize, end: moov.byteLength };
   const mvhd = child(moov, root, 'mvhd');
   if (!mvhd) throw new RangeError('moov has no mvhd');
-  const movie: Movie = { ...timescaleAndDuration(moov, mvhd), fragmented: false, fragmentDuration: 0, tracks: new Map() };
+  const movie: Movie = {
+    ...timescaleAndDuration(moov, mvhd),
+    fragmented: false,
+    fragmentDuration: 0,
+    tracks: new Map(),
+  };
   for (const box of children(moov, root.content, root.end)) {
     if (box.type === 'trak') {
       const tkhd = child(moov, box, 'tkhd');
@@ -189,7 +206,8 @@ export function addFragment(moof: DataView, durations: Map<number, FragmentDurat
         else track.stated += samples * trafDefault;
         continue;
       }
-      let sampleAt = run.fields + 4 + (run.flags & TRUN_DATA_OFFSET ? 4 : 0) + (run.flags & TRUN_FIRST_SAMPLE_FLAGS ? 4 : 0);
+      let sampleAt =
+        run.fields + 4 + (run.flags & TRUN_DATA_OFFSET ? 4 : 0) + (run.flags & TRUN_FIRST_SAMPLE_FLAGS ? 4 : 0);
       const stride = 4 + 4 * TRUN_OTHER_SAMPLE_FIELDS.filter((flag) => run.flags & flag).length;
       if (sampleAt + samples * stride > trun.end) throw new RangeError('trun overruns its box');
       for (let sample = 0; sample < samples; sample++, sampleAt += stride) track.stated += moof.getUint32(sampleAt);

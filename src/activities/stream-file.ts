@@ -52,7 +52,12 @@ export async function openStreamFile(watchDir: string, relPath: string, identity
 }
 
 /** Reads exactly `size` bytes at `offset`; a shorter file means it was truncated or rewritten. */
-export async function readExactly(handle: fs.FileHandle, offset: number, size: number, into: Buffer = Buffer.allocUnsafe(size)): Promise<Buffer> {
+export async function readExactly(
+  handle: fs.FileHandle,
+  offset: number,
+  size: number,
+  into: Buffer = Buffer.allocUnsafe(size),
+): Promise<Buffer> {
   let filled = 0;
   while (filled < size) {
     const { bytesRead } = await handle.read(into, filled, size - filled, offset + filled);
@@ -70,9 +75,14 @@ export const HASH_READ_SIZE = 1 << 20;
  * SHA-256 of `size` bytes at `offset`, read through one reusable buffer so memory stays flat
  * whatever the chunk size; null when the file ends first (it was truncated or rewritten).
  */
-export async function hashRange(handle: fs.FileHandle, offset: number, size: number, buffer = Buffer.allocUnsafe(HASH_READ_SIZE)): Promise<Buffer | null> {
+export async function hashRange(
+  handle: fs.FileHandle,
+  offset: number,
+  size: number,
+  buffer = Buffer.allocUnsafe(HASH_READ_SIZE),
+): Promise<Buffer | null> {
   const hash = createHash('sha256');
-  for (let done = 0; done < size; ) {
+  for (let done = 0; done < size;) {
     const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - done), offset + done);
     if (bytesRead === 0) return null;
     hash.update(buffer.subarray(0, bytesRead));

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { HeadObjectCommand, PutObjectCommand, type HeadObjectCommandOutput, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  HeadObjectCommand,
+  PutObjectCommand,
+  type HeadObjectCommandOutput,
+  type PutObjectCommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { FailureType } from '../stream/failures';
 import { chunkKey } from '../stream/object-keys';
 import { settledMtime } from '../stream/settled-chunks';
@@ -56,7 +62,10 @@ export async function uploadChunks(
   const lane = async () => {
     while (next < ranges.length) {
       const position = next++;
-      const outcome = await deps.slots.use(() => uploadChunk(deps, input.stream, ranges[position], batch.signal), batch.signal);
+      const outcome = await deps.slots.use(
+        () => uploadChunk(deps, input.stream, ranges[position], batch.signal),
+        batch.signal,
+      );
       records[position] = outcome.record;
       onChunk(outcome);
     }
@@ -88,23 +97,46 @@ export const MAX_BUFFERED_CHUNK = 16 * 2 ** 20;
  * Stores one chunk as one object. Its record carries the file's mtime when the bytes were read,
  * if settled then: the final check skips chunks read under the mtime the file still has.
  */
-async function uploadChunk(deps: UploadChunkDeps, stream: StreamRef, range: ChunkRange, signal: AbortSignal): Promise<UploadOutcome> {
+async function uploadChunk(
+  deps: UploadChunkDeps,
+  stream: StreamRef,
+  range: ChunkRange,
+  signal: AbortSignal,
+): Promise<UploadOutcome> {
   const started = performance.now();
   const uploadedAt = new Date().toISOString();
-  const send = async ({ digest, sourceMtimeMs }: ReadChunk, body: () => PutObjectCommandInput['Body']): Promise<UploadOutcome> => {
-    const chunk = { ...range, key: chunkKey(stream.prefix, range.index), sha256: digest.toString('hex'), uploadedAt, ...(sourceMtimeMs === undefined ? {} : { sourceMtimeMs }) };
+  const send = async (
+    { digest, sourceMtimeMs }: ReadChunk,
+    body: () => PutObjectCommandInput['Body'],
+  ): Promise<UploadOutcome> => {
+    const chunk = {
+      ...range,
+      key: chunkKey(stream.prefix, range.index),
+      sha256: digest.toString('hex'),
+      uploadedAt,
+      ...(sourceMtimeMs === undefined ? {} : { sourceMtimeMs }),
+    };
     return { ...(await storeChunk(deps, chunk, body, signal)), seconds: (performance.now() - started) / 1000 };
   };
   if (range.size <= MAX_BUFFERED_CHUNK) {
     return deps.buffers.use(range.size, async (buffer) => {
-      const read = await readChunk(deps, stream, range, async (handle) => sha256(await readExactly(handle, range.offset, range.size, buffer)));
+      const read = await readChunk(deps, stream, range, async (handle) =>
+        sha256(await readExactly(handle, range.offset, range.size, buffer)),
+      );
       return send(read, () => buffer);
     });
   }
   const read = await readChunk(deps, stream, range, (handle) => hashRange(handle, range.offset, range.size));
   let body: ReadStream | undefined;
   try {
-    return await send(read, () => (body = createReadStream(resolveInWatchDir(deps.watchDir, stream.relPath), { start: range.offset, end: range.offset + range.size - 1 })));
+    return await send(
+      read,
+      () =>
+        (body = createReadStream(resolveInWatchDir(deps.watchDir, stream.relPath), {
+          start: range.offset,
+          end: range.offset + range.size - 1,
+        })),
+    );
   } finally {
     // A request that failed before reading its body leaves the file open otherwise.
     body?.destroy();
@@ -172,7 +204,11 @@ async function readChunk(
   const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
   try {
     const digest = await hash(handle);
-    if (!digest) throw failure(FailureType.FileTruncated, `file ends before byte ${range.offset + range.size} (chunk ${range.index})`);
+    if (!digest)
+      throw failure(
+        FailureType.FileTruncated,
+        `file ends before byte ${range.offset + range.size} (chunk ${range.index})`,
+      );
     return { digest, sourceMtimeMs: settledMtime(snapshot.mtimeMs, openedAt) };
   } finally {
     await handle.close();
@@ -183,9 +219,15 @@ function sha256(bytes: Buffer): Buffer {
   return createHash('sha256').update(bytes).digest();
 }
 
-async function headObject(deps: UploadChunkDeps, key: string, signal: AbortSignal): Promise<HeadObjectCommandOutput | null> {
+async function headObject(
+  deps: UploadChunkDeps,
+  key: string,
+  signal: AbortSignal,
+): Promise<HeadObjectCommandOutput | null> {
   try {
-    return await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal: signal });
+    return await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key, ChecksumMode: 'ENABLED' }), {
+      abortSignal: signal,
+    });
   } catch (err) {
     if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
     throw err;

@@ -39,7 +39,8 @@ export async function findChangedChunks(
     }
     if (isSettled(chunk, mtimeMs, checked)) continue;
     read++;
-    if ((await hashRange(handle, chunk.offset, chunk.size, buffer))?.toString('hex') !== chunk.sha256) changed.push(chunk.index);
+    if ((await hashRange(handle, chunk.offset, chunk.size, buffer))?.toString('hex') !== chunk.sha256)
+      changed.push(chunk.index);
   }
   return { changed, fileSize, mtimeMs, read };
 }

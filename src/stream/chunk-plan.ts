@@ -20,9 +20,16 @@ export function batchChunks(chunkSize: number): number {
  * carries a backlog in a few round trips, while a live stream still sends each chunk as soon as it
  * is complete. The short tail is not among them: it waits for the end of the stream.
  */
-export function nextFullChunks(nextIndex: number, chunkSize: number, fileSize: number, maxChunks: number): ChunkRange[] {
+export function nextFullChunks(
+  nextIndex: number,
+  chunkSize: number,
+  fileSize: number,
+  maxChunks: number,
+): ChunkRange[] {
   const available = Math.floor(fileSize / chunkSize) - nextIndex;
-  return Array.from({ length: Math.max(0, Math.min(available, maxChunks)) }, (_, i) => chunkRange(nextIndex + i, chunkSize, fileSize));
+  return Array.from({ length: Math.max(0, Math.min(available, maxChunks)) }, (_, i) =>
+    chunkRange(nextIndex + i, chunkSize, fileSize),
+  );
 }
 
 /** How many chunks the whole file makes (a zero-byte file makes none). */

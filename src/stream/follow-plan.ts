@@ -44,7 +44,11 @@ export function checkAfterQuietMs(settleMs: number): number {
  * `check`: compare the uploaded chunks with the file (and upload again those it rewrote) while it
  * is quiet, before it is idle, so that completing the stream need not read them again.
  */
-export type FollowStep = { kind: 'upload'; ranges: ChunkRange[] } | { kind: 'check' } | { kind: 'wait'; ms: number } | { kind: 'end'; end: FollowEnd };
+export type FollowStep =
+  | { kind: 'upload'; ranges: ChunkRange[] }
+  | { kind: 'check' }
+  | { kind: 'wait'; ms: number }
+  | { kind: 'end'; end: FollowEnd };
 
 /** What a follow does next, given the newest look at the file. */
 export function nextFollowStep(position: FollowPosition, limits: FollowLimits): FollowStep {
@@ -59,7 +63,8 @@ export function nextFollowStep(position: FollowPosition, limits: FollowLimits): 
   const unchecked = nextIndex > 0 && position.checkedMtimeMs !== observation.mtimeMs;
   // An idle file whose chunks were not checked under its (settled) mtime, a backlog's or one
   // written after the quiet check, is checked before the end, so that the follow can complete it.
-  if (quietMs >= limits.settleMs) return unchecked && quietMs >= MTIME_SETTLE_MS ? { kind: 'check' } : { kind: 'end', end: 'quiet' };
+  if (quietMs >= limits.settleMs)
+    return unchecked && quietMs >= MTIME_SETTLE_MS ? { kind: 'check' } : { kind: 'end', end: 'quiet' };
   if (unchecked && quietMs >= checkAfterQuietMs(limits.settleMs)) return { kind: 'check' };
   return { kind: 'wait', ms: Math.max(1, Math.min(limits.pollMs, limits.settleMs - quietMs)) };
 }

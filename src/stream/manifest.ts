@@ -90,14 +90,27 @@ export type ManifestSummary = Manifest & { manifestKey: string };
 /** What a manifest is built from: its own fields, plus the stream and the file it describes. */
 export type ManifestFields = Pick<
   Manifest,
-  'status' | 'revision' | 'previousRevision' | 'rewrittenChunks' | 'chunkSize' | 'startedAt' | 'completedAt' | 'durationSeconds' | 'error' | 'assembled'
+  | 'status'
+  | 'revision'
+  | 'previousRevision'
+  | 'rewrittenChunks'
+  | 'chunkSize'
+  | 'startedAt'
+  | 'completedAt'
+  | 'durationSeconds'
+  | 'error'
+  | 'assembled'
 > & {
   stream: StreamRef;
   file: FileSnapshot;
 };
 
 /** The manifest of a stream's first `chunkCount` chunks, the last of which is `lastChunk`. */
-export function buildManifest(fields: ManifestFields, chunkCount: number, lastChunk: ChunkRecord | undefined): Manifest {
+export function buildManifest(
+  fields: ManifestFields,
+  chunkCount: number,
+  lastChunk: ChunkRecord | undefined,
+): Manifest {
   const { stream, file } = fields;
   return {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
@@ -132,7 +145,11 @@ export function summarize(manifest: Manifest, streamPrefix: string): ManifestSum
 }
 
 export function chunkRecordPages(streamPrefix: string, chunkCount: number): ChunkRecordPages {
-  return { keyPrefix: chunkRecordsKeyPrefix(streamPrefix), perPage: CHUNK_RECORDS_PER_PAGE, pages: Math.ceil(chunkCount / CHUNK_RECORDS_PER_PAGE) };
+  return {
+    keyPrefix: chunkRecordsKeyPrefix(streamPrefix),
+    perPage: CHUNK_RECORDS_PER_PAGE,
+    pages: Math.ceil(chunkCount / CHUNK_RECORDS_PER_PAGE),
+  };
 }
 
 /** The page that holds a chunk's record. */
@@ -156,7 +173,8 @@ export function chunksOfPage(page: number, chunkCount: number): { first: number;
 export function pagesToWrite(newRecords: ChunkRecord[], chunkCount: number, storedCount: number): number[] {
   if (chunkCount === 0) return [];
   const pages = new Set<number>();
-  for (let page = pageOfChunk(Math.min(storedCount, chunkCount - 1)); page <= pageOfChunk(chunkCount - 1); page++) pages.add(page);
+  for (let page = pageOfChunk(Math.min(storedCount, chunkCount - 1)); page <= pageOfChunk(chunkCount - 1); page++)
+    pages.add(page);
   for (const record of newRecords) if (record.index < chunkCount) pages.add(pageOfChunk(record.index));
   return [...pages].sort((a, b) => a - b);
 }
@@ -166,7 +184,12 @@ export function pagesToWrite(newRecords: ChunkRecord[], chunkCount: number, stor
  * it replaces its first record) and keeps chunks [first, end). Throws when one is missing: a
  * manifest with a hole would silently lose bytes.
  */
-export function mergeChunkRecords(base: ChunkRecord[], later: ChunkRecord[], first: number, end: number): ChunkRecord[] {
+export function mergeChunkRecords(
+  base: ChunkRecord[],
+  later: ChunkRecord[],
+  first: number,
+  end: number,
+): ChunkRecord[] {
   const byIndex = new Map<number, ChunkRecord>();
   for (const record of [...base, ...later]) byIndex.set(record.index, record);
   const merged: ChunkRecord[] = [];
@@ -200,7 +223,8 @@ export function reusableChunks(chunks: ChunkRecord[], chunkSize: number): ChunkR
 export function nextRevision(stored: Manifest | null): { revision: number; previousRevision?: PreviousRevision } {
   if (!stored) return { revision: 1 };
   const { revision } = stored;
-  if (stored.status === 'recording') return { revision, ...(stored.previousRevision ? { previousRevision: stored.previousRevision } : {}) };
+  if (stored.status === 'recording')
+    return { revision, ...(stored.previousRevision ? { previousRevision: stored.previousRevision } : {}) };
   return {
     revision: revision + 1,
     previousRevision: { revision, status: stored.status, totalSize: stored.totalSize, completedAt: stored.completedAt },

@@ -21,5 +21,8 @@ export function settledMtime(mtimeMs: number, nowMs: number): number | undefined
  * bytes they wrote (ffmpeg patches its header at stop), so any other chunk is read again.
  */
 export function isSettled(chunk: ChunkRecord, mtimeMs: number, checked?: ChunksChecked): boolean {
-  return chunk.sourceMtimeMs === mtimeMs || (checked !== undefined && chunk.index < checked.count && checked.mtimeMs === mtimeMs);
+  return (
+    chunk.sourceMtimeMs === mtimeMs ||
+    (checked !== undefined && chunk.index < checked.count && checked.mtimeMs === mtimeMs)
+  );
 }

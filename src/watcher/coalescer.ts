@@ -34,7 +34,8 @@ export class Coalescer<T> {
     }
     entry.pending = value;
     entry.lastEventAt = now;
-    if (now - entry.lastSentAt >= this.intervalMs && this.urgent(entry.lastSent, value)) this.send(key, entry, value, now);
+    if (now - entry.lastSentAt >= this.intervalMs && this.urgent(entry.lastSent, value))
+      this.send(key, entry, value, now);
   }
 
   private schedule(key: string): NodeJS.Timeout {
@@ -46,7 +47,8 @@ export class Coalescer<T> {
         return;
       }
       const now = Date.now();
-      if (now - entry.lastEventAt >= this.intervalMs || this.urgent(entry.lastSent, entry.pending)) this.send(key, entry, entry.pending, now);
+      if (now - entry.lastEventAt >= this.intervalMs || this.urgent(entry.lastSent, entry.pending))
+        this.send(key, entry, entry.pending, now);
       entry.timer = this.schedule(key);
     }, this.intervalMs);
   }

@@ -22,7 +22,12 @@ export interface Watcher {
  * process follows the file (it sees the growth itself). A signal Temporal refused is retried
  * with the file's newest state, so an outage loses nothing.
  */
-export async function startWatcher(config: AppConfig, client: Client, logger: AppLogger, followed = new FollowedStreams()): Promise<Watcher> {
+export async function startWatcher(
+  config: AppConfig,
+  client: Client,
+  logger: AppLogger,
+  followed = new FollowedStreams(),
+): Promise<Watcher> {
   const signal = createStreamSignaler({
     client,
     followed,
@@ -32,7 +37,8 @@ export async function startWatcher(config: AppConfig, client: Client, logger: Ap
     logger,
   });
   const retries = new Set<NodeJS.Timeout>();
-  const newChunk = (sent: FileEvent, next: FileEvent) => completesChunk(sent.snapshot.size, next.snapshot.size, config.chunkSize);
+  const newChunk = (sent: FileEvent, next: FileEvent) =>
+    completesChunk(sent.snapshot.size, next.snapshot.size, config.chunkSize);
   const coalescer: Coalescer<FileEvent> = new Coalescer(
     config.watchCoalesceIntervalMs,
     (key, event) => {

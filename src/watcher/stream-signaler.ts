@@ -9,7 +9,10 @@ import { fileChangedSignal, STREAM_UPLOAD_WORKFLOW } from '../workflows/definiti
 import type { FileEvent } from './watch-directory';
 
 /** How every stream of this app is uploaded: the parts of a workflow's input that come from config. */
-export type StreamOptions = Pick<StreamUploadInput, 'chunkSize' | 'idleTimeoutMs' | 'notifyCompletion' | 'assemble' | 'fileTaskQueue' | 'uploadConcurrency'>;
+export type StreamOptions = Pick<
+  StreamUploadInput,
+  'chunkSize' | 'idleTimeoutMs' | 'notifyCompletion' | 'assemble' | 'fileTaskQueue' | 'uploadConcurrency'
+>;
 
 export function streamOptionsFrom(config: AppConfig): StreamOptions {
   return {
@@ -37,14 +40,20 @@ export interface SignalerOptions {
  * rather than when its durable timer fires. A stream that is not running (finished, or never
  * started) is left alone: this is a hint, never a reason to start one.
  */
-export function createQuietNotifier(options: Pick<SignalerOptions, 'client' | 's3Prefix' | 'logger' | 'followed'>): (event: FileEvent) => Promise<void> {
+export function createQuietNotifier(
+  options: Pick<SignalerOptions, 'client' | 's3Prefix' | 'logger' | 'followed'>,
+): (event: FileEvent) => Promise<void> {
   return async (event) => {
     const stream = streamRef(event.relPath, event.identity, options.s3Prefix);
     if (options.followed.isFollowed(stream.streamId)) return;
     try {
       await options.client.workflow.getHandle(stream.workflowId).signal(fileChangedSignal, event.snapshot);
     } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) options.logger.debug({ streamId: stream.streamId, workflowId: stream.workflowId, err }, 'cannot tell the stream its file is quiet');
+      if (!(err instanceof WorkflowNotFoundError))
+        options.logger.debug(
+          { streamId: stream.streamId, workflowId: stream.workflowId, err },
+          'cannot tell the stream its file is quiet',
+        );
     }
   };
 }
@@ -59,7 +68,10 @@ export function createStreamSignaler(options: SignalerOptions): (event: FileEven
   return async (event) => {
     const stream = streamRef(event.relPath, event.identity, options.s3Prefix);
     if (options.followed.isFollowed(stream.streamId)) {
-      logger.debug({ streamId: stream.streamId, workflowId: stream.workflowId, size: event.snapshot.size }, 'file change not signalled: this process follows the file');
+      logger.debug(
+        { streamId: stream.streamId, workflowId: stream.workflowId, size: event.snapshot.size },
+        'file change not signalled: this process follows the file',
+      );
       return true;
     }
     const input: StreamUploadInput = { stream, ...options.streamOptions, file: event.snapshot };
@@ -78,10 +90,16 @@ export function createStreamSignaler(options: SignalerOptions): (event: FileEven
           { key: StreamBytesUploadedKey, value: 0 },
         ],
       });
-      logger.debug({ streamId: stream.streamId, workflowId: stream.workflowId, size: event.snapshot.size }, 'file change signalled');
+      logger.debug(
+        { streamId: stream.streamId, workflowId: stream.workflowId, size: event.snapshot.size },
+        'file change signalled',
+      );
       return true;
     } catch (err) {
-      logger.warn({ streamId: stream.streamId, workflowId: stream.workflowId, err }, 'cannot signal the stream workflow; will retry');
+      logger.warn(
+        { streamId: stream.streamId, workflowId: stream.workflowId, err },
+        'cannot signal the stream workflow; will retry',
+      );
       return false;
     }
   };

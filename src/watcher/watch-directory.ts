@@ -31,7 +31,12 @@ const NEW_FOLDER_RESCAN_MS = 1_000;
  * tree is also rescanned every `rescanIntervalMs` (and shortly after a new folder appears), and a
  * file whose size, mtime or identity changed since it was last reported is reported again.
  */
-export function watchDirectory(dir: string, onFile: (event: FileEvent) => void, logger: AppLogger, rescanIntervalMs: number): DirectoryWatch {
+export function watchDirectory(
+  dir: string,
+  onFile: (event: FileEvent) => void,
+  logger: AppLogger,
+  rescanIntervalMs: number,
+): DirectoryWatch {
   const watcher = chokidar.watch(dir, {
     followSymlinks: false,
     ignoreInitial: false,
@@ -70,7 +75,8 @@ export function watchDirectory(dir: string, onFile: (event: FileEvent) => void, 
       report(absolute, await fs.lstat(absolute));
     } catch (err) {
       // Gone between the event and the stat: its workflow notices on its own.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err, relPath: toRelPath(dir, absolute) }, 'cannot stat file');
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        logger.warn({ err, relPath: toRelPath(dir, absolute) }, 'cannot stat file');
     }
   }
 

@@ -66,7 +66,11 @@ const FOLLOW_FILE_PATCH = 'follow-file';
 const FOLLOW_IDLE_FILE_PATCH = 'follow-idle-file';
 
 /** Failures an operator can fix (permissions, the bucket, credentials): the stream waits for `resume`. */
-const BLOCKING_FAILURES: readonly string[] = [FailureType.PermissionDenied, FailureType.BucketMissing, FailureType.AccessDenied];
+const BLOCKING_FAILURES: readonly string[] = [
+  FailureType.PermissionDenied,
+  FailureType.BucketMissing,
+  FailureType.AccessDenied,
+];
 
 /**
  * One stream: uploads the file's full chunks in order while it grows, and when it has been idle
@@ -159,7 +163,12 @@ class StreamUpload {
     this.followsIdle = this.follows && patched(FOLLOW_IDLE_FILE_PATCH);
     if (!input.state) {
       const opened = await this.unblocked(() =>
-        this.quick.openStream({ stream: this.stream, file: state.file, chunkSize: this.chunkSize, reverifyBucket: !!input.reverifyBucket }),
+        this.quick.openStream({
+          stream: this.stream,
+          file: state.file,
+          chunkSize: this.chunkSize,
+          reverifyBucket: !!input.reverifyBucket,
+        }),
       );
       if (opened.completed) return opened.completed;
       state.nextIndex = opened.reusableChunks;
@@ -216,7 +225,12 @@ class StreamUpload {
   private carryOnAfterComplete(summary: ManifestSummary): void {
     const { state } = this;
     log.info('file changed as the stream completed: carrying on in a new revision', this.logMeta());
-    state.previousRevision = { revision: state.revision, status: 'complete', totalSize: summary.totalSize, completedAt: summary.completedAt };
+    state.previousRevision = {
+      revision: state.revision,
+      status: 'complete',
+      totalSize: summary.totalSize,
+      completedAt: summary.completedAt,
+    };
     state.revision++;
     state.rewrittenChunks = 0;
     this.setPhase('recording');
@@ -234,11 +248,18 @@ class StreamUpload {
   private async finalize(before: FileSnapshot): Promise<ManifestSummary | null> {
     const { state, chunkSize, stream } = this;
     const verified = await this.unblocked(() =>
-      this.io.verifyChunks({ stream, chunkCount: state.nextIndex, pendingChunks: state.pendingChunks, checked: state.checked }),
+      this.io.verifyChunks({
+        stream,
+        chunkCount: state.nextIndex,
+        pendingChunks: state.pendingChunks,
+        checked: state.checked,
+      }),
     );
     state.rewrittenChunks += verified.changed.length;
     state.nextIndex = intactFullChunks(state.nextIndex, chunkSize, verified.fileSize);
-    const rewritten = verified.changed.filter((changed) => changed < state.nextIndex).map((index) => chunkRange(index, chunkSize, verified.fileSize));
+    const rewritten = verified.changed
+      .filter((changed) => changed < state.nextIndex)
+      .map((index) => chunkRange(index, chunkSize, verified.fileSize));
     const batch = batchChunks(chunkSize);
     for (let first = 0; first < rewritten.length; first += batch) {
       if (!(await this.uploadChunks(rewritten.slice(first, first + batch)))) return null;
@@ -249,7 +270,11 @@ class StreamUpload {
     if (this.fullChunks().length > 0) return null;
     const count = chunkCount(chunkSize, verified.fileSize);
     if (state.paused) return null;
-    if (count > state.nextIndex && !(await this.uploadChunks([chunkRange(state.nextIndex, chunkSize, verified.fileSize)]))) return null;
+    if (
+      count > state.nextIndex &&
+      !(await this.uploadChunks([chunkRange(state.nextIndex, chunkSize, verified.fileSize)]))
+    )
+      return null;
 
     const { observation, durationSeconds } = await this.unblocked(() => this.io.inspectFile({ stream }));
     this.learn(snapshotOf(observation, stream.relPath));
@@ -263,7 +288,10 @@ class StreamUpload {
       return null;
     }
     // The manifest describes the file that was checked, even if a signal arrives meanwhile.
-    return this.announceComplete(await this.writeManifest('complete', count, durationSeconds, undefined, assembled, before), before);
+    return this.announceComplete(
+      await this.writeManifest('complete', count, durationSeconds, undefined, assembled, before),
+      before,
+    );
   }
 
   /** The complete manifest of `file` is written: the stream is complete, unless the file changed since. */
@@ -317,7 +345,10 @@ class StreamUpload {
       // The chunks past the new end changed as surely as a rewritten one: they count as such,
       // and the others are checked against the file before the stream completes.
       const intact = intactFullChunks(state.nextIndex, chunkSize, observed.size);
-      log.warn('file shrank under uploaded chunks: uploading it again from there', { ...this.logMeta(), changed: state.nextIndex - intact });
+      log.warn('file shrank under uploaded chunks: uploading it again from there', {
+        ...this.logMeta(),
+        changed: state.nextIndex - intact,
+      });
       state.rewrittenChunks += state.nextIndex - intact;
       state.nextIndex = intact;
     }
@@ -354,7 +385,9 @@ class StreamUpload {
 
   private historyIsLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > (this.input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS);
+    return (
+      info.continueAsNewSuggested || info.historyLength > (this.input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS)
+    );
   }
 
   /** The full chunks the stream can upload next, a bounded batch of them. */
@@ -365,7 +398,11 @@ class StreamUpload {
   private async uploadFullChunks(): Promise<void> {
     const { state } = this;
     // A long backlog stops between batches when the history is long, to continue as new.
-    for (let ranges = this.fullChunks(); ranges.length > 0 && !state.paused && !this.historyIsLong(); ranges = this.fullChunks()) {
+    for (
+      let ranges = this.fullChunks();
+      ranges.length > 0 && !state.paused && !this.historyIsLong();
+      ranges = this.fullChunks()
+    ) {
       const count = state.nextIndex + ranges.length;
       const manifestDue =
         Date.now() - this.lastManifestAt >= (this.input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS) ||
@@ -382,16 +419,26 @@ class StreamUpload {
    */
   private async uploadChunks(ranges: ChunkRange[], liveManifestCount?: number): Promise<boolean> {
     const { state } = this;
-    const liveManifest = liveManifestCount === undefined ? undefined : this.manifestInput('recording', liveManifestCount, null);
+    const liveManifest =
+      liveManifestCount === undefined ? undefined : this.manifestInput('recording', liveManifestCount, null);
     try {
       const records = await this.unblocked(() =>
-        this.io.uploadChunks({ stream: this.stream, ranges, concurrency: this.input.uploadConcurrency ?? 1, bytesCompleteAtMs: state.file.mtimeMs, liveManifest }),
+        this.io.uploadChunks({
+          stream: this.stream,
+          ranges,
+          concurrency: this.input.uploadConcurrency ?? 1,
+          bytesCompleteAtMs: state.file.mtimeMs,
+          liveManifest,
+        }),
       );
       state.pendingChunks.push(...records);
       if (liveManifestCount !== undefined) this.manifestWritten(liveManifestCount * this.chunkSize);
     } catch (err) {
       if (failureOf(err)?.type !== FailureType.FileTruncated) throw err;
-      log.warn('file shrank under a chunk being uploaded: re-planning', { ...this.logMeta(), chunks: ranges.map((range) => range.index) });
+      log.warn('file shrank under a chunk being uploaded: re-planning', {
+        ...this.logMeta(),
+        chunks: ranges.map((range) => range.index),
+      });
       this.learn(await this.observe());
       return false;
     }
@@ -451,7 +498,10 @@ class StreamUpload {
 
   /** Observes the file; throws a failure when it is gone or is another file now. */
   private async observe(): Promise<FileSnapshot> {
-    return snapshotOf(await this.unblocked(() => this.quick.observeStreamFile({ stream: this.stream })), this.stream.relPath);
+    return snapshotOf(
+      await this.unblocked(() => this.quick.observeStreamFile({ stream: this.stream })),
+      this.stream.relPath,
+    );
   }
 
   /**
@@ -525,15 +575,21 @@ class StreamUpload {
 
 /** The file's state; a failure when it is gone or is another file now. */
 function snapshotOf(observation: FileObservation, relPath: string): FileSnapshot {
-  if (observation.status === 'missing') throw ApplicationFailure.nonRetryable(`${relPath} was deleted`, FailureType.FileGone);
-  if (observation.status === 'replaced') throw ApplicationFailure.nonRetryable(`${relPath} is now another file`, FailureType.FileReplaced);
+  if (observation.status === 'missing')
+    throw ApplicationFailure.nonRetryable(`${relPath} was deleted`, FailureType.FileGone);
+  if (observation.status === 'replaced')
+    throw ApplicationFailure.nonRetryable(`${relPath} is now another file`, FailureType.FileReplaced);
   return { size: observation.size, mtimeMs: observation.mtimeMs };
 }
 
 /** The non-retryable failure behind an error, whether raised here or by an activity. */
 function failureOf(err: unknown): StreamFailure | null {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure && cause.type && (NON_RETRYABLE_FAILURES as readonly string[]).includes(cause.type)) {
+  if (
+    cause instanceof ApplicationFailure &&
+    cause.type &&
+    (NON_RETRYABLE_FAILURES as readonly string[]).includes(cause.type)
+  ) {
     return { type: cause.type, message: cause.message };
   }
   return null;

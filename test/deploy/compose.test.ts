@@ -26,7 +26,6 @@ const PUBLISHED_PORTS: Record<number, string> = {
   9464: 'app',
 };
 
-
 interface Service {
   image?: string;
   build?: unknown;
@@ -41,11 +40,15 @@ interface ComposeConfig {
 }
 
 function composeConfig(): ComposeConfig {
-  const text = execFileSync(requireCommand('docker-compose'), ['--env-file', 'example.env', '-f', 'docker-compose.yml', 'config'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const text = execFileSync(
+    requireCommand('docker-compose'),
+    ['--env-file', 'example.env', '-f', 'docker-compose.yml', 'config'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return YAML.parse(text) as ComposeConfig;
 }
 
@@ -125,7 +128,11 @@ test('only the user-facing ports are published, each by its service', () => {
     for (const port of svc.ports ?? []) published.push([publishedPort(port), name]);
   }
   for (const [port, name] of published) {
-    assert.equal(PUBLISHED_PORTS[port], name, `${name} publishes port ${port}; only ${JSON.stringify(PUBLISHED_PORTS)} are allowed`);
+    assert.equal(
+      PUBLISHED_PORTS[port],
+      name,
+      `${name} publishes port ${port}; only ${JSON.stringify(PUBLISHED_PORTS)} are allowed`,
+    );
   }
   assert.deepEqual(
     sorted(published.map(([port]) => String(port))),
@@ -149,10 +156,14 @@ test('the stack has the Temporal, MinIO and monitoring services', () => {
   ]) {
     assert.ok(services[name], `missing service ${name}`);
   }
-  assert.ok(!Object.values(services).some((svc) => svc.image?.startsWith('temporalio/auto-setup')), 'temporalio/auto-setup is deprecated');
+  assert.ok(
+    !Object.values(services).some((svc) => svc.image?.startsWith('temporalio/auto-setup')),
+    'temporalio/auto-setup is deprecated',
+  );
   assert.equal(dependsOn('temporal')['temporal-admin-tools'], 'service_completed_successfully');
   assert.equal(services.temporal.environment?.PROMETHEUS_ENDPOINT, '0.0.0.0:8000');
-  for (const volume of ['postgres-data', 'minio-data']) assert.ok(config.volumes && volume in config.volumes, `missing volume ${volume}`);
+  for (const volume of ['postgres-data', 'minio-data'])
+    assert.ok(config.volumes && volume in config.volumes, `missing volume ${volume}`);
 });
 
 function dependsOn(service: string): Record<string, string | undefined> {

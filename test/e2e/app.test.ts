@@ -50,7 +50,10 @@ describe('end to end: the app uploads recordings dropped into its watched direct
     return streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, 'e2e').prefix;
   }
 
-  async function waitForManifest(relPath: string, timeoutMs = 60_000): Promise<{ manifest: ManifestWithChunks; seenAt: number }> {
+  async function waitForManifest(
+    relPath: string,
+    timeoutMs = 60_000,
+  ): Promise<{ manifest: ManifestWithChunks; seenAt: number }> {
     const key = `${prefixOf(relPath)}/metadata.json`;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -93,27 +96,47 @@ describe('end to end: the app uploads recordings dropped into its watched direct
       const lastWrite = fs.statSync(file).mtimeMs;
       assert.equal(manifest.source.path, relPath);
       assert.equal(manifest.totalSize, fs.statSync(file).size);
-      assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file), `${relPath}: bucket bytes equal the file`);
+      assert.equal(
+        await downloadStreamSha256(stack.s3, stack.bucket, manifest),
+        await sha256File(file),
+        `${relPath}: bucket bytes equal the file`,
+      );
       const probed = await ffprobeDurationSeconds(file);
-      assert.ok(Math.abs(manifest.durationSeconds! - probed) < 0.1, `${relPath}: duration ${manifest.durationSeconds} vs ffprobe ${probed}`);
+      assert.ok(
+        Math.abs(manifest.durationSeconds! - probed) < 0.1,
+        `${relPath}: duration ${manifest.durationSeconds} vs ffprobe ${probed}`,
+      );
       let historyEvents: number | undefined;
       if (relPath.startsWith('live')) {
         const duringRecording = manifest.chunks.filter((chunk) => Date.parse(chunk.uploadedAt) < lastWrite - 1000);
-        assert.ok(duringRecording.length >= 3, `${relPath}: ${duringRecording.length} chunks went up while it was being recorded`);
+        assert.ok(
+          duringRecording.length >= 3,
+          `${relPath}: ${duringRecording.length} chunks went up while it was being recorded`,
+        );
         // Followed on its host, a live file costs its history a few events per chunk; a signal
         // and an activity round trip per chunk, as before the follow, cost about forty.
         const stats = fs.statSync(file);
         const { workflowId } = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, 'e2e');
         historyEvents = (await stack.client.workflow.getHandle(workflowId).describe()).historyLength;
-        assert.ok(historyEvents / manifest.chunkCount < 10, `${relPath}: ${historyEvents} history events for ${manifest.chunkCount} chunks`);
+        assert.ok(
+          historyEvents / manifest.chunkCount < 10,
+          `${relPath}: ${historyEvents} history events for ${manifest.chunkCount} chunks`,
+        );
       }
-      figures.push({ relPath, bytes: manifest.totalSize, chunks: manifest.chunkCount, lastWriteToManifestMs: Math.round(seenAt - lastWrite), historyEvents });
+      figures.push({
+        relPath,
+        bytes: manifest.totalSize,
+        chunks: manifest.chunkCount,
+        lastWriteToManifestMs: Math.round(seenAt - lastWrite),
+        historyEvents,
+      });
     }
     console.log('e2e figures', JSON.stringify(figures));
 
     const streamLines = app.logs.filter((line) => 'streamId' in line);
     assert.ok(streamLines.length > 0);
-    for (const line of streamLines) assert.ok(line.workflowId, `log line about a stream carries its workflowId: ${JSON.stringify(line)}`);
+    for (const line of streamLines)
+      assert.ok(line.workflowId, `log line about a stream carries its workflowId: ${JSON.stringify(line)}`);
     assert.deepEqual(app.strayLines, [], 'stdout is JSON lines only');
     assert.ok(!JSON.stringify(app.logs).includes(env.AWS_SECRET_ACCESS_KEY), 'the secret key never reaches a log line');
 
@@ -131,7 +154,10 @@ describe('end to end: the app uploads recordings dropped into its watched direct
       return Number(line.split(' ')[1]);
     };
     assert.equal(value('stream_uploader_chunks_uploaded_total'), sent.length);
-    assert.equal(value('stream_uploader_bytes_uploaded_total'), sent.reduce((sum, line) => sum + Number(line.bytes), 0));
+    assert.equal(
+      value('stream_uploader_bytes_uploaded_total'),
+      sent.reduce((sum, line) => sum + Number(line.bytes), 0),
+    );
     assert.equal(value('stream_uploader_chunk_upload_duration_seconds_count'), sent.length);
     assert.equal(value('stream_uploader_chunk_lag_seconds_count'), sent.length);
     assert.equal(value('stream_uploader_streams_finished_total{status="complete"}'), streams);
@@ -148,7 +174,10 @@ describe('end to end: the app uploads recordings dropped into its watched direct
     app = startApp(env, path.join(watchDir, '..', 'e2e-app.log'));
     await app.waitForLog((line) => line.msg === 'watching for recordings' && line.existingFiles === files.length);
     for (const relPath of files) {
-      await app.waitForLog((line) => line.msg === 'stream already uploaded and unchanged' && String(line.streamId).startsWith(`${relPath}@`));
+      await app.waitForLog(
+        (line) =>
+          line.msg === 'stream already uploaded and unchanged' && String(line.streamId).startsWith(`${relPath}@`),
+      );
     }
     assert.equal(app.logs.filter((line) => line.msg === 'chunk uploaded').length, 0);
     assert.deepEqual(await Promise.all(files.map((relPath) => chunkTimes(relPath))), before);
@@ -158,7 +187,9 @@ describe('end to end: the app uploads recordings dropped into its watched direct
   async function chunkTimes(relPath: string): Promise<number[]> {
     const manifest = await readManifestObject(stack.s3, stack.bucket, `${prefixOf(relPath)}/metadata.json`);
     return Promise.all(
-      manifest.chunks.map(async (chunk) => (await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: chunk.key }))).LastModified!.getTime()),
+      manifest.chunks.map(async (chunk) =>
+        (await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: chunk.key }))).LastModified!.getTime(),
+      ),
     );
   }
 });

@@ -7,7 +7,12 @@ import { promisify } from 'node:util';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 test('`npm start` builds, then refuses a bad configuration with a readable error naming each variable', async () => {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, CHUNK_SIZE: 'lots', S3_ENDPOINT: 'http://admin:hunter2@minio:9000' };
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CHUNK_SIZE: 'lots',
+    S3_ENDPOINT: 'http://admin:hunter2@minio:9000',
+  };
   const failure = await promisify(execFile)('npm', ['start'], { cwd: ROOT, env }).then(
     () => assert.fail('npm start should have failed'),
     (err: { code: number; stderr: string }) => err,

@@ -27,7 +27,12 @@ let env: Record<string, string>;
 before(async () => {
   stack = await startStack();
   watchDir = tempDir('cli');
-  env = stack.env({ WATCH_DIR: watchDir, CHUNK_SIZE: String(CHUNK_SIZE), STREAM_IDLE_TIMEOUT: '60s', TEMPORAL_TASK_QUEUE: `cli-${process.pid}` });
+  env = stack.env({
+    WATCH_DIR: watchDir,
+    CHUNK_SIZE: String(CHUNK_SIZE),
+    STREAM_IDLE_TIMEOUT: '60s',
+    TEMPORAL_TASK_QUEUE: `cli-${process.pid}`,
+  });
   worker = await startWorker(stack, env);
 });
 after(async () => {
@@ -38,7 +43,10 @@ after(async () => {
 /** `npm run cli -- <args>`, as the README shows it; resolves with the exit code and output. */
 async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   try {
-    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'cli', '--', ...args], { cwd: ROOT, env: { ...process.env, ...env, ...extraEnv } });
+    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'cli', '--', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, ...extraEnv },
+    });
     return { code: 0, out: stdout };
   } catch (err) {
     const failed = err as { code: number; stdout: string; stderr: string };
@@ -59,7 +67,13 @@ async function startStream(relPath: string, chunks: number) {
     logger: createLogger('warn'),
     followed: new FollowedStreams(),
   });
-  assert.ok(await signal({ relPath, identity: { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, snapshot: { size: stats.size, mtimeMs: stats.mtimeMs } }));
+  assert.ok(
+    await signal({
+      relPath,
+      identity: { ino: stats.ino, birthtimeMs: stats.birthtimeMs },
+      snapshot: { size: stats.size, mtimeMs: stats.mtimeMs },
+    }),
+  );
   return { file, stream: streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '') };
 }
 
@@ -78,7 +92,10 @@ test('list, status, pause, resume and cancel a live stream by its path', async (
   await waitUntil(async () => (await cli(['status', stream.workflowId])).out.includes('"status": "recording"'));
   assert.equal((await cli(['cancel', stream.workflowId])).code, 0);
   await waitUntil(async () => (await cli(['status', stream.workflowId])).out.includes('"execution": "CANCELLED"'));
-  assert.equal((await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`)).status, 'cancelled');
+  assert.equal(
+    (await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`)).status,
+    'cancelled',
+  );
 });
 
 test('reupload sends back a chunk that went missing from the bucket, and only that one', async () => {
@@ -86,7 +103,11 @@ test('reupload sends back a chunk that went missing from the bucket, and only th
   const handle = stack.client.workflow.getHandle(stream.workflowId);
   await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded === 4);
   await handle.cancel();
-  await waitUntil(async () => (await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`).catch(() => null))?.status === 'cancelled');
+  await waitUntil(
+    async () =>
+      (await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`).catch(() => null))?.status ===
+      'cancelled',
+  );
   const firstChunk = `${stream.prefix}/chunks/000000`;
   const before = (await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: firstChunk }))).LastModified;
   await stack.s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: `${stream.prefix}/chunks/000001` }));
@@ -102,7 +123,10 @@ test('reupload sends back a chunk that went missing from the bucket, and only th
   const printed = await cli(['chunks', 'finished.mp4']);
   assert.equal(printed.code, 0, printed.out);
   assert.deepEqual(
-    printed.out.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown),
+    printed.out
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown),
     manifest.chunks,
     'chunks prints every chunk record, one per line',
   );

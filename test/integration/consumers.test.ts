@@ -33,7 +33,10 @@ describe('for downstream consumers', () => {
       });
     });
     await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', resolve));
-    worker = await startWorker(stack, { WATCH_DIR: watchDir, COMPLETION_WEBHOOK_URL: `http://127.0.0.1:${port}/hooks/recordings?token=secret-token` });
+    worker = await startWorker(stack, {
+      WATCH_DIR: watchDir,
+      COMPLETION_WEBHOOK_URL: `http://127.0.0.1:${port}/hooks/recordings?token=secret-token`,
+    });
   });
   after(async () => {
     await worker?.stop();
@@ -44,11 +47,21 @@ describe('for downstream consumers', () => {
   async function upload(relPath: string, bytes: Buffer, options: Partial<StreamUploadInput>) {
     const file = path.join(watchDir, relPath);
     fs.writeFileSync(file, bytes);
-    const { handle, stream } = await startStream(stack, worker, relPath, { chunkSize: 64 * 1024, idleTimeoutMs: 500, ...options });
+    const { handle, stream } = await startStream(stack, worker, relPath, {
+      chunkSize: 64 * 1024,
+      idleTimeoutMs: 500,
+      ...options,
+    });
     return { file, stream, summary: await handle.result() };
   }
 
-  const bytes = (size: number) => createHash('sha256').update(String(size)).digest().toString('hex').repeat(Math.ceil(size / 64)).slice(0, size);
+  const bytes = (size: number) =>
+    createHash('sha256')
+      .update(String(size))
+      .digest()
+      .toString('hex')
+      .repeat(Math.ceil(size / 64))
+      .slice(0, size);
 
   test('the final manifest is POSTed to the completion webhook, retried until it is accepted', async () => {
     const { summary } = await upload('notified.mp4', Buffer.from(bytes(200_000)), { notifyCompletion: true });
@@ -60,7 +73,10 @@ describe('for downstream consumers', () => {
   });
 
   test('ASSEMBLE composes the recording server-side from chunks of 5 MiB or more', async () => {
-    const { file, summary } = await upload('assembled-big.mp4', Buffer.from(bytes(12 * 2 ** 20 + 333)), { chunkSize: 5 * 2 ** 20, assemble: true });
+    const { file, summary } = await upload('assembled-big.mp4', Buffer.from(bytes(12 * 2 ** 20 + 333)), {
+      chunkSize: 5 * 2 ** 20,
+      assemble: true,
+    });
     assert.equal(summary.assembled?.copiedParts, 3);
     assert.equal(summary.assembled?.uploadedParts, 0);
     const whole = await getObject(stack.s3, stack.bucket, summary.assembled!.key);
@@ -69,7 +85,10 @@ describe('for downstream consumers', () => {
   });
 
   test('ASSEMBLE with chunks under the 5 MiB part minimum sends parts from the file instead', async () => {
-    const { file, summary } = await upload('assembled-small.mp4', Buffer.from(bytes(6 * 2 ** 20 + 7)), { chunkSize: 256 * 1024, assemble: true });
+    const { file, summary } = await upload('assembled-small.mp4', Buffer.from(bytes(6 * 2 ** 20 + 7)), {
+      chunkSize: 256 * 1024,
+      assemble: true,
+    });
     assert.equal(summary.assembled?.copiedParts, 0);
     assert.equal(summary.assembled?.uploadedParts, 2);
     const whole = await getObject(stack.s3, stack.bucket, summary.assembled!.key);

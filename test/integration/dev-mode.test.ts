@@ -17,7 +17,12 @@ const ROOT = path.resolve(__dirname, '..', '..');
 test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dropped file, and stops cleanly on Ctrl-C', async () => {
   const dir = tempDir('dev');
   const watchDir = path.join(dir, 'input-videos');
-  const ports = { TEMPORAL_PORT: await freePort(), TEMPORAL_UI_PORT: await freePort(), MINIO_PORT: await freePort(), MINIO_CONSOLE_PORT: await freePort() };
+  const ports = {
+    TEMPORAL_PORT: await freePort(),
+    TEMPORAL_UI_PORT: await freePort(),
+    MINIO_PORT: await freePort(),
+    MINIO_CONSOLE_PORT: await freePort(),
+  };
   const credentials = { accessKeyId: 'dev-test', secretAccessKey: randomBytes(12).toString('hex') };
   const dev = spawn('npm', ['run', 'dev'], {
     cwd: ROOT,
@@ -40,10 +45,16 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
   let output = '';
   dev.stdout.on('data', (data: Buffer) => (output += data.toString()));
   dev.stderr.on('data', (data: Buffer) => (output += data.toString()));
-  const exited = new Promise<string>((resolve) => dev.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)));
+  const exited = new Promise<string>((resolve) =>
+    dev.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)),
+  );
   const s3 = s3ClientFor({ endpoint: `http://127.0.0.1:${ports.MINIO_PORT}`, region: 'us-east-1', ...credentials });
   try {
-    await waitUntil(() => output.includes('watching for recordings'), 120_000, () => output);
+    await waitUntil(
+      () => output.includes('watching for recordings'),
+      120_000,
+      () => output,
+    );
     assert.match(output, new RegExp(`Temporal UI\\s+http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`));
     assert.match(output, new RegExp(`MinIO console\\s+http://127.0.0.1:${ports.MINIO_CONSOLE_PORT}`));
 
@@ -52,10 +63,14 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
     const stats = fs.statSync(file);
     const key = `${streamRef('dropped.mp4', { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '').prefix}/metadata.json`;
     let manifest;
-    await waitUntil(async () => {
-      manifest = await readManifestObject(s3, 'recordings', key).catch(() => undefined);
-      return manifest?.status === 'complete';
-    }, 60_000, () => output);
+    await waitUntil(
+      async () => {
+        manifest = await readManifestObject(s3, 'recordings', key).catch(() => undefined);
+        return manifest?.status === 'complete';
+      },
+      60_000,
+      () => output,
+    );
     assert.equal(await downloadStreamSha256(s3, 'recordings', manifest!), await sha256File(file));
 
     process.kill(-dev.pid!, 'SIGINT');
@@ -63,8 +78,12 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
     assert.ok(['exit 0', 'SIGINT'].includes(await exited), output);
     assert.match(output, /"msg":"stopped"/, 'the app shut down gracefully');
     assert.match(output, /local mode stopped/);
-    for (const port of Object.values(ports)) assert.equal(await isListening(port), false, `port ${port} is closed after stop`);
-    assert.ok(fs.existsSync(path.join(dir, 'data', 'temporal.sqlite')), 'Temporal state is kept on disk for the next start');
+    for (const port of Object.values(ports))
+      assert.equal(await isListening(port), false, `port ${port} is closed after stop`);
+    assert.ok(
+      fs.existsSync(path.join(dir, 'data', 'temporal.sqlite')),
+      'Temporal state is kept on disk for the next start',
+    );
   } finally {
     try {
       process.kill(-dev.pid!, 'SIGKILL');

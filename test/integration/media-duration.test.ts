@@ -16,7 +16,10 @@ describe('media duration of a recording', () => {
       const file = path.join(dir, `${kind}.mp4`);
       await makeMp4(file, { seconds: 6, kind });
       const seconds = await readMediaDurationSeconds(file);
-      assert.ok(seconds !== null && Math.abs(seconds - (await ffprobeDurationSeconds(file))) < 0.1, `${kind}: ${seconds}`);
+      assert.ok(
+        seconds !== null && Math.abs(seconds - (await ffprobeDurationSeconds(file))) < 0.1,
+        `${kind}: ${seconds}`,
+      );
     }
   });
 

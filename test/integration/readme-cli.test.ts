@@ -36,22 +36,35 @@ after(async () => {
 
 test("the README's Temporal CLI commands list, describe, query and cancel a live stream", async () => {
   const commands = readmeCliCommands();
-  assert.deepEqual(commands.map((command) => command.split(' ').slice(0, 3).join(' ')), [
-    'temporal workflow list',
-    'temporal workflow describe',
-    'temporal workflow query',
-    'temporal workflow cancel',
-    'temporal workflow show',
-  ]);
+  assert.deepEqual(
+    commands.map((command) => command.split(' ').slice(0, 3).join(' ')),
+    [
+      'temporal workflow list',
+      'temporal workflow describe',
+      'temporal workflow query',
+      'temporal workflow cancel',
+      'temporal workflow show',
+    ],
+  );
   const file = path.join(watchDir, 'cli.mp4');
   fs.writeFileSync(file, Buffer.alloc(64 * 1024 * 3 + 1, 'v'));
-  const { handle, stream } = await startStream(stack, worker, 'cli.mp4', { chunkSize: 64 * 1024, idleTimeoutMs: 60_000 });
-  while ((await handle.query(progressQuery)).chunksUploaded < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+  const { handle, stream } = await startStream(stack, worker, 'cli.mp4', {
+    chunkSize: 64 * 1024,
+    idleTimeoutMs: 60_000,
+  });
+  while ((await handle.query(progressQuery)).chunksUploaded < 3)
+    await new Promise((resolve) => setTimeout(resolve, 100));
 
   // Asynchronously: the worker answering the query runs in this process.
-  const env = { ...process.env, PATH: `${TOOLS_BIN}:${process.env.PATH}`, TEMPORAL_ADDRESS: stack.temporal.address, WORKFLOW_ID: stream.workflowId };
+  const env = {
+    ...process.env,
+    PATH: `${TOOLS_BIN}:${process.env.PATH}`,
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    WORKFLOW_ID: stream.workflowId,
+  };
   const outputs: string[] = [];
-  for (const command of commands) outputs.push((await promisify(execFile)('sh', ['-c', command], { encoding: 'utf8', env })).stdout);
+  for (const command of commands)
+    outputs.push((await promisify(execFile)('sh', ['-c', command], { encoding: 'utf8', env })).stdout);
   assert.match(outputs[0], /cli\.mp4/, 'list shows the running stream');
   assert.match(outputs[1], /StreamUploadWorkflow/);
   assert.match(outputs[2], /"chunksUploaded":\s*3/, 'the progress query answers');

@@ -13,7 +13,10 @@ test('recorded stream histories replay on the current workflow code (determinism
     history: JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')),
   }));
   const failures: string[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../../src/workflows') }, histories)) {
+  for await (const result of Worker.runReplayHistories(
+    { workflowsPath: require.resolve('../../src/workflows') },
+    histories,
+  )) {
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
   }
   assert.deepEqual(failures, []);

@@ -5,7 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
-import { createBucket, s3ClientFor, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
+import {
+  createBucket,
+  s3ClientFor,
+  startMinio,
+  startTemporal,
+  type S3Server,
+  type TemporalServer,
+} from '../../scripts/local-servers';
 import { ffprobeDurationSeconds, makeMp4 } from '../support/media';
 
 // Smoke test of the test tooling itself: when this fails, every other integration test would fail
@@ -43,7 +50,8 @@ test('MinIO stores and returns an object, also across a restart', async () => {
   const client = s3ClientFor(s3);
   try {
     await client.send(new PutObjectCommand({ Bucket: 'smoke', Key: 'a/b.txt', Body: 'hello' }));
-    const read = async () => (await client.send(new GetObjectCommand({ Bucket: 'smoke', Key: 'a/b.txt' }))).Body!.transformToString();
+    const read = async () =>
+      (await client.send(new GetObjectCommand({ Bucket: 'smoke', Key: 'a/b.txt' }))).Body!.transformToString();
     assert.equal(await read(), 'hello');
     await s3.restart();
     assert.equal(await read(), 'hello');

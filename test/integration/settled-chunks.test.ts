@@ -39,7 +39,8 @@ describe('completing a stream reads again only chunks that may have changed', ()
     const scheduled = new Set<string>();
     const results: T[] = [];
     for (const event of events) {
-      if (event.activityTaskScheduledEventAttributes?.activityType?.name === activityType) scheduled.add(String(event.eventId));
+      if (event.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
+        scheduled.add(String(event.eventId));
       const completed = event.activityTaskCompletedEventAttributes;
       if (completed && scheduled.has(String(completed.scheduledEventId))) {
         results.push(JSON.parse(Buffer.from(completed.result!.payloads![0].data!).toString('utf8')) as T);
@@ -53,11 +54,16 @@ describe('completing a stream reads again only chunks that may have changed', ()
     const file = path.join(watchDir, relPath);
     assert.equal(manifest.status, 'complete');
     assert.equal(manifest.totalSize, fs.statSync(file).size);
-    assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file), `${relPath}: bucket bytes equal the file`);
+    assert.equal(
+      await downloadStreamSha256(stack.s3, stack.bucket, manifest),
+      await sha256File(file),
+      `${relPath}: bucket bytes equal the file`,
+    );
     return manifest;
   }
 
-  const chunksReread = async () => (await worker.metrics.chunksReread.get()).values.reduce((sum, value) => sum + value.value, 0);
+  const chunksReread = async () =>
+    (await worker.metrics.chunksReread.get()).values.reduce((sum, value) => sum + value.value, 0);
 
   test('a finished recording is read once: its chunks carry the mtime they were read under, and its follow completes it reading none again', async () => {
     const file = path.join(watchDir, 'finished.mp4');
@@ -92,11 +98,20 @@ describe('completing a stream reads again only chunks that may have changed', ()
 
     const follows = await activityResults<FollowFileResult>(handle, 'followFile');
     const checks = follows.filter((follow) => follow.checked);
-    assert.ok(checks.length > 0, `a follow settled the chunks: ${JSON.stringify(follows.map((follow) => ({ end: follow.end, checked: follow.checked })))}`);
-    assert.ok(follows.some((follow) => follow.rewritten?.some((chunk) => chunk.index === 0)), 'chunk 0 (mdat size patched at stop) was uploaded again by the check');
+    assert.ok(
+      checks.length > 0,
+      `a follow settled the chunks: ${JSON.stringify(follows.map((follow) => ({ end: follow.end, checked: follow.checked })))}`,
+    );
+    assert.ok(
+      follows.some((follow) => follow.rewritten?.some((chunk) => chunk.index === 0)),
+      'chunk 0 (mdat size patched at stop) was uploaded again by the check',
+    );
     assert.ok(manifest.rewrittenChunks >= 1);
     assert.equal(follows.at(-1)?.completed?.status, 'complete', 'the last follow wrote the complete manifest');
-    assert.ok(Math.abs(manifest.durationSeconds! - (await ffprobeDurationSeconds(file))) < 0.1, `duration ${manifest.durationSeconds}`);
+    assert.ok(
+      Math.abs(manifest.durationSeconds! - (await ffprobeDurationSeconds(file))) < 0.1,
+      `duration ${manifest.durationSeconds}`,
+    );
     // Nothing was left for the workflow to do: no check, no tail, no duration, no manifest of its own.
     for (const step of ['verifyChunks', 'uploadChunks', 'inspectFile', 'writeManifest']) {
       assert.deepEqual(await activityResults(handle, step), [], `${step} did not run`);

@@ -36,7 +36,13 @@ describe('steering a stream', () => {
   }
 
   function start(relPath: string, extra: Partial<StreamUploadInput> = {}, on: TestWorker = worker) {
-    return startStream(stack, on, relPath, { idleTimeoutMs: 1000, ...extra }, { typedSearchAttributes: [{ key: StreamPathKey, value: relPath }] });
+    return startStream(
+      stack,
+      on,
+      relPath,
+      { idleTimeoutMs: 1000, ...extra },
+      { typedSearchAttributes: [{ key: StreamPathKey, value: relPath }] },
+    );
   }
 
   test('nothing is uploaded while paused; everything after resume', async () => {
@@ -62,7 +68,11 @@ describe('steering a stream', () => {
   });
 
   test('a stream whose bucket is missing waits, blocked, and resumes from its checkpoint once the bucket exists', async () => {
-    const blockedWorker = await startWorker(stack, { WATCH_DIR: watchDir, CHUNK_SIZE: String(CHUNK_SIZE), S3_BUCKET: 'created-later' });
+    const blockedWorker = await startWorker(stack, {
+      WATCH_DIR: watchDir,
+      CHUNK_SIZE: String(CHUNK_SIZE),
+      S3_BUCKET: 'created-later',
+    });
     try {
       const file = writeFile('blocked.mp4', 3, 10);
       const { handle, stream } = await start('blocked.mp4', {}, blockedWorker);
@@ -87,12 +97,17 @@ describe('steering a stream', () => {
     writeFile('live-manifest.mp4', 3);
     const { handle, stream } = await start('live-manifest.mp4', { idleTimeoutMs: 60_000, manifestIntervalMs: 0 });
     await waitUntil(async () => {
-      const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`).catch(() => null);
+      const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`).catch(
+        () => null,
+      );
       return manifest?.status === 'recording' && manifest.chunkCount === 3;
     });
     await waitUntil(async () => {
       const found = [];
-      for await (const execution of stack.client.workflow.list({ query: `StreamPath = 'live-manifest.mp4' AND ExecutionStatus = 'Running'` })) found.push(execution.workflowId);
+      for await (const execution of stack.client.workflow.list({
+        query: `StreamPath = 'live-manifest.mp4' AND ExecutionStatus = 'Running'`,
+      }))
+        found.push(execution.workflowId);
       return found.includes(handle.workflowId);
     });
     await handle.cancel();

@@ -47,8 +47,12 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     assert.equal(manifest.totalSize, fs.statSync(file).size);
     assert.equal(manifest.chunkCount, Math.ceil(manifest.totalSize / CHUNK_SIZE));
     assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file));
-    const chunkKeys = (await listKeys(stack.s3, stack.bucket, `${refOf(relPath).prefix}/chunks/`));
-    assert.deepEqual(chunkKeys, manifest.chunks.map((chunk) => chunk.key), 'the bucket holds exactly the listed chunks');
+    const chunkKeys = await listKeys(stack.s3, stack.bucket, `${refOf(relPath).prefix}/chunks/`);
+    assert.deepEqual(
+      chunkKeys,
+      manifest.chunks.map((chunk) => chunk.key),
+      'the bucket holds exactly the listed chunks',
+    );
     return manifest;
   }
 
@@ -98,7 +102,9 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     assert.deepEqual(second, first);
     recordHistory(handle, stack.temporal.address, 'already-complete');
     const history = await handle.fetchHistory();
-    const activities = history.events!.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    const activities = history.events!.flatMap(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
     assert.deepEqual(activities, ['openStream']);
     const afterHead = await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: manifest.chunks[0].key }));
     assert.equal(afterHead.LastModified?.getTime(), before.LastModified?.getTime());
@@ -149,7 +155,10 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`);
     assert.equal(manifest.status, 'cancelled');
     assert.equal(manifest.chunkCount, 4, 'the unfinished tail is not listed');
-    assert.deepEqual(await listKeys(stack.s3, stack.bucket, `${stream.prefix}/chunks/`), manifest.chunks.map((chunk) => chunk.key));
+    assert.deepEqual(
+      await listKeys(stack.s3, stack.bucket, `${stream.prefix}/chunks/`),
+      manifest.chunks.map((chunk) => chunk.key),
+    );
   });
 
   test('a long stream continues as new and loses nothing', async () => {

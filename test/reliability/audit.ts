@@ -30,9 +30,16 @@ export interface Expectation {
 }
 
 /** The stream a file in `watchDir` must become; call it while the file exists. */
-export function expectStream(watchDir: string, s3Prefix: string, relPath: string, expectation: Expectation = {}): ExpectedStream {
+export function expectStream(
+  watchDir: string,
+  s3Prefix: string,
+  relPath: string,
+  expectation: Expectation = {},
+): ExpectedStream {
   const stats = fs.statSync(path.join(watchDir, relPath));
-  const prefix = [s3Prefix, relPath, `${stats.ino}-${Math.trunc(stats.birthtimeMs)}`].filter((part) => part !== '').join('/');
+  const prefix = [s3Prefix, relPath, `${stats.ino}-${Math.trunc(stats.birthtimeMs)}`]
+    .filter((part) => part !== '')
+    .join('/');
   return { relPath, prefix, outcome: 'complete', file: path.join(watchDir, relPath), ...expectation };
 }
 
@@ -43,7 +50,10 @@ function pendingReason(stream: ExpectedStream, manifest: Manifest | undefined): 
   if (!manifest) return 'no manifest';
   if (stream.outcome === 'failed') return manifest.status === 'failed' ? null : `status ${manifest.status}`;
   const stats = fs.statSync(stream.file);
-  const current = manifest.status === 'complete' && manifest.totalSize === stats.size && Math.abs(manifest.source.mtimeMs - stats.mtimeMs) < 1;
+  const current =
+    manifest.status === 'complete' &&
+    manifest.totalSize === stats.size &&
+    Math.abs(manifest.source.mtimeMs - stats.mtimeMs) < 1;
   return current ? null : `status ${manifest.status}, ${manifest.totalSize} of ${stats.size} bytes`;
 }
 
@@ -52,7 +62,12 @@ function pendingReason(stream: ExpectedStream, manifest: Manifest | undefined): 
  * streams still pending then, with what each was at. One listing a round tells which manifests
  * changed; only those are read again, so that polling thousands of streams stays cheap.
  */
-export async function waitForStreams(s3: S3Client, bucket: string, streams: ExpectedStream[], timeoutMs: number): Promise<Map<string, string>> {
+export async function waitForStreams(
+  s3: S3Client,
+  bucket: string,
+  streams: ExpectedStream[],
+  timeoutMs: number,
+): Promise<Map<string, string>> {
   const deadline = Date.now() + timeoutMs;
   if (streams.length === 0) return new Map();
   const common = commonPrefix(streams.map((stream) => stream.prefix));
@@ -99,7 +114,13 @@ export interface Audit {
 const CHUNK_KEY = /\/chunks\/\d+$/;
 const STREAM_OBJECT = /\/(chunks\/\d+|chunk-records\/\d+\.json|metadata\.json|recording\.mp4)$/;
 
-export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string, streams: ExpectedStream[], idleTimeoutMs: number): Promise<Audit> {
+export async function auditBucket(
+  s3: S3Client,
+  bucket: string,
+  s3Prefix: string,
+  streams: ExpectedStream[],
+  idleTimeoutMs: number,
+): Promise<Audit> {
   const problems: string[] = [];
   const keysByPrefix = new Map<string, string[]>(streams.map((stream) => [stream.prefix, []]));
   for (const key of await listKeys(s3, bucket, `${s3Prefix}/`)) {
@@ -123,27 +144,47 @@ export async function auditBucket(s3: S3Client, bucket: string, s3Prefix: string
     manifests.set(stream.relPath, manifest);
     if (manifest.status !== stream.outcome) fail(`manifest status ${manifest.status}, expected ${stream.outcome}`);
     const listed = manifest.chunks.map((chunk) => chunk.key).sort();
-    const stored = keysByPrefix.get(stream.prefix)!.filter((key) => CHUNK_KEY.test(key)).sort();
-    if (JSON.stringify(listed) !== JSON.stringify(stored)) fail(`bucket holds ${stored.length} chunks, the manifest lists ${listed.length}: not the same`);
+    const stored = keysByPrefix
+      .get(stream.prefix)!
+      .filter((key) => CHUNK_KEY.test(key))
+      .sort();
+    if (JSON.stringify(listed) !== JSON.stringify(stored))
+      fail(`bucket holds ${stored.length} chunks, the manifest lists ${listed.length}: not the same`);
     const sourceSize = fs.statSync(stream.file).size;
-    if (stream.outcome === 'complete' && manifest.totalSize !== sourceSize) fail(`manifest covers ${manifest.totalSize} of ${sourceSize} bytes`);
+    if (stream.outcome === 'complete' && manifest.totalSize !== sourceSize)
+      fail(`manifest covers ${manifest.totalSize} of ${sourceSize} bytes`);
     // A failed stream holds a prefix of the file: what was uploaded before it went away.
     const compared = stream.outcome === 'complete' ? sourceSize : Math.min(manifest.totalSize, sourceSize);
     bytes += compared;
-    const downloaded = await downloadStreamSha256(s3, bucket, manifest).catch((err: Error) => `unreadable: ${err.message}`);
+    const downloaded = await downloadStreamSha256(s3, bucket, manifest).catch(
+      (err: Error) => `unreadable: ${err.message}`,
+    );
     if (downloaded !== (await sha256File(stream.file, compared))) mismatched.push(stream.relPath);
     for (const { manifest: version, storedAtMs } of await manifestVersions(s3, bucket, stream, history)) {
       const idleMs = storedAtMs - version.source.mtimeMs;
       if (version.status === 'complete' && idleMs < idleTimeoutMs) {
-        prematureCompletions.push(`${stream.relPath}: complete at ${version.totalSize} of ${sourceSize} bytes, stored ${Math.round(idleMs)} ms after the file's last change`);
+        prematureCompletions.push(
+          `${stream.relPath}: complete at ${version.totalSize} of ${sourceSize} bytes, stored ${Math.round(idleMs)} ms after the file's last change`,
+        );
       }
     }
   });
   for (const relPath of mismatched) problems.push(`${relPath}: bytes in the bucket differ from the source`);
-  for (const premature of prematureCompletions) problems.push(`manifest said complete before the file was idle: ${premature}`);
+  for (const premature of prematureCompletions)
+    problems.push(`manifest said complete before the file was idle: ${premature}`);
   const chunkUploads = countUploads(history, (key) => CHUNK_KEY.test(key));
-  for (const duplicate of chunkUploads.duplicates) problems.push(`chunk uploaded again with identical bytes: ${duplicate.key}`);
-  return { streams: streams.length, bytes, mismatched, prematureCompletions, chunkUploads, history, manifests, problems };
+  for (const duplicate of chunkUploads.duplicates)
+    problems.push(`chunk uploaded again with identical bytes: ${duplicate.key}`);
+  return {
+    streams: streams.length,
+    bytes,
+    mismatched,
+    prematureCompletions,
+    chunkUploads,
+    history,
+    manifests,
+    problems,
+  };
 }
 
 /** Every version of the stream's metadata.json the server kept, oldest first, with when it was stored. */
@@ -158,7 +199,10 @@ export async function manifestVersions(
   for (const version of history.get(key) ?? []) {
     if (version.deleteMarker) continue;
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: version.versionId }));
-    versions.push({ manifest: JSON.parse(await object.Body!.transformToString('utf8')) as Manifest, storedAtMs: version.lastModifiedMs });
+    versions.push({
+      manifest: JSON.parse(await object.Body!.transformToString('utf8')) as Manifest,
+      storedAtMs: version.lastModifiedMs,
+    });
   }
   return versions;
 }

@@ -63,7 +63,16 @@ describe('the chunk records of a manifest', () => {
   test('come from the stored manifest where the records since it lack an index, even when some index repeats', async () => {
     await saveManifest({ s3, bucket }, fields(), [record(0), record(1)], 2);
     // Since that manifest: chunks 2 to 5, the tail 6 (48 bytes), 6 again whole, 0 rewritten, the tail 7.
-    const pending = [record(2), record(3), record(4), record(5), record(6, 48, 'tail-6'), record(6), record(0, CHUNK, 'patched-0'), record(7, 480)];
+    const pending = [
+      record(2),
+      record(3),
+      record(4),
+      record(5),
+      record(6, 48, 'tail-6'),
+      record(6),
+      record(0, CHUNK, 'patched-0'),
+      record(7, 480),
+    ];
 
     const records = await loadChunkRecords({ s3, bucket }, stream.prefix, pending, 0, 8);
 
@@ -81,16 +90,33 @@ describe('the chunk records of a manifest', () => {
     const written: number[] = [];
     for (let first = 0; first < 10_001; first += 200) {
       const count = Math.min(10_001, first + 200);
-      written.push((await saveManifest({ s3, bucket }, longFields, indexes(count - first, first).map(longRecord), count)).bytesWritten);
+      written.push(
+        (await saveManifest({ s3, bucket }, longFields, indexes(count - first, first).map(longRecord), count))
+          .bytesWritten,
+      );
     }
     // One chunk more: an update as a live stream makes it, at each end of the recording.
-    const early = await saveManifest({ s3, bucket }, { ...longFields, stream: streamRef('cam/short.mp4', { ino: 9, birthtimeMs: 1 }, '') }, indexes(11).map(longRecord), 11);
+    const early = await saveManifest(
+      { s3, bucket },
+      { ...longFields, stream: streamRef('cam/short.mp4', { ino: 9, birthtimeMs: 1 }, '') },
+      indexes(11).map(longRecord),
+      11,
+    );
     const late = await saveManifest({ s3, bucket }, longFields, [longRecord(10_001)], 10_002);
-    assert.ok(late.bytesWritten < 2 * early.bytesWritten, `chunk 10,002: ${late.bytesWritten} bytes written, chunk 11: ${early.bytesWritten}`);
-    assert.ok(Math.max(...written) < 2 * Math.min(...written.slice(0, -1)), `updates of 200 records wrote ${Math.min(...written)} to ${Math.max(...written)} bytes`);
+    assert.ok(
+      late.bytesWritten < 2 * early.bytesWritten,
+      `chunk 10,002: ${late.bytesWritten} bytes written, chunk 11: ${early.bytesWritten}`,
+    );
+    assert.ok(
+      Math.max(...written) < 2 * Math.min(...written.slice(0, -1)),
+      `updates of 200 records wrote ${Math.min(...written)} to ${Math.max(...written)} bytes`,
+    );
 
     const read = await readManifestObject(s3, bucket, manifestKey(long.prefix));
-    assert.deepEqual(read.chunks.map((chunk) => chunk.index), indexes(10_002));
+    assert.deepEqual(
+      read.chunks.map((chunk) => chunk.index),
+      indexes(10_002),
+    );
     assert.equal(read.totalSize, 10_002 * CHUNK);
     assert.equal(read.chunkRecords.pages, Math.ceil(10_002 / CHUNK_RECORDS_PER_PAGE));
   });
@@ -98,23 +124,48 @@ describe('the chunk records of a manifest', () => {
   test('of a manifest written before pages (schema 1) are read, and moved to pages by the next write', async () => {
     const old = streamRef('cam/old.mp4', { ino: 10, birthtimeMs: 1 }, '');
     const oldRecord = (index: number) => ({ ...record(index), key: chunkKey(old.prefix, index) });
-    const inline = { ...fields(), schemaVersion: 1, streamId: old.streamId, workflowId: old.workflowId, chunkCount: 150, totalSize: 150 * CHUNK, chunks: indexes(150).map(oldRecord) };
+    const inline = {
+      ...fields(),
+      schemaVersion: 1,
+      streamId: old.streamId,
+      workflowId: old.workflowId,
+      chunkCount: 150,
+      totalSize: 150 * CHUNK,
+      chunks: indexes(150).map(oldRecord),
+    };
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey(old.prefix), Body: JSON.stringify(inline) }));
     const stored = await readManifest({ s3, bucket }, old.prefix);
-    assert.deepEqual((await readChunkRecords({ s3, bucket }, old.prefix, stored!, 95, 105)).map((chunk) => chunk.index), indexes(10, 95));
+    assert.deepEqual(
+      (await readChunkRecords({ s3, bucket }, old.prefix, stored!, 95, 105)).map((chunk) => chunk.index),
+      indexes(10, 95),
+    );
 
     await saveManifest({ s3, bucket }, { ...fields(), stream: old }, [oldRecord(150)], 151);
     const read = await readManifestObject(s3, bucket, manifestKey(old.prefix));
-    assert.deepEqual(read.chunks.map((chunk) => chunk.index), indexes(151));
+    assert.deepEqual(
+      read.chunks.map((chunk) => chunk.index),
+      indexes(151),
+    );
   });
 
   test('past the end of a file that shrank are not taken back when it grows again', async () => {
     const shrunk = streamRef('cam/shrunk.mp4', { ino: 11, birthtimeMs: 1 }, '');
-    const shrunkRecord = (index: number, label?: string) => ({ ...record(index, CHUNK, label), key: chunkKey(shrunk.prefix, index) });
-    await saveManifest({ s3, bucket }, { ...fields(), stream: shrunk }, indexes(250).map((index) => shrunkRecord(index)), 250);
+    const shrunkRecord = (index: number, label?: string) => ({
+      ...record(index, CHUNK, label),
+      key: chunkKey(shrunk.prefix, index),
+    });
+    await saveManifest(
+      { s3, bucket },
+      { ...fields(), stream: shrunk },
+      indexes(250).map((index) => shrunkRecord(index)),
+      250,
+    );
     await saveManifest({ s3, bucket }, { ...fields(), stream: shrunk }, [], 120);
     // Grown again: chunks 120 to 249 must be uploaded anew; the stale page's records are no records.
-    await assert.rejects(saveManifest({ s3, bucket }, { ...fields(), stream: shrunk }, [shrunkRecord(249, 'new-249')], 250), /no record of chunk 120/);
+    await assert.rejects(
+      saveManifest({ s3, bucket }, { ...fields(), stream: shrunk }, [shrunkRecord(249, 'new-249')], 250),
+      /no record of chunk 120/,
+    );
     await saveManifest({ s3, bucket }, { ...fields('complete'), stream: shrunk }, [], 120);
     assert.deepEqual(
       (await listKeys(s3, bucket, `${shrunk.prefix}/chunk-records/`)).map((key) => key.slice(shrunk.prefix.length + 1)),

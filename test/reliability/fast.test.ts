@@ -14,7 +14,12 @@ describe('reliability (fast subset): nothing lost, nothing doubled', () => {
   const seed = process.env.RELIABILITY_SEED ? Number(process.env.RELIABILITY_SEED) : Date.now() % 2 ** 31;
   const started = Date.now();
   const rows: ReportRow[] = [];
-  after(() => writeReportJson(newReport(FAST.name, seed, rows, (Date.now() - started) / 1000), path.resolve(__dirname, '..', '.tmp', 'reliability-fast.json')));
+  after(() =>
+    writeReportJson(
+      newReport(FAST.name, seed, rows, (Date.now() - started) / 1000),
+      path.resolve(__dirname, '..', '.tmp', 'reliability-fast.json'),
+    ),
+  );
 
   for (const scenario of SCENARIOS) {
     test(scenario.title, async (t) => {
@@ -26,7 +31,11 @@ describe('reliability (fast subset): nothing lost, nothing doubled', () => {
       assert.equal(figures.faultsInjected > 0, true, 'the scenario injected faults');
       assert.equal(figures.mismatchedStreams, 0, 'streams whose bytes in the bucket differ from the source');
       assert.equal(figures.incompleteStreams, 0, 'streams that did not end as expected');
-      assert.equal(figures.prematureCompletions, 0, 'complete manifests stored before their file was idle for the idle timeout');
+      assert.equal(
+        figures.prematureCompletions,
+        0,
+        'complete manifests stored before their file was idle for the idle timeout',
+      );
       assert.equal(figures.duplicateChunkUploads, 0, 'chunks uploaded again with identical bytes');
       assert.deepEqual(figures.problems, []);
     });

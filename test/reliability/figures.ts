@@ -40,7 +40,11 @@ export function distribution(values: number[]): Distribution {
   if (values.length === 0) return { samples: 0, p50: null, max: null };
   const sorted = [...values].sort((a, b) => a - b);
   const round = (value: number) => Math.round(value * 10) / 10;
-  return { samples: sorted.length, p50: round(sorted[Math.floor((sorted.length - 1) / 2)]), max: round(sorted[sorted.length - 1]) };
+  return {
+    samples: sorted.length,
+    p50: round(sorted[Math.floor((sorted.length - 1) / 2)]),
+    max: round(sorted[sorted.length - 1]),
+  };
 }
 
 export interface ScenarioResult {

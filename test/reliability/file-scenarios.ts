@@ -52,11 +52,16 @@ async function makeMedia(dir: string): Promise<Media> {
     makeMp4(file('small.mp4'), { seconds: 1, kind: 'regular', bitrate: '200k', size: '160x120' }),
   ]);
   const read = (name: string) => fs.readFileSync(file(name));
-  return { fragmented: read('fragmented.mp4'), regular: [read('regular-a.mp4'), read('regular-b.mp4')], small: read('small.mp4') };
+  return {
+    fragmented: read('fragmented.mp4'),
+    regular: [read('regular-a.mp4'), read('regular-b.mp4')],
+    small: read('small.mp4'),
+  };
 }
 
 const streamIdOf = (stream: ExpectedStream) => `${stream.relPath}@${stream.prefix.split('/').pop()}`;
-const linesOf = (logs: LogLine[], stream: ExpectedStream) => logs.filter((line) => line.streamId === streamIdOf(stream));
+const linesOf = (logs: LogLine[], stream: ExpectedStream) =>
+  logs.filter((line) => line.streamId === streamIdOf(stream));
 const isWarning = (line: LogLine) => line.level === 'warn' || line.level === 'error' || line.level === 'fatal';
 
 /** A line at warn or above about the stream: an operator can see what went wrong. */
@@ -68,7 +73,9 @@ function warned(say: Say, stream: ExpectedStream, logs: LogLine[]): string[] {
 function rewriteSaid(say: Say, stream: ExpectedStream, audit: Audit): string[] {
   const manifest = audit.manifests.get(stream.relPath);
   if (!manifest || manifest.rewrittenChunks > 0) return [];
-  return [say(`manifest has rewrittenChunks ${manifest.rewrittenChunks} although the file changed under uploaded chunks`)];
+  return [
+    say(`manifest has rewrittenChunks ${manifest.rewrittenChunks} although the file changed under uploaded chunks`),
+  ];
 }
 
 function dirIn(rig: Rig, relDir: string): void {
@@ -93,7 +100,11 @@ async function appendPaced(file: string, bytes: Buffer, ms: number, slices = 10)
 
 async function chunksUploaded(rig: Rig, stream: ExpectedStream, count: number): Promise<void> {
   const uploaded = () => linesOf(rig.logs(), stream).filter((line) => line.msg === 'chunk uploaded').length;
-  await waitUntil(() => uploaded() >= count, 120_000, () => `${stream.relPath}: ${uploaded()} chunks uploaded`);
+  await waitUntil(
+    () => uploaded() >= count,
+    120_000,
+    () => `${stream.relPath}: ${uploaded()} chunks uploaded`,
+  );
 }
 
 const paused = fileCase('paused past the idle timeout, then continued', async (rig, media, say) => {
@@ -111,11 +122,18 @@ const paused = fileCase('paused past the idle timeout, then continued', async (r
     async check(audit) {
       const manifest = audit.manifests.get(relPath);
       if (manifest && !(manifest.revision >= 2 && manifest.previousRevision?.totalSize === cut)) {
-        problems.push(say(`final manifest has revision ${manifest.revision}, previousRevision ${JSON.stringify(manifest.previousRevision)}: it must supersede the ${cut}-byte one`));
+        problems.push(
+          say(
+            `final manifest has revision ${manifest.revision}, previousRevision ${JSON.stringify(manifest.previousRevision)}: it must supersede the ${cut}-byte one`,
+          ),
+        );
       }
       const versions = await manifestVersions(rig.stack.s3, rig.stack.bucket, stream, audit.history);
-      const sizes = versions.filter(({ manifest }) => manifest.status === 'complete').map(({ manifest }) => manifest.totalSize);
-      if (!sizes.includes(cut)) problems.push(say(`no complete manifest of the first ${cut} bytes was ever stored (complete sizes: ${sizes})`));
+      const sizes = versions
+        .filter(({ manifest }) => manifest.status === 'complete')
+        .map(({ manifest }) => manifest.totalSize);
+      if (!sizes.includes(cut))
+        problems.push(say(`no complete manifest of the first ${cut} bytes was ever stored (complete sizes: ${sizes})`));
       return problems;
     },
   };
@@ -146,7 +164,8 @@ const slowRecorder = fileCase('slow recorder, one chunk per idle timeout', async
   for (let boundary = 2; (boundary - 1) * CHUNK_SIZE < bytes.length; boundary++) {
     const previous = start + (boundary - 2) * period;
     // Every 100 ms a little more, short of the boundary...
-    for (let at = previous + 100; at < previous + period; at += 100) await growTo(at, (boundary - 1) * CHUNK_SIZE + Math.floor(((at - previous) / period) * CHUNK_SIZE));
+    for (let at = previous + 100; at < previous + period; at += 100)
+      await growTo(at, (boundary - 1) * CHUNK_SIZE + Math.floor(((at - previous) / period) * CHUNK_SIZE));
     // ...which is crossed exactly one period after the last.
     await growTo(previous + period, boundary * CHUNK_SIZE);
   }
@@ -158,7 +177,10 @@ const faststart = fileCase('rewritten by ffmpeg +faststart', async (rig, _media,
   dirIn(rig, 'rewritten');
   await recordLive(path.join(rig.watchDir, relPath), { seconds: 8, kind: 'faststart', bitrate: '2M' }).done;
   const stream = rig.expect(relPath);
-  return { streams: [stream], check: (audit, logs) => [...warned(say, stream, logs), ...rewriteSaid(say, stream, audit)] };
+  return {
+    streams: [stream],
+    check: (audit, logs) => [...warned(say, stream, logs), ...rewriteSaid(say, stream, audit)],
+  };
 });
 
 /** Writes most of a regular MP4 and, once chunks of it are up (the stream still live), does `change`. */
@@ -169,12 +191,19 @@ function changedUnderUpload(name: string, relPath: string, change: (file: string
     const stream = rig.expect(relPath);
     await chunksUploaded(rig, stream, 2);
     change(file, media);
-    return { streams: [stream], check: (audit, logs) => [...warned(say, stream, logs), ...rewriteSaid(say, stream, audit)] };
+    return {
+      streams: [stream],
+      check: (audit, logs) => [...warned(say, stream, logs), ...rewriteSaid(say, stream, audit)],
+    };
   });
 }
 
 // writeFileSync truncates and rewrites the same inode: the same file with other bytes.
-const overwritten = changedUnderUpload('rewritten in place with other bytes', 'rewritten/overwritten.mp4', (file, media) => fs.writeFileSync(file, media.regular[1]));
+const overwritten = changedUnderUpload(
+  'rewritten in place with other bytes',
+  'rewritten/overwritten.mp4',
+  (file, media) => fs.writeFileSync(file, media.regular[1]),
+);
 const truncated = changedUnderUpload('truncated', 'rewritten/truncated.mp4', (file) => fs.truncateSync(file, 300_000));
 
 const deleted = fileCase('deleted mid-stream', async (rig, _media, say) => {
@@ -206,7 +235,9 @@ const unreadable = fileCase('unreadable (mode 000), then made readable and resum
   const stream = rig.expect(relPath);
   const problems: string[] = [];
   // A blocked stream says so at its first read, within a second or two: 30 s means never.
-  await waitUntil(() => linesOf(rig.logs(), stream).some(isWarning), 30_000).catch(() => problems.push(say('no warning in the log within 30 s')));
+  await waitUntil(() => linesOf(rig.logs(), stream).some(isWarning), 30_000).catch(() =>
+    problems.push(say('no warning in the log within 30 s')),
+  );
   fs.chmodSync(file, 0o644);
   // What an operator does once the file is fixed (README: a blocked stream carries on at `resume`).
   await rig.stack.client.workflow
@@ -238,13 +269,15 @@ const notMp4 = fileCase('not an MP4, named .mp4', async (rig, _media, say) => {
 const ODD_NAMES = [
   'names/with  spaces\tand a tab.mp4',
   'names/ünïcødé 日本語 ✓ 🎥.mp4',
-  "names/a+b %20 %2F #1 ?x=y&z [1] (2) {3} ;,@$!'~`^|<>\".mp4",
+  'names/a+b %20 %2F #1 ?x=y&z [1] (2) {3} ;,@$!\'~`^|<>".mp4',
   'names/C:\\rec\\.cam1.mp4',
 ];
 
 const oddNames = fileCase('names with spaces, unicode and characters S3 keys escape', async (rig, media) => {
   dirIn(rig, 'names');
-  ODD_NAMES.forEach((relPath, index) => writeTaggedCopy(media.small, path.join(rig.watchDir, relPath), `odd name ${index}`));
+  ODD_NAMES.forEach((relPath, index) =>
+    writeTaggedCopy(media.small, path.join(rig.watchDir, relPath), `odd name ${index}`),
+  );
   return { streams: ODD_NAMES.map((relPath) => rig.expect(relPath)) };
 });
 
@@ -258,7 +291,10 @@ const symlinks = fileCase('symlinks pointing outside WATCH_DIR (not followed)', 
   // No stream: the audit reports any object of theirs as belonging to no expected stream.
   return {
     streams: [],
-    check: (_audit, logs) => (logs.some((line) => JSON.stringify(line).includes('linked file.mp4')) ? [] : [say('no log line says links/linked file.mp4 was skipped')]),
+    check: (_audit, logs) =>
+      logs.some((line) => JSON.stringify(line).includes('linked file.mp4'))
+        ? []
+        : [say('no log line says links/linked file.mp4 was skipped')],
   };
 });
 
@@ -270,11 +306,25 @@ const renamedIntoPlace = fileCase('recorded under a hidden name, renamed into pl
   return { streams: [rig.expect('renamed/done.mp4')] };
 });
 
-const FILE_CASES: FileCase[] = [paused, slowRecorder, faststart, overwritten, truncated, deleted, unreadable, empty, notMp4, oddNames, symlinks, renamedIntoPlace];
+const FILE_CASES: FileCase[] = [
+  paused,
+  slowRecorder,
+  faststart,
+  overwritten,
+  truncated,
+  deleted,
+  unreadable,
+  empty,
+  notMp4,
+  oddNames,
+  symlinks,
+  renamedIntoPlace,
+];
 
 const misbehavingFiles: Scenario = {
   fault: 'misbehaving-files',
-  title: 'Files that misbehave: paused, slow, rewritten, truncated, deleted, unreadable, empty, not MP4, odd names, symlinks, renamed in',
+  title:
+    'Files that misbehave: paused, slow, rewritten, truncated, deleted, unreadable, empty, not MP4, odd names, symlinks, renamed in',
   run: (context) =>
     onRig(misbehavingFiles, context, { unprivileged: true }, async (rig) => {
       const media = await makeMedia(rig.dir);
@@ -309,14 +359,20 @@ const manySmallFiles: Scenario = {
       const source = fs.readFileSync(seed);
       const staging = path.join(rig.dir, 'staging');
       fs.mkdirSync(staging);
-      const relPaths = Array.from({ length: context.profile.smallFiles }, (_, index) => `${DROP_DIRS[index % 2]}/clip ${String(index).padStart(5, '0')}.mp4`);
-      relPaths.forEach((relPath, index) => writeTaggedCopy(source, path.join(staging, path.basename(relPath)), `clip ${index}`));
+      const relPaths = Array.from(
+        { length: context.profile.smallFiles },
+        (_, index) => `${DROP_DIRS[index % 2]}/clip ${String(index).padStart(5, '0')}.mp4`,
+      );
+      relPaths.forEach((relPath, index) =>
+        writeTaggedCopy(source, path.join(staging, path.basename(relPath)), `clip ${index}`),
+      );
       dirIn(rig, DROP_DIRS[0]);
       rig.startApp();
       await rig.app.waitForLog((line) => line.msg === 'watching for recordings');
       const dropped = Date.now();
       dirIn(rig, DROP_DIRS[1]);
-      for (const relPath of relPaths) fs.renameSync(path.join(staging, path.basename(relPath)), path.join(rig.watchDir, relPath));
+      for (const relPath of relPaths)
+        fs.renameSync(path.join(staging, path.basename(relPath)), path.join(rig.watchDir, relPath));
       return {
         faultsInjected: relPaths.length,
         recovery: [],
@@ -325,7 +381,9 @@ const manySmallFiles: Scenario = {
         async check(audit) {
           return DROP_DIRS.flatMap((dir) => {
             const unfinished = [...audit.incomplete.keys()].filter((relPath) => relPath.startsWith(`${dir}/`)).length;
-            return unfinished === 0 ? [] : [`${unfinished} of the ${relPaths.length / 2} files dropped into the ${dir} never ended`];
+            return unfinished === 0
+              ? []
+              : [`${unfinished} of the ${relPaths.length / 2} files dropped into the ${dir} never ended`];
           });
         },
       };

@@ -24,7 +24,12 @@ export interface RollingRecordings {
   abort(): void;
 }
 
-export function startRollingRecordings(watchDir: string, subdir: string, plan: RecordingPlan, random: Random): RollingRecordings {
+export function startRollingRecordings(
+  watchDir: string,
+  subdir: string,
+  plan: RecordingPlan,
+  random: Random,
+): RollingRecordings {
   const relPaths: string[] = [];
   const running = new Map<Promise<void>, LiveRecording>();
   let finishing = false;
@@ -35,7 +40,11 @@ export function startRollingRecordings(watchDir: string, subdir: string, plan: R
     const kind = plan.kinds[relPaths.length % plan.kinds.length];
     const relPath = `${subdir}/rec-${String(relPaths.length).padStart(3, '0')}-${kind}.mp4`;
     relPaths.push(relPath);
-    const recording = recordLive(path.join(watchDir, relPath), { seconds: random.int(...plan.seconds), kind, bitrate: random.pick(plan.bitrates) });
+    const recording = recordLive(path.join(watchDir, relPath), {
+      seconds: random.int(...plan.seconds),
+      kind,
+      bitrate: random.pick(plan.bitrates),
+    });
     const done: Promise<void> = recording.done.then(
       () => {
         running.delete(done);

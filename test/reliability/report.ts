@@ -66,15 +66,22 @@ function figuresMarkdown(report: Report): string {
   ];
   for (const row of report.scenarios) {
     if ('error' in row) {
-      lines.push(`| ${row.title} | | | | | | | | | | | did not finish: ${row.error.split('\n')[0].replace(/\|/g, '\\|')} |`);
+      lines.push(
+        `| ${row.title} | | | | | | | | | | | did not finish: ${row.error.split('\n')[0].replace(/\|/g, '\\|')} |`,
+      );
       continue;
     }
-    const recovery = row.recoverySeconds.samples === 0 ? '-' : `${seconds(row.recoverySeconds.p50)} / ${seconds(row.recoverySeconds.max)}`;
+    const recovery =
+      row.recoverySeconds.samples === 0
+        ? '-'
+        : `${seconds(row.recoverySeconds.p50)} / ${seconds(row.recoverySeconds.max)}`;
     lines.push(
       `| ${row.title} | ${row.runs} | ${row.faultsInjected} | ${row.streams} | ${mib(row.bytes)} | ${row.mismatchedStreams} | ${row.incompleteStreams} | ${row.prematureCompletions} | ${row.duplicateChunkUploads} | ${row.rewrittenChunkUploads} | ${recovery} | ${row.problems.length} |`,
     );
   }
-  const problems = report.scenarios.flatMap((row) => ('error' in row ? [] : listed(row.problems).map((problem) => `- ${row.fault}: ${problem.replace(/\s+/g, ' ')}`)));
+  const problems = report.scenarios.flatMap((row) =>
+    'error' in row ? [] : listed(row.problems).map((problem) => `- ${row.fault}: ${problem.replace(/\s+/g, ' ')}`),
+  );
   if (problems.length > 0) lines.push('', 'Problems found (all of them in the JSON report):', '', ...problems);
   return lines.join('\n');
 }

@@ -83,7 +83,9 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   fs.mkdirSync(watchDir);
   // mkdtemp makes the scratch dir private; an unprivileged app must get through it.
   fs.chmodSync(dir, 0o755);
-  const stack = await startStack({ temporalDbFile: options.inMemoryTemporal ? undefined : path.join(dir, 'temporal.sqlite') });
+  const stack = await startStack({
+    temporalDbFile: options.inMemoryTemporal ? undefined : path.join(dir, 'temporal.sqlite'),
+  });
   await enableVersioning(stack.s3, stack.bucket);
   const proxy = await startTcpProxy({ host: '127.0.0.1', port: stack.minio.port });
   const s3Prefix = 'reliability';
@@ -119,7 +121,10 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       return rig.app;
     },
     async secondsToProgress(sinceMs, timeoutMs = 180_000) {
-      const line = await rig.app.waitForLog((candidate) => isProgress(candidate) && Date.parse(String(candidate.time)) >= sinceMs, timeoutMs);
+      const line = await rig.app.waitForLog(
+        (candidate) => isProgress(candidate) && Date.parse(String(candidate.time)) >= sinceMs,
+        timeoutMs,
+      );
       return (Date.parse(String(line.time)) - sinceMs) / 1000;
     },
     logs: () => apps.flatMap((app) => app.logs),
@@ -129,7 +134,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       const incomplete = await waitForStreams(stack.s3, stack.bucket, streams, timeoutMs);
       const settledAt = Date.now();
       const audit = await auditBucket(stack.s3, stack.bucket, s3Prefix, streams, IDLE_TIMEOUT_MS);
-      for (const [relPath, reason] of incomplete) audit.problems.push(`${relPath}: did not end as expected within ${timeoutMs / 1000} s (${reason})`);
+      for (const [relPath, reason] of incomplete)
+        audit.problems.push(`${relPath}: did not end as expected within ${timeoutMs / 1000} s (${reason})`);
       return { ...audit, incomplete, settledAt };
     },
     async stop(keepFiles) {

@@ -46,10 +46,15 @@ export async function onRig(
     const audit = await rig.settle(injected.streams, context.profile.completionTimeoutMs);
     audit.problems.push(...((await injected.check?.(audit)) ?? []));
     const { exitCode, signalCode } = rig.app.child;
-    if (exitCode !== null || signalCode !== null) audit.problems.push(`the app exited on its own (${exitCode ?? signalCode}); see ${rig.dir}/app.log`);
+    if (exitCode !== null || signalCode !== null)
+      audit.problems.push(`the app exited on its own (${exitCode ?? signalCode}); see ${rig.dir}/app.log`);
     const stray = rig.strayLines();
-    if (stray.length > 0) audit.problems.push(`${stray.length} lines on the app's stdout are not JSON log lines, e.g. ${JSON.stringify(stray[0])}`);
-    if (injected.settleFrom !== undefined) injected.extra = { ...injected.extra, settleSeconds: Math.round((audit.settledAt - injected.settleFrom) / 1000) };
+    if (stray.length > 0)
+      audit.problems.push(
+        `${stray.length} lines on the app's stdout are not JSON log lines, e.g. ${JSON.stringify(stray[0])}`,
+      );
+    if (injected.settleFrom !== undefined)
+      injected.extra = { ...injected.extra, settleSeconds: Math.round((audit.settledAt - injected.settleFrom) / 1000) };
     const figures = figuresOf(scenario, rig.runs, injected, audit, (Date.now() - started) / 1000);
     passed = figures.problems.length === 0;
     return figures;

@@ -21,7 +21,12 @@ describe('the watcher reports every recording, and says why it skips one', () =>
   let watchDir: string;
   let watcher: Watcher;
   const logs: LogLine[] = [];
-  const signalled = () => new Set(logs.filter((line) => line.msg === 'file change signalled').map((line) => String(line.streamId).replace(/@[^@]*$/, '')));
+  const signalled = () =>
+    new Set(
+      logs
+        .filter((line) => line.msg === 'file change signalled')
+        .map((line) => String(line.streamId).replace(/@[^@]*$/, '')),
+    );
 
   before(async () => {
     stack = await startStack();

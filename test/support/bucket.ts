@@ -33,10 +33,12 @@ export async function readManifestObject(s3: S3Client, bucket: string, key: stri
     const pageKey = `${keyPrefix}${String(page).padStart(6, '0')}.json`;
     const contents: unknown = JSON.parse((await getObject(s3, bucket, pageKey)).toString('utf8'));
     assertValidPage(contents, pageKey);
-    if (contents.page !== page || contents.streamId !== manifest.streamId) throw new Error(`${pageKey} is page ${contents.page} of ${contents.streamId}`);
+    if (contents.page !== page || contents.streamId !== manifest.streamId)
+      throw new Error(`${pageKey} is page ${contents.page} of ${contents.streamId}`);
     chunks.push(...contents.chunks.slice(0, Math.min(perPage, manifest.chunkCount - page * perPage)));
   }
-  if (chunks.length !== manifest.chunkCount) throw new Error(`${key} counts ${manifest.chunkCount} chunks; its pages hold ${chunks.length}`);
+  if (chunks.length !== manifest.chunkCount)
+    throw new Error(`${key} counts ${manifest.chunkCount} chunks; its pages hold ${chunks.length}`);
   return { ...manifest, chunks };
 }
 
@@ -51,7 +53,11 @@ export async function readManifestHead(s3: S3Client, bucket: string, key: string
  * Verifies a stream independently of the app: downloads every chunk the manifest lists, in index
  * order, and hashes the concatenation.
  */
-export async function downloadStreamSha256(s3: S3Client, bucket: string, manifest: Pick<ManifestWithChunks, 'chunks'>): Promise<string> {
+export async function downloadStreamSha256(
+  s3: S3Client,
+  bucket: string,
+  manifest: Pick<ManifestWithChunks, 'chunks'>,
+): Promise<string> {
   const hash = createHash('sha256');
   manifest.chunks.forEach((chunk, position) => {
     if (chunk.index !== position) throw new Error(`chunk ${chunk.index} stands at position ${position}`);
@@ -65,7 +71,11 @@ export async function listKeys(s3: S3Client, bucket: string, prefix: string): Pr
 }
 
 /** Keys with their ETags: a changed ETag tells a poller which objects to read again. */
-export async function listObjects(s3: S3Client, bucket: string, prefix: string): Promise<{ key: string; etag: string }[]> {
+export async function listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ key: string; etag: string }[]> {
   const objects: { key: string; etag: string }[] = [];
   let token: string | undefined;
   do {

@@ -17,9 +17,13 @@ export function recordHistory(handle: WorkflowHandle, temporalAddress: string, n
   // Fixtures are append-only: an old history must keep replaying as it was recorded.
   const target = path.join(HISTORIES_DIR, `${name}.json`);
   if (fs.existsSync(target)) return;
-  const json = execFileSync(toolPath('temporal'), ['workflow', 'show', '--address', temporalAddress, '--workflow-id', handle.workflowId, '--output', 'json'], {
-    encoding: 'utf8',
-  });
+  const json = execFileSync(
+    toolPath('temporal'),
+    ['workflow', 'show', '--address', temporalAddress, '--workflow-id', handle.workflowId, '--output', 'json'],
+    {
+      encoding: 'utf8',
+    },
+  );
   fs.mkdirSync(HISTORIES_DIR, { recursive: true });
   fs.writeFileSync(target, json);
 }

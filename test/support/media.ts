@@ -16,21 +16,54 @@ const MOVFLAGS: Record<Mp4Kind, string[]> = {
   faststart: ['-movflags', '+faststart'],
 };
 
-function ffmpegArgs(file: string, seconds: number, kind: Mp4Kind, bitrate: string, size: string, realtime: boolean): string[] {
+function ffmpegArgs(
+  file: string,
+  seconds: number,
+  kind: Mp4Kind,
+  bitrate: string,
+  size: string,
+  realtime: boolean,
+): string[] {
   return [
-    '-hide_banner', '-loglevel', 'error', '-y',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
     ...(realtime ? ['-re'] : []),
-    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25:duration=${seconds}`,
-    '-f', 'lavfi', '-i', `sine=duration=${seconds}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', bitrate, '-g', '25', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-shortest',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${size}:rate=25:duration=${seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=duration=${seconds}`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-b:v',
+    bitrate,
+    '-g',
+    '25',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    '-shortest',
     ...MOVFLAGS[kind],
     file,
   ];
 }
 
-export async function makeMp4(file: string, opts: { seconds: number; kind: Mp4Kind; bitrate?: string; size?: string }): Promise<void> {
-  await run(requireCommand('ffmpeg'), ffmpegArgs(file, opts.seconds, opts.kind, opts.bitrate ?? '2M', opts.size ?? '640x360', false));
+export async function makeMp4(
+  file: string,
+  opts: { seconds: number; kind: Mp4Kind; bitrate?: string; size?: string },
+): Promise<void> {
+  await run(
+    requireCommand('ffmpeg'),
+    ffmpegArgs(file, opts.seconds, opts.kind, opts.bitrate ?? '2M', opts.size ?? '640x360', false),
+  );
 }
 
 export interface LiveRecording {
@@ -46,14 +79,25 @@ export interface LiveRecording {
  * Records at real-time rate, so the file grows while the test runs. A `faststart` recording grows
  * like a regular one, then ffmpeg rewrites it in place in a second pass to move `moov` to the front.
  */
-export function recordLive(file: string, opts: { seconds: number; kind: Mp4Kind; bitrate?: string; size?: string }): LiveRecording {
-  const child = spawn(requireCommand('ffmpeg'), ffmpegArgs(file, opts.seconds, opts.kind, opts.bitrate ?? '2M', opts.size ?? '640x360', true), {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+export function recordLive(
+  file: string,
+  opts: { seconds: number; kind: Mp4Kind; bitrate?: string; size?: string },
+): LiveRecording {
+  const child = spawn(
+    requireCommand('ffmpeg'),
+    ffmpegArgs(file, opts.seconds, opts.kind, opts.bitrate ?? '2M', opts.size ?? '640x360', true),
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
   const done = new Promise<void>((resolve, reject) =>
-    child.once('exit', (code, signal) => (code === 0 || signal === 'SIGINT' ? resolve() : reject(new Error(`ffmpeg ended with ${code ?? signal}: ${stderr}`)))),
+    child.once('exit', (code, signal) =>
+      code === 0 || signal === 'SIGINT'
+        ? resolve()
+        : reject(new Error(`ffmpeg ended with ${code ?? signal}: ${stderr}`)),
+    ),
   );
   return {
     done,
@@ -78,13 +122,23 @@ export function writeTaggedCopy(source: Buffer, dest: string, tag: string): void
 }
 
 export async function ffprobeDurationSeconds(file: string): Promise<number> {
-  const { stdout } = await run(requireCommand('ffprobe'), ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file]);
+  const { stdout } = await run(requireCommand('ffprobe'), [
+    '-v',
+    'error',
+    '-show_entries',
+    'format=duration',
+    '-of',
+    'default=nw=1:nk=1',
+    file,
+  ]);
   return Number(stdout.trim());
 }
 
 /** The SHA-256 of the file, or of its first `bytes` bytes. */
 export async function sha256File(file: string, bytes?: number): Promise<string> {
   const hash = createHash('sha256');
-  if (bytes !== 0) for await (const data of fs.createReadStream(file, { end: bytes === undefined ? undefined : bytes - 1 })) hash.update(data as Buffer);
+  if (bytes !== 0)
+    for await (const data of fs.createReadStream(file, { end: bytes === undefined ? undefined : bytes - 1 }))
+      hash.update(data as Buffer);
   return hash.digest('hex');
 }

@@ -20,18 +20,43 @@ export interface ObjectVersion {
 }
 
 /** Every version and delete marker under `prefix`, grouped by key, oldest first. */
-export async function versionHistory(s3: S3Client, bucket: string, prefix: string): Promise<Map<string, ObjectVersion[]>> {
+export async function versionHistory(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<Map<string, ObjectVersion[]>> {
   const byKey = new Map<string, ObjectVersion[]>();
   const add = (version: ObjectVersion) => byKey.set(version.key, [...(byKey.get(version.key) ?? []), version]);
   let keyMarker: string | undefined;
   let versionIdMarker: string | undefined;
   do {
-    const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }));
+    const page = await s3.send(
+      new ListObjectVersionsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        VersionIdMarker: versionIdMarker,
+      }),
+    );
     for (const v of page.Versions ?? []) {
-      add({ key: v.Key!, versionId: v.VersionId!, etag: v.ETag ?? '', size: v.Size ?? 0, lastModifiedMs: v.LastModified!.getTime(), deleteMarker: false });
+      add({
+        key: v.Key!,
+        versionId: v.VersionId!,
+        etag: v.ETag ?? '',
+        size: v.Size ?? 0,
+        lastModifiedMs: v.LastModified!.getTime(),
+        deleteMarker: false,
+      });
     }
     for (const m of page.DeleteMarkers ?? []) {
-      add({ key: m.Key!, versionId: m.VersionId!, etag: '', size: 0, lastModifiedMs: m.LastModified!.getTime(), deleteMarker: true });
+      add({
+        key: m.Key!,
+        versionId: m.VersionId!,
+        etag: '',
+        size: 0,
+        lastModifiedMs: m.LastModified!.getTime(),
+        deleteMarker: true,
+      });
     }
     keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
     versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;

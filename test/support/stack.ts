@@ -1,9 +1,21 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId, type WorkflowStartOptions } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  type WorkflowHandleWithFirstExecutionRunId,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createBucket, s3ClientFor, startMinio, startTemporal, type S3Server, type TemporalServer } from '../../scripts/local-servers';
+import {
+  createBucket,
+  s3ClientFor,
+  startMinio,
+  startTemporal,
+  type S3Server,
+  type TemporalServer,
+} from '../../scripts/local-servers';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { createMetrics, type StreamMetrics } from '../../src/metrics';
 import { createS3Client } from '../../src/s3';
@@ -81,7 +93,10 @@ export interface TestWorker {
 
 export async function startWorker(stack: TestStack, overrides: Record<string, string>): Promise<TestWorker> {
   const env = stack.env(overrides);
-  const config = loadConfig({ ...env, TEMPORAL_TASK_QUEUE: overrides.TEMPORAL_TASK_QUEUE ?? `test-${process.pid}-${Date.now()}` });
+  const config = loadConfig({
+    ...env,
+    TEMPORAL_TASK_QUEUE: overrides.TEMPORAL_TASK_QUEUE ?? `test-${process.pid}-${Date.now()}`,
+  });
   // The AWS SDK reads credentials from the environment, as in production.
   process.env.AWS_ACCESS_KEY_ID = env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
@@ -116,7 +131,12 @@ export async function startStream(
   const { config } = worker;
   const stats = fs.statSync(path.join(config.watchDir, relPath));
   const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, config.s3.prefix);
-  const input: StreamUploadInput = { stream, ...streamOptionsFrom(config), file: { size: stats.size, mtimeMs: stats.mtimeMs }, ...extra };
+  const input: StreamUploadInput = {
+    stream,
+    ...streamOptionsFrom(config),
+    file: { size: stats.size, mtimeMs: stats.mtimeMs },
+    ...extra,
+  };
   const handle = await stack.client.workflow.start<typeof StreamUploadWorkflow>(STREAM_UPLOAD_WORKFLOW, {
     workflowId: stream.workflowId,
     taskQueue: config.temporal.taskQueue,

@@ -11,7 +11,10 @@ describe('chunk plan', () => {
     ]);
     assert.deepEqual(nextFullChunks(2, 100, 250, 8), [], 'the short tail waits for the end');
     assert.deepEqual(nextFullChunks(0, 100, 99, 8), []);
-    assert.deepEqual(nextFullChunks(1, 100, 1000, 3).map((range) => range.index), [1, 2, 3]);
+    assert.deepEqual(
+      nextFullChunks(1, 100, 1000, 3).map((range) => range.index),
+      [1, 2, 3],
+    );
     assert.deepEqual(nextFullChunks(5, 100, 250, 8), [], 'a file that shrank has nothing new');
   });
 

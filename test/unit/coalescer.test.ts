@@ -18,7 +18,10 @@ describe('coalescer', () => {
       const coalescer = new Coalescer<number>(1000, (key, value) => sent.push([key, value]));
       for (let size = 1; size <= 50; size++) coalescer.push('a.mp4', size);
       coalescer.push('b.mp4', 7);
-      assert.deepEqual(sent, [['a.mp4', 1], ['b.mp4', 7]]);
+      assert.deepEqual(sent, [
+        ['a.mp4', 1],
+        ['b.mp4', 7],
+      ]);
       mock.timers.tick(1000);
       assert.deepEqual(sent.slice(2), [['a.mp4', 50]]);
       mock.timers.tick(1000);

@@ -85,9 +85,23 @@ describe('config', () => {
     assert.deepEqual(problems({ WATCH_RESCAN_INTERVAL: '100ms' }), ['WATCH_RESCAN_INTERVAL must be from 1s to 24h']);
     assert.deepEqual(problems({ S3_REQUEST_TIMEOUT: '2h' }), ['S3_REQUEST_TIMEOUT must be from 1s to 1h']);
     assert.deepEqual(problems({ SHUTDOWN_GRACE_TIME: '1000h' }), ['SHUTDOWN_GRACE_TIME must be from 0s to 1h']);
-    assert.deepEqual(problems({ CHUNK_SIZE: '1KiB', STREAM_IDLE_TIMEOUT: '24h', WATCH_COALESCE_INTERVAL: '10ms', SHUTDOWN_GRACE_TIME: '0' }), []);
-    assert.deepEqual(problems({ TEMPORAL_TASK_QUEUE: 'uploads\u0007' }), ['TEMPORAL_TASK_QUEUE must be 1 to 200 printable characters']);
-    assert.deepEqual(problems({ TEMPORAL_TASK_QUEUE: "it's uploads" }), [], 'a quote is escaped in queries, not refused');
+    assert.deepEqual(
+      problems({
+        CHUNK_SIZE: '1KiB',
+        STREAM_IDLE_TIMEOUT: '24h',
+        WATCH_COALESCE_INTERVAL: '10ms',
+        SHUTDOWN_GRACE_TIME: '0',
+      }),
+      [],
+    );
+    assert.deepEqual(problems({ TEMPORAL_TASK_QUEUE: 'uploads\u0007' }), [
+      'TEMPORAL_TASK_QUEUE must be 1 to 200 printable characters',
+    ]);
+    assert.deepEqual(
+      problems({ TEMPORAL_TASK_QUEUE: "it's uploads" }),
+      [],
+      'a quote is escaped in queries, not refused',
+    );
   });
 
   test('names every bad variable at once, without echoing secrets', () => {
@@ -110,7 +124,15 @@ describe('config', () => {
     })();
     assert.ok(error instanceof ConfigError);
     const names = error.problems.map((problem) => problem.split(/[: ]/)[0]);
-    assert.deepEqual(names.sort(), ['CHUNK_SIZE', 'COMPLETION_WEBHOOK_URL', 'LOG_LEVEL', 'METRICS_PORT', 'S3_BUCKET', 'S3_ENDPOINT', 'STREAM_IDLE_TIMEOUT']);
+    assert.deepEqual(names.sort(), [
+      'CHUNK_SIZE',
+      'COMPLETION_WEBHOOK_URL',
+      'LOG_LEVEL',
+      'METRICS_PORT',
+      'S3_BUCKET',
+      'S3_ENDPOINT',
+      'STREAM_IDLE_TIMEOUT',
+    ]);
     assert.doesNotMatch(error.message, /hunter2|hunter3|wJalrXUtnFEMI|huge|later|loud/);
     assert.match(error.message, /COMPLETION_WEBHOOK_URL is not a URL/);
   });

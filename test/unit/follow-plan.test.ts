@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkAfterQuietMs, nextFollowStep, type FollowLimits, type FollowPosition } from '../../src/stream/follow-plan';
+import {
+  checkAfterQuietMs,
+  nextFollowStep,
+  type FollowLimits,
+  type FollowPosition,
+} from '../../src/stream/follow-plan';
 import { MTIME_SETTLE_MS } from '../../src/stream/settled-chunks';
 
 const limits: FollowLimits = { chunkSize: 100, settleMs: 1_000, maxChunks: 4, maxMs: 60_000, pollMs: 200 };
@@ -24,7 +29,10 @@ describe('following a growing file', () => {
     });
     const step = nextFollowStep(at(1_000, 9_990, { nextIndex: 2, uploaded: 2 }), limits);
     assert.deepEqual(step.kind === 'upload' && step.ranges.map((range) => range.index), [2, 3]);
-    assert.deepEqual(nextFollowStep(at(1_000, 9_990, { nextIndex: 4, uploaded: 4 }), limits), { kind: 'end', end: 'batch' });
+    assert.deepEqual(nextFollowStep(at(1_000, 9_990, { nextIndex: 4, uploaded: 4 }), limits), {
+      kind: 'end',
+      end: 'batch',
+    });
   });
 
   test('waits while the file is written, never longer than the poll interval or the settle time left', () => {
@@ -33,11 +41,23 @@ describe('following a growing file', () => {
   });
 
   test('ends once the file is quiet, has run its time, shrank under the uploaded chunks, or is gone', () => {
-    assert.deepEqual(nextFollowStep(at(250, 0, { nextIndex: 2, checkedMtimeMs: 0 }), limits), { kind: 'end', end: 'quiet' });
-    assert.deepEqual(nextFollowStep(at(250, 9_990, { nextIndex: 2, elapsedMs: 60_000 }), limits), { kind: 'end', end: 'time' });
+    assert.deepEqual(nextFollowStep(at(250, 0, { nextIndex: 2, checkedMtimeMs: 0 }), limits), {
+      kind: 'end',
+      end: 'quiet',
+    });
+    assert.deepEqual(nextFollowStep(at(250, 9_990, { nextIndex: 2, elapsedMs: 60_000 }), limits), {
+      kind: 'end',
+      end: 'time',
+    });
     assert.deepEqual(nextFollowStep(at(150, 9_990, { nextIndex: 2 }), limits), { kind: 'end', end: 'shrank' });
-    assert.deepEqual(nextFollowStep({ ...at(0, 0), observation: { status: 'missing' } }, limits), { kind: 'end', end: 'gone' });
-    assert.deepEqual(nextFollowStep({ ...at(0, 0), observation: { status: 'replaced' } }, limits), { kind: 'end', end: 'gone' });
+    assert.deepEqual(nextFollowStep({ ...at(0, 0), observation: { status: 'missing' } }, limits), {
+      kind: 'end',
+      end: 'gone',
+    });
+    assert.deepEqual(nextFollowStep({ ...at(0, 0), observation: { status: 'replaced' } }, limits), {
+      kind: 'end',
+      end: 'gone',
+    });
   });
 
   test('a full chunk goes up even when the time is up: the bytes are there', () => {
@@ -48,8 +68,16 @@ describe('following a growing file', () => {
     const slow: FollowLimits = { ...limits, settleMs: 10_000 };
     assert.equal(nextFollowStep(at(250, 5_100, { nextIndex: 2 }), slow).kind, 'wait', 'quiet 4.9 s of 10 s: a pause');
     assert.deepEqual(nextFollowStep(at(250, 5_000, { nextIndex: 2 }), slow), { kind: 'check' });
-    assert.equal(nextFollowStep(at(250, 5_000, { nextIndex: 2, checkedMtimeMs: 5_000 }), slow).kind, 'wait', 'checked at this mtime already');
-    assert.deepEqual(nextFollowStep(at(250, 4_000, { nextIndex: 2, checkedMtimeMs: 3_000 }), slow), { kind: 'check' }, 'written since the check');
+    assert.equal(
+      nextFollowStep(at(250, 5_000, { nextIndex: 2, checkedMtimeMs: 5_000 }), slow).kind,
+      'wait',
+      'checked at this mtime already',
+    );
+    assert.deepEqual(
+      nextFollowStep(at(250, 4_000, { nextIndex: 2, checkedMtimeMs: 3_000 }), slow),
+      { kind: 'check' },
+      'written since the check',
+    );
     assert.equal(nextFollowStep(at(50, 5_000), slow).kind, 'wait', 'nothing uploaded yet: nothing to check');
   });
 
@@ -58,13 +86,28 @@ describe('following a growing file', () => {
     assert.equal(checkAfterQuietMs(30_000), 15_000);
     const quick: FollowLimits = { ...limits, settleMs: 3_000 };
     assert.equal(nextFollowStep(at(250, 10_000 - MTIME_SETTLE_MS + 1, { nextIndex: 2 }), quick).kind, 'wait');
-    assert.deepEqual(nextFollowStep(at(250, 9_000, { nextIndex: 2 }), limits), { kind: 'end', end: 'quiet' }, 'idle after 1 s, its mtime not settled: the workflow checks');
+    assert.deepEqual(
+      nextFollowStep(at(250, 9_000, { nextIndex: 2 }), limits),
+      { kind: 'end', end: 'quiet' },
+      'idle after 1 s, its mtime not settled: the workflow checks',
+    );
   });
 
   test('checks an idle file not checked under its mtime before ending, so that the follow can complete it', () => {
-    assert.deepEqual(nextFollowStep(at(250, 7_000, { nextIndex: 2 }), { ...limits, settleMs: 3_000 }), { kind: 'check' }, 'written after the quiet check');
-    assert.deepEqual(nextFollowStep(at(250, 0, { nextIndex: 2 }), limits), { kind: 'check' }, 'a backlog: idle from the start');
-    assert.deepEqual(nextFollowStep(at(250, 0, { nextIndex: 2, checkedMtimeMs: 0 }), limits), { kind: 'end', end: 'quiet' });
+    assert.deepEqual(
+      nextFollowStep(at(250, 7_000, { nextIndex: 2 }), { ...limits, settleMs: 3_000 }),
+      { kind: 'check' },
+      'written after the quiet check',
+    );
+    assert.deepEqual(
+      nextFollowStep(at(250, 0, { nextIndex: 2 }), limits),
+      { kind: 'check' },
+      'a backlog: idle from the start',
+    );
+    assert.deepEqual(nextFollowStep(at(250, 0, { nextIndex: 2, checkedMtimeMs: 0 }), limits), {
+      kind: 'end',
+      end: 'quiet',
+    });
     assert.deepEqual(nextFollowStep(at(50, 0), limits), { kind: 'end', end: 'quiet' }, 'no chunk to check');
   });
 });

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildManifest, CHUNK_RECORDS_PER_PAGE, chunksOfPage, isCompleteFor, mergeChunkRecords, nextRevision, pagesToWrite, reusableChunks, summarize } from '../../src/stream/manifest';
+import {
+  buildManifest,
+  CHUNK_RECORDS_PER_PAGE,
+  chunksOfPage,
+  isCompleteFor,
+  mergeChunkRecords,
+  nextRevision,
+  pagesToWrite,
+  reusableChunks,
+  summarize,
+} from '../../src/stream/manifest';
 import { streamRef } from '../../src/stream/identity';
 import type { ChunkRecord } from '../../src/stream/types';
 
@@ -36,16 +46,22 @@ const completeManifest = () =>
 describe('manifest', () => {
   test('later uploads replace earlier records of the same chunk', () => {
     const merged = mergeChunkRecords([record(0), record(1)], [record(0, 100, 'rewritten'), record(2, 30)], 0, 3);
-    assert.deepEqual(merged.map((chunk) => chunk.sha256), ['rewritten', 'sha-1', 'sha-2']);
+    assert.deepEqual(
+      merged.map((chunk) => chunk.sha256),
+      ['rewritten', 'sha-1', 'sha-2'],
+    );
   });
 
   test('keeps only the chunks asked for, and refuses a hole', () => {
     assert.equal(mergeChunkRecords([record(0), record(1), record(2)], [], 0, 2).length, 2);
-    assert.deepEqual(mergeChunkRecords([record(0), record(1), record(2)], [], 1, 3).map((chunk) => chunk.index), [1, 2]);
+    assert.deepEqual(
+      mergeChunkRecords([record(0), record(1), record(2)], [], 1, 3).map((chunk) => chunk.index),
+      [1, 2],
+    );
     assert.throws(() => mergeChunkRecords([record(0)], [record(2)], 0, 3), /no record of chunk 1/);
   });
 
-  test('an update writes the pages its new records fall in and the last one, whatever the stream\'s length', () => {
+  test("an update writes the pages its new records fall in and the last one, whatever the stream's length", () => {
     const perPage = CHUNK_RECORDS_PER_PAGE;
     // Chunk 10,000 of a long recording: one page, however many came before.
     assert.deepEqual(pagesToWrite([record(10_000)], 10_001, 10_000), [10_000 / perPage]);
@@ -81,7 +97,11 @@ describe('manifest', () => {
     );
     assert.equal(manifest.totalSize, 230);
     assert.equal(manifest.chunkCount, 3);
-    assert.deepEqual(manifest.chunkRecords, { keyPrefix: 'p/rec.mp4/1-2/chunk-records/', perPage: CHUNK_RECORDS_PER_PAGE, pages: 1 });
+    assert.deepEqual(manifest.chunkRecords, {
+      keyPrefix: 'p/rec.mp4/1-2/chunk-records/',
+      perPage: CHUNK_RECORDS_PER_PAGE,
+      pages: 1,
+    });
     assert.equal(manifest.source.path, 'rec.mp4');
     assert.equal(manifest.source.modifiedAt, '2026-01-01T00:00:00.000Z');
     assert.equal(manifest.workflowId, stream.workflowId);
@@ -105,7 +125,10 @@ describe('manifest', () => {
     const complete = completeManifest();
     assert.deepEqual(nextRevision(null), { revision: 1 });
     const second = nextRevision(complete);
-    assert.deepEqual(second, { revision: 2, previousRevision: { revision: 1, status: 'complete', totalSize: 230, completedAt: '2026-01-01T00:01:00.000Z' } });
+    assert.deepEqual(second, {
+      revision: 2,
+      previousRevision: { revision: 1, status: 'complete', totalSize: 230, completedAt: '2026-01-01T00:01:00.000Z' },
+    });
     const live = { ...complete, status: 'recording' as const, completedAt: null, ...second };
     assert.deepEqual(nextRevision(live), second, 'a live manifest is carried on, not superseded');
   });

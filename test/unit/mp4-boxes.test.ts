@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { addFragment, durationSeconds, parseMovie, readBoxHeader, type FragmentDurations } from '../../src/activities/mp4-boxes';
+import {
+  addFragment,
+  durationSeconds,
+  parseMovie,
+  readBoxHeader,
+  type FragmentDurations,
+} from '../../src/activities/mp4-boxes';
 
 /** A box from its type and content. */
 function box(type: string, ...content: Buffer[]): Buffer {
@@ -29,7 +35,11 @@ const trak = (trackId: number, timescale: number, ...stts: Array<[count: number,
   box(
     'trak',
     tkhd(trackId),
-    box('mdia', header('mdhd', timescale, 0), box('minf', box('stbl', fullBox('stts', 0, 0, stts.length, ...stts.flat())))),
+    box(
+      'mdia',
+      header('mdhd', timescale, 0),
+      box('minf', box('stbl', fullBox('stts', 0, 0, stts.length, ...stts.flat()))),
+    ),
   );
 const trex = (trackId: number, defaultDuration: number) => fullBox('trex', 0, 0, trackId, 1, defaultDuration, 0, 0);
 
@@ -46,7 +56,13 @@ describe('MP4 duration boxes', () => {
   });
 
   test('a fragmented recording: the longest track over every fragment, durations stated or defaulted', () => {
-    const moov = box('moov', header('mvhd', 1000, 0), trak(1, 12_800), trak(2, 48_000), box('mvex', trex(1, 512), trex(2, 1024)));
+    const moov = box(
+      'moov',
+      header('mvhd', 1000, 0),
+      trak(1, 12_800),
+      trak(2, 48_000),
+      box('mvex', trex(1, 512), trex(2, 1024)),
+    );
     const movie = parseMovie(view(moov));
     // Video: 25 samples of trex's default 512 (tfhd says nothing, trun states no durations), then
     // 25 of tfhd's 512 with a base data offset and a data offset to skip.
@@ -54,22 +70,33 @@ describe('MP4 duration boxes', () => {
     const video2 = box('traf', fullBox('tfhd', 0, 0x1 | 0x8, 1, 0, 0, 512), fullBox('trun', 0, 0x1, 25, 0));
     // Audio: 2 samples with stated durations and sizes (8 bytes per sample).
     const audio = box('traf', fullBox('tfhd', 0, 0, 2), fullBox('trun', 0, 0x100 | 0x200, 2, 48_000, 10, 24_000, 10));
-    const durations = fragments(box('moof', fullBox('mfhd', 0, 0, 1), video1, audio), box('moof', fullBox('mfhd', 0, 0, 2), video2));
+    const durations = fragments(
+      box('moof', fullBox('mfhd', 0, 0, 1), video1, audio),
+      box('moof', fullBox('mfhd', 0, 0, 2), video2),
+    );
     assert.deepEqual(durations.get(1), { stated: 25 * 512, defaulted: 25 });
     assert.deepEqual(durations.get(2), { stated: 72_000, defaulted: 0 });
     // Video 50 × 512 / 12,800 = 2 s; audio 72,000 / 48,000 = 1.5 s.
     assert.equal(durationSeconds(movie, durations), 2);
   });
 
-  test('mehd, when present, gives the fragments\' duration', () => {
-    const moov = box('moov', header('mvhd', 1000, 0), trak(1, 12_800), box('mvex', fullBox('mehd', 0, 0, 7_000), trex(1, 512)));
+  test("mehd, when present, gives the fragments' duration", () => {
+    const moov = box(
+      'moov',
+      header('mvhd', 1000, 0),
+      trak(1, 12_800),
+      box('mvex', fullBox('mehd', 0, 0, 7_000), trex(1, 512)),
+    );
     assert.equal(durationSeconds(parseMovie(view(moov)), new Map()), 7);
   });
 
   test('a fragmented recording without fragments, or a movie of unknown length, has none', () => {
     const fragmented = box('moov', header('mvhd', 1000, 0), trak(1, 12_800), box('mvex', trex(1, 512)));
     assert.equal(durationSeconds(parseMovie(view(fragmented)), new Map()), null);
-    assert.equal(durationSeconds(parseMovie(view(box('moov', header('mvhd', 1000, 0), trak(1, 12_800)))), new Map()), null);
+    assert.equal(
+      durationSeconds(parseMovie(view(box('moov', header('mvhd', 1000, 0), trak(1, 12_800)))), new Map()),
+      null,
+    );
   });
 
   test('a box that overruns its parent, or a trun longer than its box, is malformed', () => {
@@ -86,7 +113,11 @@ describe('MP4 duration boxes', () => {
     large.writeUInt32BE(1, 0);
     large.write('mdat', 4, 'latin1');
     large.writeBigUInt64BE(2n ** 33n, 8);
-    assert.deepEqual(readBoxHeader(view(large), 0, 16, { beyondEnd: true }), { type: 'mdat', headerSize: 16, size: 2 ** 33 });
+    assert.deepEqual(readBoxHeader(view(large), 0, 16, { beyondEnd: true }), {
+      type: 'mdat',
+      headerSize: 16,
+      size: 2 ** 33,
+    });
     assert.throws(() => readBoxHeader(view(large), 0, 16), RangeError);
     const toEnd = Buffer.from([0, 0, 0, 0, 0x6d, 0x64, 0x61, 0x74]);
     assert.deepEqual(readBoxHeader(view(toEnd), 0, 1000), { type: 'mdat', headerSize: 8, size: 1000 });
