@@ -108,18 +108,21 @@ describe('end to end: the app uploads recordings dropped into its watched direct
       );
       let historyEvents: number | undefined;
       if (relPath.startsWith('live')) {
-        const duringRecording = manifest.chunks.filter((chunk) => Date.parse(chunk.uploadedAt) < lastWrite - 1000);
+        // Before the last write, with no margin: a slow machine still passes, while an app that
+        // uploads only once the file is idle (after the last write) never does.
+        const duringRecording = manifest.chunks.filter((chunk) => Date.parse(chunk.uploadedAt) < lastWrite);
         assert.ok(
           duringRecording.length >= 3,
           `${relPath}: ${duringRecording.length} chunks went up while it was being recorded`,
         );
-        // Followed on its host, a live file costs its history a few events per chunk; a signal
-        // and an activity round trip per chunk, as before the follow, cost about forty.
+        // Followed on its host, a live file costs its history a few events per chunk (the bench
+        // measures it); a signal and an activity round trip per chunk, as before the follow, cost
+        // about forty. The bound sits between the two, so that only the latter fails.
         const stats = fs.statSync(file);
         const { workflowId } = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, 'e2e');
         historyEvents = (await stack.client.workflow.getHandle(workflowId).describe()).historyLength;
         assert.ok(
-          historyEvents / manifest.chunkCount < 10,
+          historyEvents / manifest.chunkCount < 20,
           `${relPath}: ${historyEvents} history events for ${manifest.chunkCount} chunks`,
         );
       }
