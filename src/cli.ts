@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { readChunkRecords, readManifest } from './activities/manifest-store';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
+import { printable } from './printable';
 import { createS3Client } from './s3';
 import { formatBytes } from './stream/format-bytes';
 import { parseWorkflowId, streamRef } from './stream/identity';
@@ -76,10 +77,10 @@ async function list(client: Client, all: boolean): Promise<void> {
   for await (const execution of client.workflow.list({ query })) {
     const attributes = execution.typedSearchAttributes;
     rows.push([
-      execution.workflowId,
+      printable(execution.workflowId),
       attributes.get(StreamStatusKey) ?? execution.status.name.toLowerCase(),
       formatBytes(attributes.get(StreamBytesUploadedKey) ?? 0),
-      attributes.get(StreamPathKey) ?? '',
+      printable(attributes.get(StreamPathKey) ?? ''),
     ]);
   }
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
@@ -163,7 +164,7 @@ async function reupload(client: Client, config: AppConfig, file: string | undefi
     staticSummary: `Re-upload ${relPath}`,
     typedSearchAttributes: [{ key: StreamPathKey, value: relPath }],
   });
-  console.log(`re-upload of ${relPath} started: ${stream.workflowId}`);
+  console.log(`re-upload of ${printable(relPath)} started: ${printable(stream.workflowId)}`);
 }
 
 /** A workflow id, or the newest stream of a path relative to WATCH_DIR. */
@@ -186,6 +187,8 @@ async function resolveStream(client: Client, stream: string | undefined): Promis
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  console.error(err instanceof UsageError || err instanceof ConfigError ? err.message : (err.stack ?? err.message));
+  const message = err instanceof UsageError || err instanceof ConfigError ? err.message : (err.stack ?? err.message);
+  // A message may quote a file name or a stream given on the command line.
+  console.error(message.split('\n').map(printable).join('\n'));
   process.exit(err instanceof UsageError ? 2 : 1);
 });

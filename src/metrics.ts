@@ -11,6 +11,7 @@ export interface StreamMetrics {
   bytesUploaded: Counter;
   manifestBytes: Counter;
   chunksReread: Counter;
+  completionWebhook: Counter<'outcome'>;
   chunkUploadDuration: Histogram;
   uploadFailures: Counter<'reason'>;
   retries: Counter;
@@ -47,6 +48,12 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
     chunksReread: new Counter({
       name: 'stream_uploader_chunks_reread_total',
       help: 'Chunks read again to check them against their upload (those read under the mtime the file still has are trusted)',
+      registers,
+    }),
+    completionWebhook: new Counter({
+      name: 'stream_uploader_completion_webhook_total',
+      help: 'Deliveries of the completion webhook, by outcome: delivered, rejected (not retried) or failed (retried a bounded number of times)',
+      labelNames: ['outcome'],
       registers,
     }),
     chunkUploadDuration: new Histogram({

@@ -1,21 +1,44 @@
+import { FailureType } from '../stream/failures';
 import type { Manifest } from '../stream/manifest';
+import { failure } from './failures';
 
 const TIMEOUT_MS = 10_000;
 
 /**
- * POSTs a final manifest to the consumer's webhook. Any answer but 2xx throws, and Temporal
- * retries with back-off. The URL is never put in an error or a log: it may carry a token.
+ * POSTs a final manifest to the consumer's webhook. A 2xx is delivered; a redirect (never
+ * followed: the manifest goes to the configured host only) or a 4xx other than 408 and 429 is
+ * rejected, non-retryable; anything else throws for Temporal to retry, a bounded number of times.
+ * Credentials in the URL (`user:password@`) go in a Basic `Authorization` header, as browsers
+ * send them. The URL is never put in an error or a log: it may carry a token.
  */
 export async function postManifest(url: string, manifest: Manifest, signal?: AbortSignal): Promise<number> {
-  const response = await fetch(url, {
+  const target = new URL(url);
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'stream-uploader' };
+  if (target.username || target.password) {
+    const credentials = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+    headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    target.username = '';
+    target.password = '';
+  }
+  const timeout = AbortSignal.timeout(TIMEOUT_MS);
+  const response = await fetch(target, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'User-Agent': 'stream-uploader' },
+    headers,
     body: JSON.stringify(manifest),
-    signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)]) : AbortSignal.timeout(TIMEOUT_MS),
+    redirect: 'manual',
+    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
   }).catch((err: Error) => {
     throw new Error(`completion webhook unreachable: ${err.name}`);
   });
-  await response.arrayBuffer();
-  if (!response.ok) throw new Error(`completion webhook answered ${response.status}`);
-  return response.status;
+  // The answer's body is not read: a consumer cannot make the worker hold an unbounded one.
+  await response.body?.cancel();
+  if (response.ok) return response.status;
+  const healable = response.status >= 500 || response.status === 408 || response.status === 429;
+  if (healable) throw new Error(`completion webhook answered ${response.status}`);
+  throw failure(
+    FailureType.WebhookRejected,
+    response.status < 400
+      ? `completion webhook answered ${response.status}, a redirect, which is not followed: configure the final URL`
+      : `completion webhook refused the manifest: ${response.status}`,
+  );
 }

@@ -16,6 +16,21 @@ const S3_ERRORS: Record<string, FailureType> = {
   Forbidden: FailureType.AccessDenied,
 };
 
+/**
+ * 4xx answers that a retry can heal: the server timed out reading the request, throttled it, or
+ * the body changed between hashing and sending (the next attempt hashes it again).
+ */
+const RETRYABLE_S3_CODES = new Set([
+  'RequestTimeout',
+  'SlowDown',
+  'BadDigest',
+  'InvalidDigest',
+  'XAmzContentSHA256Mismatch',
+  'XAmzContentChecksumMismatch',
+  'IncompleteBody',
+]);
+const RETRYABLE_HTTP_STATUSES = new Set([408, 429]);
+
 export function failure(type: FailureType, message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, type);
 }
@@ -30,8 +45,15 @@ export function classify(err: unknown): Error {
   const error = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
   const fileFailure = error.code ? FILE_ERRORS[error.code] : undefined;
   if (fileFailure) return failure(fileFailure, error.message);
-  const s3Failure =
-    S3_ERRORS[error.name] ?? (error.$metadata?.httpStatusCode === 403 ? FailureType.AccessDenied : undefined);
+  const status = error.$metadata?.httpStatusCode;
+  const s3Failure = S3_ERRORS[error.name] ?? (status === 403 ? FailureType.AccessDenied : undefined);
   if (s3Failure) return failure(s3Failure, `S3 answered ${error.name}: ${error.message}`);
+  const rejected =
+    status !== undefined &&
+    status >= 400 &&
+    status < 500 &&
+    !RETRYABLE_HTTP_STATUSES.has(status) &&
+    !RETRYABLE_S3_CODES.has(error.name);
+  if (rejected) return failure(FailureType.S3Rejected, `S3 answered ${status} ${error.name}: ${error.message}`);
   return error instanceof Error ? error : new Error(String(err));
 }

@@ -439,12 +439,18 @@ export function createActivities(deps: ActivityDeps) {
       }
       const stored = await readManifest(store, stream.prefix);
       if (!stored) throw new Error(`no manifest for ${stream.streamId} to notify`);
-      const status = await postManifest(
-        deps.completionWebhookUrl,
-        stored.manifest,
-        Context.current().cancellationSignal,
-      );
-      log.info('completion webhook notified', { ...meta(stream), httpStatus: status });
+      try {
+        const status = await postManifest(
+          deps.completionWebhookUrl,
+          stored.manifest,
+          Context.current().cancellationSignal,
+        );
+        metrics.completionWebhook.inc({ outcome: 'delivered' });
+        log.info('completion webhook notified', { ...meta(stream), httpStatus: status });
+      } catch (err) {
+        metrics.completionWebhook.inc({ outcome: err instanceof ApplicationFailure ? 'rejected' : 'failed' });
+        throw err;
+      }
     }),
   };
 }

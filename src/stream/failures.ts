@@ -11,6 +11,13 @@ export const FailureType = {
   BucketMissing: 'BucketMissing',
   AccessDenied: 'AccessDenied',
   InvalidPath: 'InvalidPath',
+  /**
+   * S3 refused the request for a reason retrying cannot heal (a 4xx other than a timeout,
+   * throttling or a checksum mismatch: a key too long, a wrong region, a name the server refuses).
+   */
+  S3Rejected: 'S3Rejected',
+  /** The completion webhook refused the manifest (a 4xx other than 408 and 429, or a redirect). */
+  WebhookRejected: 'WebhookRejected',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -85,7 +85,15 @@ export interface ChunkRecordPage {
 export type ManifestWithChunks = Manifest & { chunks: ChunkRecord[] };
 
 /** What a workflow returns: the manifest and where it is. */
-export type ManifestSummary = Manifest & { manifestKey: string };
+/** Whether the completion webhook took the final manifest (not stored in the manifest itself). */
+export interface CompletionWebhookOutcome {
+  delivered: boolean;
+  /** Why not: the webhook's answer, or why it could not be reached, after the last attempt. */
+  error?: string;
+}
+
+/** What a stream's workflow returns: its last manifest, where it is, and the webhook's outcome when one is set. */
+export type ManifestSummary = Manifest & { manifestKey: string; completionWebhook?: CompletionWebhookOutcome };
 
 /** What a manifest is built from: its own fields, plus the stream and the file it describes. */
 export type ManifestFields = Pick<

@@ -22,7 +22,7 @@ import { FailureType, NON_RETRYABLE_FAILURES } from '../stream/failures';
 import { isNewer, sameSnapshot } from '../stream/file-change';
 import { formatBytes } from '../stream/format-bytes';
 import { idleWaitMs } from '../stream/idle';
-import type { AssembledObject, ManifestSummary } from '../stream/manifest';
+import type { AssembledObject, CompletionWebhookOutcome, ManifestSummary } from '../stream/manifest';
 import { StreamBytesUploadedKey, StreamStatusKey } from '../stream/search-attributes';
 import type {
   ChunkRange,
@@ -47,6 +47,12 @@ const retry = {
 /** Upload records carried in workflow state before they are written out to metadata.json. */
 const MAX_PENDING_RECORDS = 200;
 
+/**
+ * Deliveries of the completion webhook tried before giving up (about two and a half minutes of
+ * back-off): a consumer gone for good must not keep a complete stream open for ever.
+ */
+const WEBHOOK_ATTEMPTS = 8;
+
 /** Continue as new well before Temporal's 10,240-event warning. */
 const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
 const DEFAULT_MANIFEST_INTERVAL_MS = 5_000;
@@ -65,11 +71,15 @@ const FOLLOW_FILE_PATCH = 'follow-file';
  */
 const FOLLOW_IDLE_FILE_PATCH = 'follow-idle-file';
 
-/** Failures an operator can fix (permissions, the bucket, credentials): the stream waits for `resume`. */
+/**
+ * Failures an operator can fix (permissions, the bucket, credentials, a request S3 refuses, such as a
+ * wrong region): the stream waits for `resume`.
+ */
 const BLOCKING_FAILURES: readonly string[] = [
   FailureType.PermissionDenied,
   FailureType.BucketMissing,
   FailureType.AccessDenied,
+  FailureType.S3Rejected,
 ];
 
 /**
@@ -87,6 +97,8 @@ class StreamUpload {
   private readonly io: ActivityInterfaceFor<StreamActivities>;
   /** Activities that answer at once (a stat, a small object); a dead worker costs their short timeout. */
   private readonly quick: ActivityInterfaceFor<StreamActivities>;
+  /** The completion webhook: retried a bounded number of times. */
+  private readonly webhook: ActivityInterfaceFor<StreamActivities>;
   private phase: StreamPhase = 'recording';
   private blockedBy?: StreamFailure;
   private resumes = 0;
@@ -98,6 +110,8 @@ class StreamUpload {
   private followsIdle = false;
   /** The mtime at which the last follow ended without the file being idle (on shutdown): the durable timer takes it from there. */
   private settledMtimeMs = -1;
+  /** Why the completion webhook was not delivered, once it was given up. */
+  private webhookFailure?: string;
 
   constructor(private readonly input: StreamUploadInput) {
     this.state = input.state ?? {
@@ -120,6 +134,11 @@ class StreamUpload {
       retry,
     });
     this.quick = proxyActivities<StreamActivities>({ taskQueue, startToCloseTimeout: '30 seconds', retry });
+    this.webhook = proxyActivities<StreamActivities>({
+      taskQueue,
+      startToCloseTimeout: '30 seconds',
+      retry: { ...retry, maximumAttempts: WEBHOOK_ATTEMPTS },
+    });
     setHandler(fileChangedSignal, (snapshot) => this.learn(snapshot));
     setHandler(pauseSignal, () => {
       this.state.paused = true;
@@ -298,8 +317,30 @@ class StreamUpload {
   private async announceComplete(summary: ManifestSummary, file: FileSnapshot): Promise<ManifestSummary> {
     if (!sameSnapshot(this.state.file, file)) return summary;
     this.setPhase('complete');
-    if (this.input.notifyCompletion) await this.quick.notifyCompletion({ stream: this.stream });
-    return summary;
+    if (!this.input.notifyCompletion) return summary;
+    return { ...summary, completionWebhook: await this.notifyConsumer() };
+  }
+
+  /**
+   * Tells the consumer's webhook that the stream is complete. The stream stays complete whatever
+   * the webhook answers: one that refuses, or is still down after its retries, is logged and shown
+   * in the stream's details and result, and the workflow ends.
+   */
+  private async notifyConsumer(): Promise<CompletionWebhookOutcome> {
+    try {
+      await this.webhook.notifyCompletion({ stream: this.stream });
+      return { delivered: true };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause : (err as Error);
+      this.webhookFailure = cause.message;
+      log.error('completion webhook not delivered; the stream is complete', {
+        ...this.logMeta(),
+        reason: cause.message,
+      });
+      this.showDetails();
+      return { delivered: false, error: cause.message };
+    }
   }
 
   /**
@@ -550,6 +591,7 @@ class StreamUpload {
       `**${this.phase}**${this.blockedBy ? `: ${this.blockedBy.type}: ${this.blockedBy.message}` : ''}`,
       `${state.nextIndex} chunks (${formatBytes(state.nextIndex * chunkSize)}) of ${formatBytes(state.file.size)} uploaded`,
       `last activity ${this.lastActivityAt}`,
+      ...(this.webhookFailure ? [`completion webhook not delivered: ${this.webhookFailure}`] : []),
     ];
     setCurrentDetails(lines.join('\n\n'));
   }

@@ -98,6 +98,20 @@ test('list, status, pause, resume and cancel a live stream by its path', async (
   );
 });
 
+test('a name with a quote and control characters is found by its path and printed escaped, never raw', async () => {
+  const relPath = "cam/it's \u001b[2J\u202eclip.mp4";
+  const { stream } = await startStream(relPath, 1);
+  await waitUntil(async () => (await cli(['status', relPath])).out.includes('"chunksUploaded": 1'));
+  const listed = await cli(['list']);
+  assert.equal(listed.code, 0);
+  assert.ok(listed.out.includes("cam/it's \\u{1b}[2J\\u{202e}clip.mp4"), listed.out);
+  assert.ok(!listed.out.includes('\u001b') && !listed.out.includes('\u202e'), 'no raw escape or override');
+  const unknown = await cli(['status', 'cam/\u001b[31mmissing.mp4']);
+  assert.equal(unknown.code, 2);
+  assert.ok(unknown.out.includes('\\u{1b}[31mmissing.mp4') && !unknown.out.includes('\u001b'), unknown.out);
+  assert.equal((await cli(['cancel', stream.workflowId])).code, 0);
+});
+
 test('reupload sends back a chunk that went missing from the bucket, and only that one', async () => {
   const { file, stream } = await startStream('finished.mp4', 4);
   const handle = stack.client.workflow.getHandle(stream.workflowId);

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../scripts/local-servers';
 import type { StreamUploadInput } from '../../src/stream/types';
 import { assertValidManifest, getObject, readManifestHead } from '../support/bucket';
+import { recordHistory } from '../support/histories';
 import { sha256File } from '../support/media';
 import { startStack, startStream, startWorker, tempDir, type TestStack } from '../support/stack';
 
@@ -16,26 +17,28 @@ describe('for downstream consumers', () => {
   let worker: Awaited<ReturnType<typeof startWorker>>;
   let watchDir: string;
   let receiver: http.Server;
-  const received: Array<{ status: number; body: string }> = [];
+  const received: Array<{ status: number; body: string; url: string; authorization?: string }> = [];
+  /** The receiver's next answers, in order; 204 once they are used up. */
+  const answers: number[] = [];
 
   before(async () => {
     stack = await startStack();
     watchDir = tempDir('consumers');
     const port = await freePort();
-    // Fails the first delivery, as a consumer that is briefly down would: the workflow must retry.
     receiver = http.createServer((request, response) => {
       let body = '';
       request.on('data', (data) => (body += data));
       request.on('end', () => {
-        const status = received.length === 0 ? 503 : 204;
-        received.push({ status, body });
-        response.writeHead(status).end();
+        const status = answers.shift() ?? 204;
+        received.push({ status, body, url: request.url ?? '', authorization: request.headers.authorization });
+        const location = status >= 300 && status < 400 ? { Location: `http://127.0.0.1:${port}/elsewhere` } : {};
+        response.writeHead(status, location).end();
       });
     });
     await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', resolve));
     worker = await startWorker(stack, {
       WATCH_DIR: watchDir,
-      COMPLETION_WEBHOOK_URL: `http://127.0.0.1:${port}/hooks/recordings?token=secret-token`,
+      COMPLETION_WEBHOOK_URL: `http://consumer:p%40ss@127.0.0.1:${port}/hooks/recordings?token=secret-token`,
     });
   });
   after(async () => {
@@ -63,13 +66,47 @@ describe('for downstream consumers', () => {
       .repeat(Math.ceil(size / 64))
       .slice(0, size);
 
-  test('the final manifest is POSTed to the completion webhook, retried until it is accepted', async () => {
-    const { summary } = await upload('notified.mp4', Buffer.from(bytes(200_000)), { notifyCompletion: true });
+  const webhookOutcomes = async () =>
+    Object.fromEntries(
+      (await worker.metrics.completionWebhook.get()).values.map((value) => [value.labels.outcome, value.value]),
+    );
+
+  test('the final manifest is POSTed to the completion webhook, its credentials in a header, retried until it is accepted', async () => {
+    received.length = 0;
+    // A consumer briefly down, as one restarting would be: the workflow must retry.
+    answers.push(503);
+    const { summary, stream } = await upload('notified.mp4', Buffer.from(bytes(200_000)), { notifyCompletion: true });
     assert.equal(received.length, 2, 'one failed delivery, one accepted');
     const delivered: unknown = JSON.parse(received[1].body);
     assertValidManifest(delivered);
     assert.equal(delivered.status, 'complete');
     assert.deepEqual(delivered, await readManifestHead(stack.s3, stack.bucket, summary.manifestKey));
+    assert.deepEqual(summary.completionWebhook, { delivered: true });
+    assert.equal(received[1].url, '/hooks/recordings?token=secret-token');
+    assert.equal(received[1].authorization, `Basic ${Buffer.from('consumer:p@ss').toString('base64')}`);
+    recordHistory(stack.client.workflow.getHandle(stream.workflowId), stack.temporal.address, 'webhook-retried');
+  });
+
+  test('a webhook that refuses the manifest, or redirects it, is not retried, and the stream stays complete', async () => {
+    const before = await webhookOutcomes();
+    for (const [relPath, answer, error] of [
+      ['refused.mp4', 404, /refused the manifest: 404/],
+      ['redirected.mp4', 302, /answered 302, a redirect, which is not followed/],
+    ] as const) {
+      received.length = 0;
+      answers.push(answer);
+      const { summary, stream } = await upload(relPath, Buffer.from(bytes(100_000)), { notifyCompletion: true });
+      assert.equal(received.length, 1, `${relPath}: one delivery, not retried, the redirect not followed`);
+      assert.equal(summary.status, 'complete');
+      assert.equal(summary.completionWebhook?.delivered, false);
+      assert.match(summary.completionWebhook?.error ?? '', error);
+      assert.doesNotMatch(summary.completionWebhook?.error ?? '', /secret-token|p@ss|p%40ss/);
+      const description = await stack.client.workflow.getHandle(stream.workflowId).describe();
+      assert.equal(description.status.name, 'COMPLETED');
+      if (answer === 404)
+        recordHistory(stack.client.workflow.getHandle(stream.workflowId), stack.temporal.address, 'webhook-refused');
+    }
+    assert.equal((await webhookOutcomes()).rejected - (before.rejected ?? 0), 2);
   });
 
   test('ASSEMBLE composes the recording server-side from chunks of 5 MiB or more', async () => {
