@@ -181,6 +181,9 @@ async function startTemporalOnce(opts: TemporalOptions): Promise<TemporalServer>
       'warn',
       '--namespace',
       namespace,
+      // As the compose's dynamic config: ids over 255 bytes are refused, as many deployments do.
+      '--dynamic-config-value',
+      'limit.maxIDLength=255',
     );
     if (opts.dbFile) args.push('--db-filename', opts.dbFile);
     if (opts.headless ?? true) args.push('--headless');

@@ -2,14 +2,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { arrayFromPayloads } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { readChunkRecords, readManifest } from './activities/manifest-store';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
 import { printable } from './printable';
 import { createS3Client } from './s3';
 import { formatBytes } from './stream/format-bytes';
-import { parseWorkflowId, streamRef } from './stream/identity';
+import { streamPathAttribute, streamRef } from './stream/identity';
 import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey, visibilityString } from './stream/search-attributes';
 import type { StreamUploadInput } from './stream/types';
+import { relativePath } from './watcher/relative-path';
 import { streamOptionsFrom } from './watcher/stream-signaler';
 import { pauseSignal, progressQuery, resumeSignal, STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
 
@@ -49,9 +52,9 @@ async function main(argv: string[]): Promise<void> {
       case 'list':
         return await list(client, argument === '--all');
       case 'status':
-        return await status(await resolveStream(client, argument));
+        return await status(client, await resolveStream(client, argument));
       case 'chunks':
-        return await chunks(config, await resolveStream(client, argument));
+        return await chunks(client, config, await resolveStream(client, argument));
       case 'pause':
         await (await resolveStream(client, argument)).signal(pauseSignal);
         return console.log('paused');
@@ -93,10 +96,12 @@ async function list(client: Client, all: boolean): Promise<void> {
     );
 }
 
-async function status(handle: WorkflowHandle): Promise<void> {
+async function status(client: Client, handle: WorkflowHandle): Promise<void> {
   const description = await handle.describe();
   const report: Record<string, unknown> = { workflowId: handle.workflowId, execution: description.status.name };
   if (description.status.name === 'RUNNING') {
+    // Before the query, which would wait for a worker that may be gone.
+    report.host = await hostOf(client, handle);
     Object.assign(report, await handle.query(progressQuery));
   } else if (description.status.name === 'COMPLETED') {
     Object.assign(report, await handle.result());
@@ -111,10 +116,8 @@ async function status(handle: WorkflowHandle): Promise<void> {
 }
 
 /** Prints the stream's chunk records from the bucket, page by page, as its manifest lists them. */
-async function chunks(config: AppConfig, handle: WorkflowHandle): Promise<void> {
-  const parsed = parseWorkflowId(handle.workflowId);
-  if (!parsed) throw new UsageError(`${handle.workflowId} is not a stream's workflow id`);
-  const { prefix } = streamRef(parsed.relPath, parsed.identity, config.s3.prefix);
+async function chunks(client: Client, config: AppConfig, handle: WorkflowHandle): Promise<void> {
+  const { prefix } = (await streamInput(client, handle)).stream;
   const s3 = createS3Client(config.s3);
   try {
     const store = { s3, bucket: config.s3.bucket };
@@ -130,39 +133,88 @@ async function chunks(config: AppConfig, handle: WorkflowHandle): Promise<void> 
   }
 }
 
+/**
+ * The host queue the stream's activities run on, and whether a worker polls it: a host gone for
+ * good leaves its streams waiting, which only this shows.
+ */
+async function hostOf(client: Client, handle: WorkflowHandle) {
+  const taskQueue = (await streamInput(client, handle)).fileTaskQueue;
+  const polled = await isPolled(client, taskQueue);
+  return {
+    taskQueue,
+    polled,
+    ...(polled
+      ? {}
+      : {
+          hint: `no worker polls ${taskQueue}: start the app on that host (HOST_ID is the part after "@"), or terminate the stream`,
+        }),
+  };
+}
+
+/** Whether a worker polls the activity task queue `taskQueue` (Temporal remembers pollers for minutes). */
+async function isPolled(client: Client, taskQueue: string): Promise<boolean> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+  });
+  return (pollers?.length ?? 0) > 0;
+}
+
+/**
+ * The input the stream's current run started with: its names, as they were derived when it
+ * started (a long path's are shortened, so they cannot be derived back from the workflow id).
+ */
+async function streamInput(client: Client, handle: WorkflowHandle): Promise<StreamUploadInput> {
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: handle.workflowId },
+    maximumPageSize: 1,
+  });
+  const started = history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const [input] = arrayFromPayloads(client.options.loadedDataConverter.payloadConverter, started?.input?.payloads);
+  if (!input) throw new UsageError(`${handle.workflowId} is not a stream's workflow`);
+  return input as StreamUploadInput;
+}
+
 /** Starts a run that trusts no earlier manifest: chunks missing or different in the bucket are sent again. */
 async function reupload(client: Client, config: AppConfig, file: string | undefined): Promise<void> {
   if (!file) throw new UsageError(`reupload needs a file\n\n${USAGE}`);
-  const absolute = path.resolve(file);
-  const relPath = path.relative(config.watchDir, absolute).split(path.sep).join('/');
-  if (relPath.startsWith('..') || path.isAbsolute(relPath))
-    throw new UsageError(`${file} is not inside WATCH_DIR (${config.watchDir})`);
-  const stats = await fs.promises.stat(absolute).catch(() => {
+  // Real paths on both sides: a symlink inside WATCH_DIR must not lead the upload outside it.
+  const real = await fs.promises.realpath(path.resolve(file)).catch(() => {
     throw new UsageError(`${file}: no such file`);
   });
+  const relPath = relativePath(await fs.promises.realpath(config.watchDir), real);
+  if (relPath.startsWith('..') || path.isAbsolute(relPath))
+    throw new UsageError(`${file} is not inside WATCH_DIR (${config.watchDir})`);
+  const stats = await fs.promises.lstat(real);
+  if (!stats.isFile()) throw new UsageError(`${file} is not a file`);
   const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, config.s3.prefix);
-  const running = await client.workflow
-    .getHandle(stream.workflowId)
-    .describe()
-    .then((description) => description.status.name === 'RUNNING')
-    .catch(() => false);
-  if (running)
+  const handle = client.workflow.getHandle(stream.workflowId);
+  const previous = await handle.describe().catch(() => null);
+  if (previous?.status.name === 'RUNNING')
     throw new UsageError(
       `${relPath} is still being uploaded (${stream.workflowId}); it is checked against the bucket when it ends`,
     );
   const input: StreamUploadInput = {
     stream,
     ...streamOptionsFrom(config),
+    // The host that recorded the file reads it again, wherever this command runs.
+    ...(previous ? { fileTaskQueue: (await streamInput(client, handle)).fileTaskQueue } : {}),
     file: { size: stats.size, mtimeMs: stats.mtimeMs },
     reverifyBucket: true,
   };
+  if (!(await isPolled(client, input.fileTaskQueue)))
+    throw new UsageError(
+      `no app polls ${input.fileTaskQueue}: run this where the app runs, with its HOST_ID and TEMPORAL_TASK_QUEUE`,
+    );
   await client.workflow.start(STREAM_UPLOAD_WORKFLOW, {
     workflowId: stream.workflowId,
     taskQueue: config.temporal.taskQueue,
     args: [input],
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     staticSummary: `Re-upload ${relPath}`,
-    typedSearchAttributes: [{ key: StreamPathKey, value: relPath }],
+    typedSearchAttributes: [{ key: StreamPathKey, value: streamPathAttribute(relPath) }],
   });
   console.log(`re-upload of ${printable(relPath)} started: ${printable(stream.workflowId)}`);
 }
@@ -178,7 +230,7 @@ async function resolveStream(client: Client, stream: string | undefined): Promis
     return handle;
   }
   for await (const execution of client.workflow.list({
-    query: `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND StreamPath = ${visibilityString(stream)}`,
+    query: `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND StreamPath = ${visibilityString(streamPathAttribute(stream))}`,
   })) {
     // Visibility lists the newest first.
     return client.workflow.getHandle(execution.workflowId);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MAX_BATCH_CHUNKS } from './stream/chunk-plan';
+import { MAX_S3_PREFIX_BYTES } from './stream/identity';
 
 /** Everything the app reads from its environment, validated once at start-up. */
 export interface AppConfig {
@@ -234,7 +235,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
           throw new Error('is not a valid bucket name (3 to 63 lowercase letters, digits, "." or "-")');
         return t.trim();
       }),
-      prefix: read('S3_PREFIX', '', (t) => t.trim().replace(/^\/+|\/+$/g, '')),
+      prefix: read('S3_PREFIX', '', (t) => {
+        const prefix = t.trim().replace(/^\/+|\/+$/g, '');
+        if (Buffer.byteLength(prefix) > MAX_S3_PREFIX_BYTES)
+          throw new Error(`must be at most ${MAX_S3_PREFIX_BYTES} bytes`);
+        return prefix;
+      }),
       forcePathStyle: read('S3_FORCE_PATH_STYLE', 'false', parseBoolean),
       requestTimeoutMs: read('S3_REQUEST_TIMEOUT', '30s', parseDurationWithin('1s', '1h')),
     },

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const followed = new FollowedStreams();
   const workers = await createStreamWorkers(config, workerConnection, s3, metrics, followed);
   const running = Promise.all(workers.map((worker) => worker.run()));
-  const watcher = await startWatcher(config, client, logger, followed);
+  const watcher = await startWatcher(config, client, logger, followed, metrics);
   logger.info(
     {
       taskQueue: config.temporal.taskQueue,

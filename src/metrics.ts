@@ -12,6 +12,7 @@ export interface StreamMetrics {
   manifestBytes: Counter;
   chunksReread: Counter;
   completionWebhook: Counter<'outcome'>;
+  filesSkipped: Counter<'reason'>;
   chunkUploadDuration: Histogram;
   uploadFailures: Counter<'reason'>;
   retries: Counter;
@@ -54,6 +55,12 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
       name: 'stream_uploader_completion_webhook_total',
       help: 'Deliveries of the completion webhook, by outcome: delivered, rejected (not retried) or failed (retried a bounded number of times)',
       labelNames: ['outcome'],
+      registers,
+    }),
+    filesSkipped: new Counter({
+      name: 'stream_uploader_files_skipped_total',
+      help: 'Recordings the watcher saw and does not upload, once per path, by reason: symlink, name_not_utf8',
+      labelNames: ['reason'],
       registers,
     }),
     chunkUploadDuration: new Histogram({

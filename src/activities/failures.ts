@@ -6,6 +6,8 @@ const FILE_ERRORS: Record<string, FailureType> = {
   EACCES: FailureType.PermissionDenied,
   EPERM: FailureType.PermissionDenied,
   EISDIR: FailureType.InvalidPath,
+  // A symlink where the file was (files are opened without following one).
+  ELOOP: FailureType.FileReplaced,
 };
 
 const S3_ERRORS: Record<string, FailureType> = {

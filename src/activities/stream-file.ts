@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { sameFile } from '../stream/identity';
+import { fileIdentity, sameFile } from '../stream/identity';
 import { FailureType } from '../stream/failures';
 import type { FileIdentity, FileObservation, FileSnapshot } from '../stream/types';
 import { failure } from './failures';
@@ -15,15 +16,11 @@ export function resolveInWatchDir(watchDir: string, relPath: string): string {
   return absolute;
 }
 
-export function identityOf(stats: { ino: number; birthtimeMs: number }): FileIdentity {
-  return { ino: stats.ino, birthtimeMs: Math.trunc(stats.birthtimeMs) };
-}
-
 /** Stats the stream's file; a different file now at the same path counts as "replaced". */
 export async function observeFile(watchDir: string, relPath: string, identity: FileIdentity): Promise<FileObservation> {
   try {
     const stats = await fs.lstat(resolveInWatchDir(watchDir, relPath));
-    if (!stats.isFile() || !sameFile(identity, identityOf(stats))) return { status: 'replaced' };
+    if (!stats.isFile() || !sameFile(identity, fileIdentity(stats))) return { status: 'replaced' };
     return { status: 'present', size: stats.size, mtimeMs: stats.mtimeMs };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
@@ -42,9 +39,9 @@ export interface OpenedFile {
  * recording saved under the same name would mix two streams.
  */
 export async function openStreamFile(watchDir: string, relPath: string, identity: FileIdentity): Promise<OpenedFile> {
-  const handle = await fs.open(resolveInWatchDir(watchDir, relPath), 'r');
+  const handle = await fs.open(resolveInWatchDir(watchDir, relPath), constants.O_RDONLY | constants.O_NOFOLLOW);
   const stats = await handle.stat();
-  if (!sameFile(identity, identityOf(stats))) {
+  if (!sameFile(identity, fileIdentity(stats))) {
     await handle.close();
     throw failure(FailureType.FileReplaced, `${relPath} is now another file`);
   }

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { AppConfig } from '../config';
 import { FollowedStreams } from '../followed-streams';
 import type { AppLogger } from '../logger';
+import type { StreamMetrics } from '../metrics';
 import { completesChunk } from '../stream/chunk-plan';
 import { Coalescer } from './coalescer';
 import { QuietTimers } from './quiet-timers';
@@ -27,6 +28,7 @@ export async function startWatcher(
   client: Client,
   logger: AppLogger,
   followed = new FollowedStreams(),
+  metrics?: StreamMetrics,
 ): Promise<Watcher> {
   const signal = createStreamSignaler({
     client,
@@ -61,7 +63,13 @@ export async function startWatcher(
     // A little after the idle timeout, so that the stream's own clock agrees the file is idle.
     quiet.touch(key, event, event.snapshot.mtimeMs + config.streamIdleTimeoutMs + QUIET_MARGIN_MS);
   };
-  const watch = watchDirectory(config.watchDir, onFile, logger, config.watchRescanIntervalMs);
+  const watch = watchDirectory({
+    dir: config.watchDir,
+    onFile,
+    onSkipped: (reason) => metrics?.filesSkipped.inc({ reason }),
+    logger,
+    rescanIntervalMs: config.watchRescanIntervalMs,
+  });
   const existing = await watch.ready;
   logger.info({ watchDir: config.watchDir, existingFiles: existing }, 'watching for recordings');
   return {

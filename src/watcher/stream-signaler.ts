@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AppConfig } from '../config';
 import type { FollowedStreams } from '../followed-streams';
 import type { AppLogger } from '../logger';
-import { streamRef } from '../stream/identity';
+import { streamPathAttribute, streamRef } from '../stream/identity';
 import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey } from '../stream/search-attributes';
 import type { StreamUploadInput } from '../stream/types';
 import { fileChangedSignal, STREAM_UPLOAD_WORKFLOW } from '../workflows/definitions';
@@ -85,7 +85,7 @@ export function createStreamSignaler(options: SignalerOptions): (event: FileEven
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         staticSummary: `Upload ${stream.relPath}`,
         typedSearchAttributes: [
-          { key: StreamPathKey, value: stream.relPath },
+          { key: StreamPathKey, value: streamPathAttribute(stream.relPath) },
           { key: StreamStatusKey, value: 'recording' },
           { key: StreamBytesUploadedKey, value: 0 },
         ],

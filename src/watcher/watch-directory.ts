@@ -3,14 +3,29 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import chokidar from 'chokidar';
 import type { AppLogger } from '../logger';
+import { fileIdentity } from '../stream/identity';
 import type { FileIdentity, FileSnapshot } from '../stream/types';
 import { isRecordingPath } from './file-filter';
+import { printable } from '../printable';
+import { relativePath } from './relative-path';
 
 /** A recording seen on disk. */
 export interface FileEvent {
   relPath: string;
   identity: FileIdentity;
   snapshot: FileSnapshot;
+}
+
+/** Why a file the watcher saw is not uploaded. */
+export type SkipReason = 'symlink' | 'name_not_utf8';
+
+export interface WatchOptions {
+  dir: string;
+  onFile: (event: FileEvent) => void;
+  /** Called once per path skipped, with the reason (it is logged too). */
+  onSkipped?: (reason: SkipReason) => void;
+  logger: AppLogger;
+  rescanIntervalMs: number;
 }
 
 export interface DirectoryWatch {
@@ -31,12 +46,7 @@ const NEW_FOLDER_RESCAN_MS = 1_000;
  * tree is also rescanned every `rescanIntervalMs` (and shortly after a new folder appears), and a
  * file whose size, mtime or identity changed since it was last reported is reported again.
  */
-export function watchDirectory(
-  dir: string,
-  onFile: (event: FileEvent) => void,
-  logger: AppLogger,
-  rescanIntervalMs: number,
-): DirectoryWatch {
+export function watchDirectory({ dir, onFile, onSkipped, logger, rescanIntervalMs }: WatchOptions): DirectoryWatch {
   const watcher = chokidar.watch(dir, {
     followSymlinks: false,
     ignoreInitial: false,
@@ -47,25 +57,27 @@ export function watchDirectory(
   });
   /** What was last reported of each path: a rescan reports only what changed since. */
   const reported = new Map<string, string>();
-  const skippedLinks = new Set<string>();
+  const skipped = new Set<string>();
+  function skip(relPath: string, reason: SkipReason, message: string): void {
+    if (skipped.has(relPath)) return;
+    skipped.add(relPath);
+    logger.warn({ relPath: printable(relPath), reason }, message);
+    onSkipped?.(reason);
+  }
   let initial = 0;
   let isReady = false;
 
   function report(absolute: string, stats: Stats): void {
-    const relPath = toRelPath(dir, absolute);
+    const relPath = relativePath(dir, absolute);
     if (!isRecordingPath(relPath)) return;
-    if (stats.isSymbolicLink()) {
-      if (!skippedLinks.has(relPath)) logger.info({ relPath }, 'skipped a symbolic link: links are not followed');
-      skippedLinks.add(relPath);
-      return;
-    }
+    if (stats.isSymbolicLink()) return skip(relPath, 'symlink', 'skipped a symbolic link: links are not followed');
     if (!stats.isFile()) return;
     const fingerprint = `${stats.ino}-${stats.birthtimeMs}-${stats.size}-${stats.mtimeMs}`;
     if (reported.get(relPath) === fingerprint) return;
     reported.set(relPath, fingerprint);
     onFile({
       relPath,
-      identity: { ino: stats.ino, birthtimeMs: Math.trunc(stats.birthtimeMs) },
+      identity: fileIdentity(stats),
       snapshot: { size: stats.size, mtimeMs: stats.mtimeMs },
     });
   }
@@ -74,9 +86,13 @@ export function watchDirectory(
     try {
       report(absolute, await fs.lstat(absolute));
     } catch (err) {
-      // Gone between the event and the stat: its workflow notices on its own.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-        logger.warn({ err, relPath: toRelPath(dir, absolute) }, 'cannot stat file');
+      const relPath = relativePath(dir, absolute);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err, relPath }, 'cannot stat file');
+      // Node decodes names as UTF-8, with U+FFFD for bytes that are not: such a name cannot be
+      // opened again by the string it was reported as. Otherwise the file went between the event
+      // and the stat, and its workflow notices on its own.
+      else if (relPath.includes('\uFFFD') && isRecordingPath(relPath))
+        skip(relPath, 'name_not_utf8', 'skipped a file whose name is not valid UTF-8: rename it to upload it');
     }
   }
 
@@ -92,7 +108,7 @@ export function watchDirectory(
   }
 
   watcher.on('add', (file) => {
-    if (!isReady && isRecordingPath(toRelPath(dir, file))) initial++;
+    if (!isReady && isRecordingPath(relativePath(dir, file))) initial++;
     void stat(file);
   });
   watcher.on('change', (file) => void stat(file));
@@ -135,14 +151,10 @@ async function walk(dir: string, visit: (absolute: string) => Promise<void>): Pr
       if (entry.isDirectory()) {
         if (!entry.name.startsWith('.')) pending.push(absolute);
       } else {
-        seen.add(toRelPath(dir, absolute));
+        seen.add(relativePath(dir, absolute));
         await visit(absolute);
       }
     }
   }
   return seen;
-}
-
-function toRelPath(dir: string, absolute: string): string {
-  return path.relative(dir, absolute).split(path.sep).join('/');
 }

@@ -9,7 +9,8 @@ import { freePort } from '../../scripts/local-servers';
 import { FollowedStreams } from '../../src/followed-streams';
 import { createLogger } from '../../src/logger';
 import { streamRef } from '../../src/stream/identity';
-import { progressQuery } from '../../src/workflows/definitions';
+import { StreamPathKey } from '../../src/stream/search-attributes';
+import { progressQuery, STREAM_UPLOAD_WORKFLOW } from '../../src/workflows/definitions';
 import { createStreamSignaler, streamOptionsFrom } from '../../src/watcher/stream-signaler';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
 import { sha256File } from '../support/media';
@@ -146,6 +147,64 @@ test('reupload sends back a chunk that went missing from the bucket, and only th
   );
 });
 
+test('a path too long for a workflow id is found by its path, and chunks prints its records', async () => {
+  const folders = Array.from({ length: 3 }, (_, i) => `${'a-folder-with-a-long-name-'.repeat(8)}${i}`);
+  const relPath = [...folders, 'camera 9.mp4'].join('/');
+  const { stream } = await startStream(relPath, 2);
+  assert.ok(Buffer.byteLength(stream.workflowId) <= 255, stream.workflowId);
+  await waitUntil(async () => (await cli(['status', relPath])).out.includes('"chunksUploaded": 2'));
+  assert.match((await cli(['status', relPath])).out, /"polled": true/, 'its host is up');
+  const listed = await cli(['list']);
+  assert.ok(listed.out.includes(stream.workflowId), listed.out);
+  assert.equal((await cli(['cancel', relPath])).code, 0);
+  await waitUntil(
+    async () =>
+      (await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`).catch(() => null))?.status ===
+      'cancelled',
+  );
+  const printed = await cli(['chunks', relPath]);
+  assert.equal(printed.code, 0, printed.out);
+  assert.deepEqual(
+    printed.out
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { index: number }).index),
+    [0, 1],
+  );
+});
+
+test('status shows a stream whose host is gone for good, and what to do', async () => {
+  const relPath = 'gone-host.mp4';
+  const file = path.join(watchDir, relPath);
+  fs.writeFileSync(file, Buffer.alloc(CHUNK_SIZE + 5, 7));
+  const stats = fs.statSync(file);
+  const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, '');
+  const { taskQueue } = worker.config.temporal;
+  // Started by a host that has since gone: its activities wait on a queue nobody polls.
+  const handle = await stack.client.workflow.start(STREAM_UPLOAD_WORKFLOW, {
+    workflowId: stream.workflowId,
+    taskQueue,
+    args: [
+      {
+        stream,
+        ...streamOptionsFrom(worker.config),
+        fileTaskQueue: `${taskQueue}@gone-host`,
+        file: { size: stats.size, mtimeMs: stats.mtimeMs },
+      },
+    ],
+    typedSearchAttributes: [{ key: StreamPathKey, value: relPath }],
+  });
+  const shown = await cli(['status', relPath]);
+  assert.equal(shown.code, 0, shown.out);
+  const host = (JSON.parse(shown.out) as { host: { taskQueue: string; polled: boolean; hint?: string } }).host;
+  assert.deepEqual(
+    { taskQueue: host.taskQueue, polled: host.polled },
+    { taskQueue: `${taskQueue}@gone-host`, polled: false },
+  );
+  assert.match(host.hint ?? '', /no worker polls .*@gone-host: start the app on that host/);
+  await handle.terminate('test over');
+});
+
 test('clear errors with a non-zero exit: unknown stream, unreachable server, bad usage', async () => {
   const unknown = await cli(['status', 'stream:nothing@1-2']);
   assert.equal(unknown.code, 2);
@@ -159,4 +218,18 @@ test('clear errors with a non-zero exit: unknown stream, unreachable server, bad
   const usage = await cli(['frobnicate']);
   assert.equal(usage.code, 2);
   assert.match(usage.out, /unknown command "frobnicate"/);
+});
+
+test('reupload refuses a file reached through a symlink out of WATCH_DIR, and a host queue no app polls', async () => {
+  const outside = tempDir('cli-outside');
+  fs.writeFileSync(path.join(outside, 'secret.mp4'), 'not for the bucket');
+  fs.symlinkSync(outside, path.join(watchDir, 'linked'));
+  const escaped = await cli(['reupload', path.join(watchDir, 'linked', 'secret.mp4')]);
+  assert.equal(escaped.code, 2, escaped.out);
+  assert.match(escaped.out, /is not inside WATCH_DIR/);
+
+  fs.writeFileSync(path.join(watchDir, 'never-seen.mp4'), Buffer.alloc(100, 1));
+  const elsewhere = await cli(['reupload', path.join(watchDir, 'never-seen.mp4')], { HOST_ID: 'another-host' });
+  assert.equal(elsewhere.code, 2, elsewhere.out);
+  assert.match(elsewhere.out, /no app polls \S+@another-host: run this where the app runs, with its HOST_ID/);
 });

@@ -66,6 +66,19 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
     assert.ok(Math.abs(manifest.durationSeconds! - probed) < 0.1, `${manifest.durationSeconds} vs ffprobe ${probed}`);
   });
 
+  test('a path too long for a workflow id (255 bytes here, as in compose) and for S3 keys uploads, named by its end and a hash', async () => {
+    const folders = Array.from({ length: 6 }, (_, i) => `${'folder-with-a-long-name-'.repeat(8)}${i}`);
+    const relPath = [...folders, 'camera 7 recording.mp4'].join('/');
+    fs.mkdirSync(path.join(watchDir, ...folders), { recursive: true });
+    await makeMp4(path.join(watchDir, relPath), { seconds: 2, kind: 'fragmented' });
+    assert.ok(Buffer.byteLength(relPath) > 1024, 'longer than an S3 key may be');
+    const handle = await startStream(relPath);
+    assert.ok(Buffer.byteLength(handle.workflowId) <= 255, handle.workflowId);
+    const manifest = await assertBucketHoldsFile(await handle.result(), relPath);
+    assert.equal(manifest.source.path, relPath, 'the manifest keeps the whole path');
+    assert.match(manifest.chunks[0].key, /camera 7 recording\.mp4~[0-9a-f]{16}\//);
+  });
+
   test('reads the duration of a fragmented MP4 from its fragments', async () => {
     await makeMp4(path.join(watchDir, 'fragmented.mp4'), { seconds: 3, kind: 'fragmented' });
     const summary = await (await startStream('fragmented.mp4')).result();

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
+import { createMetrics } from '../../src/metrics';
 import { startWatcher, type Watcher } from '../../src/watcher';
 import type { LogLine } from '../support/app-process';
 import { startStack, tempDir, type TestStack } from '../support/stack';
@@ -21,6 +22,9 @@ describe('the watcher reports every recording, and says why it skips one', () =>
   let watchDir: string;
   let watcher: Watcher;
   const logs: LogLine[] = [];
+  const metrics = createMetrics(async () => 0);
+  const skipped = async (reason: string) =>
+    (await metrics.filesSkipped.get()).values.find((value) => value.labels.reason === reason)?.value ?? 0;
   const signalled = () =>
     new Set(
       logs
@@ -40,7 +44,7 @@ describe('the watcher reports every recording, and says why it skips one', () =>
       },
     });
     const config = loadConfig(stack.env({ WATCH_DIR: watchDir, TEMPORAL_TASK_QUEUE: `watcher-${process.pid}` }));
-    watcher = await startWatcher(config, stack.client, pino({ level: 'debug' }, sink));
+    watcher = await startWatcher(config, stack.client, pino({ level: 'debug' }, sink), undefined, metrics);
   });
   after(async () => {
     await watcher?.close();
@@ -81,5 +85,16 @@ describe('the watcher reports every recording, and says why it skips one', () =>
     await waitUntil(mentions, 30_000).catch(() => undefined);
     assert.ok(!signalled().has('link.mp4'), 'the link was not followed');
     assert.ok(mentions(), 'a log line names the skipped link');
+    assert.equal(await skipped('symlink'), 1);
+  });
+
+  test('a name that is not valid UTF-8 is skipped with a log line saying what to do, and counted', async () => {
+    fs.writeFileSync(
+      Buffer.concat([Buffer.from(`${watchDir}/clip-`), Buffer.from([0xff, 0xfe]), Buffer.from('.mp4')]),
+      'x',
+    );
+    const mentioned = () => logs.some((line) => String(line.msg).includes('not valid UTF-8: rename it'));
+    await waitUntil(mentioned, 30_000);
+    assert.equal(await skipped('name_not_utf8'), 1);
   });
 });

@@ -46,6 +46,7 @@ test('network errors, 5xx, throttling, timeouts and checksum mismatches are retr
 
 test('a file deleted or replaced fails the stream; one already classified passes through unchanged', () => {
   assert.equal(outcome(fileError('ENOENT')), 'FileGone');
+  assert.equal(outcome(fileError('ELOOP')), 'FileReplaced', 'a symlink where the file was, not followed');
   const already = ApplicationFailure.nonRetryable('x is now another file', 'FileReplaced');
   assert.equal(classify(already), already);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isNewer, sameSnapshot } from '../../src/stream/file-change';
-import { sameFile, streamRef } from '../../src/stream/identity';
+import { sameFile, shortenPath, streamPathAttribute, streamRef } from '../../src/stream/identity';
 import { chunkIndexOfKey, chunkKey, manifestKey } from '../../src/stream/object-keys';
 import { isRecordingPath } from '../../src/watcher/file-filter';
 
@@ -12,6 +12,23 @@ describe('stream identity and object keys', () => {
     assert.equal(ref.workflowId, 'stream:cam 1/rec.mp4@42-1700000000123');
     assert.equal(ref.prefix, 'recordings/cam 1/rec.mp4/42-1700000000123');
     assert.equal(streamRef('rec.mp4', { ino: 1, birthtimeMs: 2 }, '').prefix, 'rec.mp4/1-2');
+  });
+
+  test('a path too long for a workflow id, an S3 key or a search attribute is named by its end and a hash there, whole in the manifest', () => {
+    const bytes = (text: string) => Buffer.byteLength(text);
+    const deep = `${'a-long-folder-name-é/'.repeat(60)}camera 7/recording.mp4`;
+    const ref = streamRef(deep, { ino: 123456789, birthtimeMs: 1700000000123 }, 'recordings/site');
+    assert.ok(bytes(ref.workflowId) <= 255, `workflow id of ${bytes(ref.workflowId)} bytes`);
+    assert.ok(bytes(`${ref.prefix}/chunk-records/000000.json`) <= 1024);
+    assert.match(ref.workflowId, /^stream:….*camera 7\/recording\.mp4~[0-9a-f]{16}@123456789-1700000000123$/);
+    assert.match(ref.prefix, /^recordings\/site\/….*camera 7\/recording\.mp4~[0-9a-f]{16}\/123456789-1700000000123$/);
+    assert.equal(ref.relPath, deep);
+    assert.ok(bytes(streamPathAttribute(deep)) <= 255);
+    const other = streamRef(`b${deep}`, { ino: 123456789, birthtimeMs: 1700000000123 }, 'recordings/site');
+    assert.notEqual(other.workflowId, ref.workflowId, 'paths ending alike get different names');
+    assert.equal(shortenPath('cam/rec.mp4', 11), 'cam/rec.mp4', 'a path that fits is kept as it is');
+    assert.equal(streamPathAttribute('cam/rec.mp4'), 'cam/rec.mp4');
+    assert.ok(bytes(shortenPath('ééééééééééééééééééééé.mp4', 24)) <= 24, 'never cut inside a character');
   });
 
   test('a new file under an old name gets other names (no overwrite of earlier objects)', () => {
