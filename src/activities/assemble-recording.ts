@@ -41,7 +41,7 @@ export function assembledKey(streamPrefix: string): string {
  * parts are read from the file, which was just verified to equal the chunks. The whole-file SHA-256
  * comes from the file as well.
  */
-export async function assembleRecording(
+export async function composeRecording(
   deps: AssembleDeps,
   input: AssembleInput,
   onPart: () => void,

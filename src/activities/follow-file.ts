@@ -35,7 +35,7 @@ export interface FollowIo {
    */
   check(progress: FollowProgress, checked: ChunksChecked | undefined): Promise<FollowCheck>;
   /** Rewrites the live manifest with every record so far. */
-  writeManifest(progress: FollowProgress, observation: FileObservation): Promise<void>;
+  saveLiveManifest(progress: FollowProgress, observation: FileObservation): Promise<void>;
   /**
    * The file is idle: completes the stream (uploads the tail, writes the complete manifest) when
    * nothing is left to decide, that is when the chunks were checked under the file's mtime and the
@@ -82,7 +82,7 @@ export interface FollowOptions extends FollowLimits {
  * round trip per chunk cost the stream's history about forty events each (46 measured in
  * bench/results/before.md).
  */
-export async function followFile(
+export async function runFollow(
   io: FollowIo,
   options: FollowOptions,
   onProgress: (nextIndex: number) => void,
@@ -95,13 +95,13 @@ export async function followFile(
   let manifestAt = 0;
   let inManifest = 0;
   let observation = await io.observe();
-  const writeManifest = async () => {
-    await io.writeManifest({ records, rewritten }, observation);
+  const flushManifest = async () => {
+    await io.saveLiveManifest({ records, rewritten }, observation);
     manifestAt = Date.now();
     inManifest = records.length + rewritten.length;
   };
   const end = async (reason: FollowEnd): Promise<FollowFileResult> => {
-    if (records.length + rewritten.length > inManifest) await writeManifest();
+    if (records.length + rewritten.length > inManifest) await flushManifest();
     return { records, rewritten, checked, observation, end: reason };
   };
   for (;;) {
@@ -126,14 +126,14 @@ export async function followFile(
         checked = found.checked ?? checked;
         checkedMtimeMs = found.mtimeMs;
       });
-      if (records.length + rewritten.length > inManifest) await writeManifest();
+      if (records.length + rewritten.length > inManifest) await flushManifest();
     } else if (step.kind === 'upload') {
       await unlessTruncated(async () => {
         records.push(...(await io.upload(step.ranges, observation.status === 'present' ? observation.mtimeMs : now)));
       });
       onProgress(options.firstIndex + records.length);
       if (records.length + rewritten.length > inManifest && Date.now() - manifestAt >= options.manifestIntervalMs)
-        await writeManifest();
+        await flushManifest();
     } else {
       await sleep(step.ms, undefined, { signal: AbortSignal.any([options.signal, options.stopSignal]) }).catch(
         () => undefined,

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import type { StreamMetrics } from '../metrics';
 import {
   isCompleteFor,
@@ -8,7 +8,6 @@ import {
   reusableChunks,
   summarize,
   type AssembledObject,
-  type ManifestFields,
   type ManifestSummary,
 } from '../stream/manifest';
 import { settledMtime } from '../stream/settled-chunks';
@@ -18,24 +17,30 @@ import type {
   ChunksChecked,
   FileInspection,
   FileObservation,
-  FileSnapshot,
-  PreviousRevision,
+  FollowFileInput,
+  OpenStreamInput,
+  OpenStreamResult,
   StreamRef,
+  UploadChunksActivityInput,
+  UploadChunksInput,
+  VerifyChunksInput,
+  WriteManifestInput,
 } from '../stream/types';
-import { classify } from './failures';
+import { classifiedActivities } from './classified';
 import { withHeartbeat } from './heartbeat';
 import { deleteChunksFrom, loadChunkRecords, readChunkRecords, readManifest, saveManifest } from './manifest-store';
 import { readMediaDurationSeconds } from './media-duration';
 import { observeFile, openStreamFile, resolveInWatchDir } from './stream-file';
-import { uploadChunks, type UploadChunksInput } from './upload-chunk';
+import { sendChunks } from './upload-chunk';
 import type { UploadSlots } from './upload-slots';
 import type { ChunkBuffers } from './chunk-buffers';
 import { findChangedChunks, type VerifyResult } from './verify-chunks';
 import { postManifest } from './completion-webhook';
-import { assembleRecording, type AssembleInput } from './assemble-recording';
-import { followFile, type FollowCheck, type FollowFileResult, type FollowProgress } from './follow-file';
+import { composeRecording, type AssembleInput } from './assemble-recording';
+import { runFollow, type FollowCheck, type FollowFileResult, type FollowProgress } from './follow-file';
 import type { FollowedStreams } from '../followed-streams';
 import { batchChunks, chunkRange } from '../stream/chunk-plan';
+import { FOLLOW_POLL_MS, MAX_FOLLOW_MS } from '../stream/follow-plan';
 
 export interface ActivityDeps {
   s3: S3Client;
@@ -51,102 +56,16 @@ export interface ActivityDeps {
   completionWebhookUrl?: string;
 }
 
-export interface OpenStreamInput {
-  stream: StreamRef;
-  file: FileSnapshot;
-  chunkSize: number;
-  /** Trust no earlier manifest: every chunk is checked against the bucket again. */
-  reverifyBucket: boolean;
-}
-
-export interface OpenStreamResult {
-  /** Set when the bucket already holds this file, complete and unchanged: nothing to upload. */
-  completed: ManifestSummary | null;
-  /** Full chunks an earlier run stored that this run builds on (checked again at the end). */
-  reusableChunks: number;
-  /** The revision this run writes, and the finalized manifest it supersedes. */
-  revision: number;
-  previousRevision?: PreviousRevision;
-}
-
-export interface WriteManifestInput extends ManifestFields {
-  chunkCount: number;
-  pendingChunks: ChunkRecord[];
-  /** For the finalize-latency metric: the part of the wait that is by design. */
-  idleTimeoutMs: number;
-}
-
-export interface FollowFileInput {
-  stream: StreamRef;
-  chunkSize: number;
-  /** The first chunk the stream has not uploaded. */
-  nextIndex: number;
-  /** Chunks in flight at once when several are complete (UPLOAD_CONCURRENCY). */
-  concurrency: number;
-  /** Ends once the file has been quiet this long (the idle timeout): the stream then completes. */
-  settleMs: number;
-  /** The live manifest as the stream knows it: the follow adds its records and rewrites it. */
-  liveManifest: WriteManifestInput;
-  manifestIntervalMs: number;
-  /** What the stream's last check settled (see `isSettled`). */
-  checked?: ChunksChecked;
-  /**
-   * Complete the stream when the file goes idle, if nothing is left to decide (see
-   * `FollowIo.complete`): no round trips to the workflow between the idle file and its manifest.
-   * Absent from inputs scheduled before follows completed.
-   */
-  completeWhenIdle?: boolean;
-}
-
-export interface VerifyChunksInput {
-  stream: StreamRef;
-  chunkCount: number;
-  pendingChunks: ChunkRecord[];
-  /** What the stream's last check settled: those chunks are not read again if still settled. */
-  checked?: ChunksChecked;
-}
-
-export interface UploadChunksActivityInput extends UploadChunksInput {
-  /** When the workflow learnt the chunks' bytes were on disk (the file's mtime then): for the chunk-lag metric. */
-  bytesCompleteAtMs: number;
-  /**
-   * When the live manifest is due: written once the chunks are stored, with their records after
-   * the pending ones, in the same activity (one round trip, and fewer history events, per chunk).
-   */
-  liveManifest?: WriteManifestInput;
-}
-
-/** One follow carries at most this long of a recording, so that the stream's progress moves on. */
-const MAX_FOLLOW_MS = 5 * 60_000;
-/** How often a followed file is looked at: the most a complete chunk waits before it goes up. */
-const FOLLOW_POLL_MS = 200;
-
 /**
  * The stream activities, bound to their dependencies (as Temporal's samples do it). Every error
- * goes through `classify`, which marks the ones retrying cannot heal as non-retryable.
+ * goes through `classify` (see `classifiedActivities`), which marks the ones retrying cannot heal
+ * as non-retryable.
  */
 export function createActivities(deps: ActivityDeps) {
   const { metrics } = deps;
   const store = { s3: deps.s3, bucket: deps.bucket };
   const meta = (stream: StreamRef) => ({ streamId: stream.streamId });
-  const classified =
-    <I, O>(fn: (input: I) => Promise<O>) =>
-    async (input: I): Promise<O> => {
-      if (Context.current().info.attempt > 1) metrics.retries.inc();
-      try {
-        return await fn(input);
-      } catch (err) {
-        const error = classify(err);
-        const reason =
-          error instanceof CancelledFailure
-            ? 'cancelled'
-            : error instanceof ApplicationFailure
-              ? (error.type ?? 'unknown')
-              : 'transient';
-        metrics.uploadFailures.inc({ reason });
-        throw error;
-      }
-    };
+  const classified = classifiedActivities(metrics);
 
   /** Writes the manifest: the stored records of chunks [0, chunkCount), overlaid by the pending ones. */
   async function storeManifest({
@@ -176,13 +95,13 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /** Uploads chunks with the process's metrics and logs; `bytesCompleteAtMs` is when they were on disk. */
-  function upload(
+  function uploadRanges(
     input: UploadChunksInput,
     bytesCompleteAtMs: number,
     signal: AbortSignal,
     onChunk?: () => void,
   ): Promise<ChunkRecord[]> {
-    return uploadChunks(deps, input, signal, ({ record, sent, seconds }) => {
+    return sendChunks(deps, input, signal, ({ record, sent, seconds }) => {
       onChunk?.();
       if (sent) {
         metrics.chunkUploadDuration.observe(seconds);
@@ -242,14 +161,14 @@ export function createActivities(deps: ActivityDeps) {
     count: number,
     pendingChunks: ChunkRecord[],
     checked: ChunksChecked | undefined,
-    uploadRanges: (ranges: ChunkRange[], bytesCompleteAtMs: number) => Promise<ChunkRecord[]>,
+    upload: (ranges: ChunkRange[], bytesCompleteAtMs: number) => Promise<ChunkRecord[]>,
   ): Promise<FollowCheck> {
     const startedAt = Date.now();
     const { changed, fileSize, mtimeMs } = await checkChunks(stream, count, pendingChunks, checked);
     const ranges = changed.map((index) => chunkRange(index, chunkSize, fileSize));
     // The file shrank under a chunk: the follow's next look ends it, and the workflow decides.
     if (ranges.some((range) => range.size < chunkSize)) return { rewritten: [], mtimeMs };
-    const rewritten = ranges.length > 0 ? await uploadRanges(ranges, mtimeMs) : [];
+    const rewritten = ranges.length > 0 ? await upload(ranges, mtimeMs) : [];
     const settled = settledMtime(mtimeMs, startedAt);
     return { rewritten, mtimeMs, ...(settled === undefined ? {} : { checked: { count, mtimeMs: settled } }) };
   }
@@ -266,7 +185,7 @@ export function createActivities(deps: ActivityDeps) {
     { records, rewritten }: FollowProgress,
     observation: FileObservation,
     checked: ChunksChecked | undefined,
-    uploadRanges: (ranges: ChunkRange[], bytesCompleteAtMs: number) => Promise<ChunkRecord[]>,
+    upload: (ranges: ChunkRange[], bytesCompleteAtMs: number) => Promise<ChunkRecord[]>,
   ): Promise<ManifestSummary | null> {
     const { stream, chunkSize, liveManifest } = input;
     const count = input.nextIndex + records.length;
@@ -275,7 +194,7 @@ export function createActivities(deps: ActivityDeps) {
     if (count > 0 && (checked?.count !== count || checked.mtimeMs !== observation.mtimeMs)) return null;
     const file = { size: observation.size, mtimeMs: observation.mtimeMs };
     const tail =
-      file.size > count * chunkSize ? await uploadRanges([chunkRange(count, chunkSize, file.size)], file.mtimeMs) : [];
+      file.size > count * chunkSize ? await upload([chunkRange(count, chunkSize, file.size)], file.mtimeMs) : [];
     const durationSeconds = await mediaDuration(stream);
     const after = await observeFile(deps.watchDir, stream.relPath, stream.identity);
     if (after.status !== 'present' || after.size !== file.size || after.mtimeMs !== file.mtimeMs) return null;
@@ -325,7 +244,7 @@ export function createActivities(deps: ActivityDeps) {
       async ({ bytesCompleteAtMs, liveManifest, ...input }: UploadChunksActivityInput): Promise<ChunkRecord[]> => {
         let uploaded = 0;
         const records = await withHeartbeat(
-          (signal) => upload(input, bytesCompleteAtMs, signal, () => uploaded++),
+          (signal) => uploadRanges(input, bytesCompleteAtMs, signal, () => uploaded++),
           () => ({ uploaded }),
         );
         if (liveManifest)
@@ -341,12 +260,12 @@ export function createActivities(deps: ActivityDeps) {
       try {
         return await withHeartbeat(
           (signal) => {
-            const uploadRanges = (ranges: ChunkRange[], bytesCompleteAtMs: number) =>
-              upload({ stream, ranges, concurrency }, bytesCompleteAtMs, signal);
-            return followFile(
+            const uploadFollowed = (ranges: ChunkRange[], bytesCompleteAtMs: number) =>
+              uploadRanges({ stream, ranges, concurrency }, bytesCompleteAtMs, signal);
+            return runFollow(
               {
                 observe: () => observeFile(deps.watchDir, stream.relPath, stream.identity),
-                upload: uploadRanges,
+                upload: uploadFollowed,
                 check: ({ records, rewritten }, settled) =>
                   checkQuietFile(
                     stream,
@@ -354,11 +273,11 @@ export function createActivities(deps: ActivityDeps) {
                     nextIndex + records.length,
                     [...liveManifest.pendingChunks, ...records, ...rewritten],
                     settled,
-                    uploadRanges,
+                    uploadFollowed,
                   ),
                 complete: (progress, observation, settled) =>
-                  completeIdleFile(input, progress, observation, settled, uploadRanges),
-                writeManifest: async ({ records, rewritten }, observation) => {
+                  completeIdleFile(input, progress, observation, settled, uploadFollowed),
+                saveLiveManifest: async ({ records, rewritten }, observation) => {
                   const file =
                     observation.status === 'present'
                       ? { size: observation.size, mtimeMs: observation.mtimeMs }
@@ -420,7 +339,7 @@ export function createActivities(deps: ActivityDeps) {
     assembleRecording: classified(async (input: AssembleInput): Promise<AssembledObject> => {
       let parts = 0;
       const assembled = await withHeartbeat(
-        (signal) => assembleRecording(deps, input, () => parts++, signal),
+        (signal) => composeRecording(deps, input, () => parts++, signal),
         () => ({ parts }),
       );
       log.info('recording assembled', {

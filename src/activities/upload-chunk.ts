@@ -11,19 +11,11 @@ import {
 import { FailureType } from '../stream/failures';
 import { chunkKey } from '../stream/object-keys';
 import { settledMtime } from '../stream/settled-chunks';
-import type { ChunkRange, ChunkRecord, StreamRef } from '../stream/types';
+import type { ChunkRange, ChunkRecord, StreamRef, UploadChunksInput } from '../stream/types';
 import { failure } from './failures';
 import type { ChunkBuffers } from './chunk-buffers';
 import { hashRange, openStreamFile, readExactly, resolveInWatchDir } from './stream-file';
 import type { UploadSlots } from './upload-slots';
-
-export interface UploadChunksInput {
-  stream: StreamRef;
-  /** Consecutive chunks; their records come back in this order. */
-  ranges: ChunkRange[];
-  /** How many of them may be in flight at once; 1 stores them strictly in order. */
-  concurrency: number;
-}
 
 export interface UploadChunkDeps {
   s3: S3Client;
@@ -47,7 +39,7 @@ const UPLOADED_AT = 'uploaded-at';
  * process's upload slots allow. The first failure stops the others: the caller retries the batch,
  * and what already reached the bucket is then found there, not sent again.
  */
-export async function uploadChunks(
+export async function sendChunks(
   deps: UploadChunkDeps,
   input: UploadChunksInput,
   signal: AbortSignal,

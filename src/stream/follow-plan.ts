@@ -31,6 +31,11 @@ export interface FollowPosition {
   checkedMtimeMs?: number;
 }
 
+/** One follow carries at most this long of a recording, so that the stream's progress moves on. */
+export const MAX_FOLLOW_MS = 5 * 60_000;
+/** How often a followed file is looked at: the most a complete chunk waits before it goes up. */
+export const FOLLOW_POLL_MS = 200;
+
 /**
  * How long a file is quiet before a follow checks its chunks: half the idle timeout, so that a
  * recorder's usual pauses do not make it re-read the file, and the check has the other half to

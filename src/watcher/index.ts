@@ -30,7 +30,7 @@ export async function startWatcher(
   followed = new FollowedStreams(),
   metrics?: StreamMetrics,
 ): Promise<Watcher> {
-  const signal = createStreamSignaler({
+  const signalStream = createStreamSignaler({
     client,
     followed,
     taskQueue: config.temporal.taskQueue,
@@ -44,7 +44,7 @@ export async function startWatcher(
   const coalescer: Coalescer<FileEvent> = new Coalescer(
     config.watchCoalesceIntervalMs,
     (key, event) => {
-      void signal(event).then((delivered) => {
+      void signalStream(event).then((delivered) => {
         if (delivered) return;
         const timer = setTimeout(() => {
           retries.delete(timer);

@@ -11,31 +11,32 @@ import {
   log,
   patched,
   proxyActivities,
-  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { StreamActivities, WriteManifestInput } from '../activities';
+import type { StreamActivities } from '../activities';
 import { batchChunks, chunkCount, chunkRange, intactFullChunks, nextFullChunks } from '../stream/chunk-plan';
 import { FailureType, NON_RETRYABLE_FAILURES } from '../stream/failures';
 import { isNewer, sameSnapshot } from '../stream/file-change';
 import { formatBytes } from '../stream/format-bytes';
 import { idleWaitMs } from '../stream/idle';
 import type { AssembledObject, CompletionWebhookOutcome, ManifestSummary } from '../stream/manifest';
-import { StreamBytesUploadedKey, StreamStatusKey } from '../stream/search-attributes';
+import { StreamBytesUploadedKey } from '../stream/search-attributes';
 import type {
   ChunkRange,
   FileObservation,
   FileSnapshot,
   StreamFailure,
-  StreamPhase,
   StreamProgress,
   StreamStatus,
   StreamUploadInput,
   StreamUploadState,
+  WriteManifestInput,
 } from '../stream/types';
-import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal } from './definitions';
+import { fileChangedSignal, progressQuery } from './definitions';
+import { failureOf } from './failure-of';
+import { StreamControl } from './stream-control';
 
 const retry = {
   initialInterval: '1 second',
@@ -91,18 +92,45 @@ export async function StreamUploadWorkflow(input: StreamUploadInput): Promise<Ma
   return new StreamUpload(input).run();
 }
 
+type Activities = ActivityInterfaceFor<StreamActivities>;
+
+/** What a final manifest says beyond the stream's state; none of it for a live one. */
+interface ManifestDetails {
+  durationSeconds?: number | null;
+  error?: StreamFailure;
+  assembled?: AssembledObject;
+}
+
+/** The input's optional settings, with their defaults filled in once. */
+interface StreamSettings {
+  uploadConcurrency: number;
+  manifestIntervalMs: number;
+  maxHistoryEvents: number;
+}
+
 class StreamUpload {
+  /**
+   * The one state carried across continue-as-new (in the next run's input): what is uploaded,
+   * what is pending for the manifest, the file as last seen, the pause. Every other field below
+   * belongs to this run only and starts afresh in the next.
+   */
   private readonly state: StreamUploadState;
   /** Activities that move or hash chunk bytes: long, heartbeating, cancellable. */
-  private readonly io: ActivityInterfaceFor<StreamActivities>;
+  private readonly io: Pick<
+    Activities,
+    'followFile' | 'uploadChunks' | 'verifyChunks' | 'inspectFile' | 'assembleRecording'
+  >;
   /** Activities that answer at once (a stat, a small object); a dead worker costs their short timeout. */
-  private readonly quick: ActivityInterfaceFor<StreamActivities>;
+  private readonly quick: Pick<Activities, 'openStream' | 'observeStreamFile'>;
+  /** The manifest: small objects, though completing may first delete chunks past a shrunk file's end. */
+  private readonly manifests: Pick<Activities, 'writeManifest'>;
   /** The completion webhook: retried a bounded number of times. */
-  private readonly webhook: ActivityInterfaceFor<StreamActivities>;
-  private phase: StreamPhase = 'recording';
-  private blockedBy?: StreamFailure;
-  private resumes = 0;
+  private readonly webhook: Pick<Activities, 'notifyCompletion'>;
+  private readonly settings: StreamSettings;
+  private readonly control: StreamControl;
+  /** When a chunk last went up, for the progress the operator sees. */
   private lastActivityAt = new Date().toISOString();
+  /** When this run last wrote the live manifest: the next is due `manifestIntervalMs` later. */
   private lastManifestAt = 0;
   /** Whether this run follows the file in long activities (see FOLLOW_FILE_PATCH). */
   private follows = false;
@@ -124,29 +152,39 @@ class StreamUpload {
       rewrittenChunks: 0,
     };
     // Every activity reads the file or acts for a stream of it: it runs on the host that has it.
+    // One proxy per set of options, as Temporal's samples do.
     const taskQueue = input.fileTaskQueue;
-    this.io = proxyActivities<StreamActivities>({
+    const { followFile, uploadChunks, verifyChunks, inspectFile, assembleRecording } =
+      proxyActivities<StreamActivities>({
+        taskQueue,
+        startToCloseTimeout: '30 minutes',
+        heartbeatTimeout: '15 seconds',
+        // Wait for a cancelled upload to stop, so the manifest can say exactly what reached the bucket.
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        retry,
+      });
+    this.io = { followFile, uploadChunks, verifyChunks, inspectFile, assembleRecording };
+    const { openStream, observeStreamFile } = proxyActivities<StreamActivities>({
       taskQueue,
-      startToCloseTimeout: '30 minutes',
-      heartbeatTimeout: '15 seconds',
-      // Wait for a cancelled upload to stop, so the manifest can say exactly what reached the bucket.
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      startToCloseTimeout: '30 seconds',
       retry,
     });
-    this.quick = proxyActivities<StreamActivities>({ taskQueue, startToCloseTimeout: '30 seconds', retry });
-    this.webhook = proxyActivities<StreamActivities>({
+    this.quick = { openStream, observeStreamFile };
+    const { writeManifest } = proxyActivities<StreamActivities>({ taskQueue, startToCloseTimeout: '5 minutes', retry });
+    this.manifests = { writeManifest };
+    const { notifyCompletion } = proxyActivities<StreamActivities>({
       taskQueue,
       startToCloseTimeout: '30 seconds',
       retry: { ...retry, maximumAttempts: WEBHOOK_ATTEMPTS },
     });
+    this.webhook = { notifyCompletion };
+    this.settings = {
+      uploadConcurrency: input.uploadConcurrency ?? 1,
+      manifestIntervalMs: input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS,
+      maxHistoryEvents: input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS,
+    };
+    this.control = new StreamControl(this.state, () => this.progressLines(), BLOCKING_FAILURES, this.logMeta());
     setHandler(fileChangedSignal, (snapshot) => this.learn(snapshot));
-    setHandler(pauseSignal, () => {
-      this.state.paused = true;
-    });
-    setHandler(resumeSignal, () => {
-      this.state.paused = false;
-      this.resumes++;
-    });
     setHandler(progressQuery, () => this.progress());
   }
 
@@ -163,15 +201,15 @@ class StreamUpload {
       return await this.upload();
     } catch (err) {
       if (isCancellation(err)) {
-        this.setPhase('cancelled');
-        await CancellationScope.nonCancellable(() => this.writeManifest('cancelled', this.state.nextIndex, null));
+        this.control.setPhase('cancelled');
+        await CancellationScope.nonCancellable(() => this.recordManifest('cancelled', this.state.nextIndex));
         throw err;
       }
       const failure = failureOf(err);
       if (!failure) throw err;
-      this.setPhase('failed');
+      this.control.setPhase('failed');
       log.error('stream failed; writing what was uploaded', { ...this.logMeta(), ...failure });
-      await this.writeManifest('failed', this.state.nextIndex, null, failure);
+      await this.recordManifest('failed', this.state.nextIndex, { error: failure });
       throw ApplicationFailure.nonRetryable(failure.message, failure.type);
     }
   }
@@ -181,7 +219,7 @@ class StreamUpload {
     this.follows = patched(FOLLOW_FILE_PATCH);
     this.followsIdle = this.follows && patched(FOLLOW_IDLE_FILE_PATCH);
     if (!input.state) {
-      const opened = await this.unblocked(() =>
+      const opened = await this.control.unblocked(() =>
         this.quick.openStream({
           stream: this.stream,
           file: state.file,
@@ -194,15 +232,15 @@ class StreamUpload {
       state.revision = opened.revision;
       state.previousRevision = opened.previousRevision;
     }
-    this.showDetails();
+    this.control.showDetails();
     for (;;) {
-      await this.whilePaused();
+      await this.control.whilePaused();
       const remainingIdleMs = () => idleWaitMs(state.file.mtimeMs, Date.now(), input.idleTimeoutMs);
       // What a live file already has on disk goes up first, its progress visible at once; an idle
       // file is left to the follow, which can complete it too.
       if (!this.followsIdle || remainingIdleMs() > 0) await this.uploadFullChunks();
       if (this.historyIsLong()) {
-        await this.writeManifest('recording', state.nextIndex, null);
+        await this.recordManifest('recording', state.nextIndex);
         await condition(allHandlersFinished);
         return continueAsNew<typeof StreamUploadWorkflow>({ ...input, state });
       }
@@ -252,7 +290,7 @@ class StreamUpload {
     };
     state.revision++;
     state.rewrittenChunks = 0;
-    this.setPhase('recording');
+    this.control.setPhase('recording');
   }
 
   /** Takes in what a signal or a stat tells of the file, unless it is older than what is known. */
@@ -266,7 +304,7 @@ class StreamUpload {
    */
   private async finalize(before: FileSnapshot): Promise<ManifestSummary | null> {
     const { state, chunkSize, stream } = this;
-    const verified = await this.unblocked(() =>
+    const verified = await this.control.unblocked(() =>
       this.io.verifyChunks({
         stream,
         chunkCount: state.nextIndex,
@@ -281,7 +319,7 @@ class StreamUpload {
       .map((index) => chunkRange(index, chunkSize, verified.fileSize));
     const batch = batchChunks(chunkSize);
     for (let first = 0; first < rewritten.length; first += batch) {
-      if (!(await this.uploadChunks(rewritten.slice(first, first + batch)))) return null;
+      if (!(await this.uploadBatch(rewritten.slice(first, first + batch)))) return null;
     }
     this.learn({ ...before, size: verified.fileSize });
     await this.uploadFullChunks();
@@ -291,15 +329,17 @@ class StreamUpload {
     if (state.paused) return null;
     if (
       count > state.nextIndex &&
-      !(await this.uploadChunks([chunkRange(state.nextIndex, chunkSize, verified.fileSize)]))
+      !(await this.uploadBatch([chunkRange(state.nextIndex, chunkSize, verified.fileSize)]))
     )
       return null;
 
-    const { observation, durationSeconds } = await this.unblocked(() => this.io.inspectFile({ stream }));
+    const { observation, durationSeconds } = await this.control.unblocked(() => this.io.inspectFile({ stream }));
     this.learn(snapshotOf(observation, stream.relPath));
     const assembled =
       this.input.assemble && sameSnapshot(state.file, before)
-        ? await this.unblocked(() => this.io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize }))
+        ? await this.control.unblocked(() =>
+            this.io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize }),
+          )
         : undefined;
     // Any change since `before`, seen by the last stat or signalled meanwhile: the stream goes on.
     if (!sameSnapshot(state.file, before)) {
@@ -308,7 +348,7 @@ class StreamUpload {
     }
     // The manifest describes the file that was checked, even if a signal arrives meanwhile.
     return this.announceComplete(
-      await this.writeManifest('complete', count, durationSeconds, undefined, assembled, before),
+      await this.recordManifest('complete', count, { durationSeconds, assembled }, before),
       before,
     );
   }
@@ -316,7 +356,7 @@ class StreamUpload {
   /** The complete manifest of `file` is written: the stream is complete, unless the file changed since. */
   private async announceComplete(summary: ManifestSummary, file: FileSnapshot): Promise<ManifestSummary> {
     if (!sameSnapshot(this.state.file, file)) return summary;
-    this.setPhase('complete');
+    this.control.setPhase('complete');
     if (!this.input.notifyCompletion) return summary;
     return { ...summary, completionWebhook: await this.notifyConsumer() };
   }
@@ -338,7 +378,7 @@ class StreamUpload {
         ...this.logMeta(),
         reason: cause.message,
       });
-      this.showDetails();
+      this.control.showDetails();
       return { delivered: false, error: cause.message };
     }
   }
@@ -352,15 +392,15 @@ class StreamUpload {
   private async follow(): Promise<{ summary: ManifestSummary; file: FileSnapshot } | null> {
     const { state, chunkSize, input } = this;
     const result = await this.unlessPaused(() =>
-      this.unblocked(() =>
+      this.control.unblocked(() =>
         this.io.followFile({
           stream: this.stream,
           chunkSize,
           nextIndex: state.nextIndex,
-          concurrency: input.uploadConcurrency ?? 1,
+          concurrency: this.settings.uploadConcurrency,
           settleMs: input.idleTimeoutMs,
-          liveManifest: this.manifestInput('recording', state.nextIndex, null),
-          manifestIntervalMs: input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS,
+          liveManifest: this.manifestInput('recording', state.nextIndex),
+          manifestIntervalMs: this.settings.manifestIntervalMs,
           checked: state.checked,
           // The whole recording as one object is composed by the workflow's own finalize.
           completeWhenIdle: !input.assemble,
@@ -377,7 +417,7 @@ class StreamUpload {
       state.nextIndex += result.records.length;
       this.manifestWritten(completed?.totalSize ?? state.nextIndex * chunkSize);
       this.lastActivityAt = new Date().toISOString();
-      this.showDetails();
+      this.control.showDetails();
     }
     const observed = snapshotOf(result.observation, this.stream.relPath);
     this.learn(observed);
@@ -426,9 +466,7 @@ class StreamUpload {
 
   private historyIsLong(): boolean {
     const info = workflowInfo();
-    return (
-      info.continueAsNewSuggested || info.historyLength > (this.input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS)
-    );
+    return info.continueAsNewSuggested || info.historyLength > this.settings.maxHistoryEvents;
   }
 
   /** The full chunks the stream can upload next, a bounded batch of them. */
@@ -446,9 +484,9 @@ class StreamUpload {
     ) {
       const count = state.nextIndex + ranges.length;
       const manifestDue =
-        Date.now() - this.lastManifestAt >= (this.input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS) ||
+        Date.now() - this.lastManifestAt >= this.settings.manifestIntervalMs ||
         state.pendingChunks.length + ranges.length >= MAX_PENDING_RECORDS;
-      if (!(await this.uploadChunks(ranges, manifestDue ? count : undefined))) return;
+      if (!(await this.uploadBatch(ranges, manifestDue ? count : undefined))) return;
       state.nextIndex = count;
     }
   }
@@ -458,16 +496,16 @@ class StreamUpload {
    * the same activity. False when the file turned out shorter than a chunk (it was rewritten):
    * the caller re-plans.
    */
-  private async uploadChunks(ranges: ChunkRange[], liveManifestCount?: number): Promise<boolean> {
+  private async uploadBatch(ranges: ChunkRange[], liveManifestCount?: number): Promise<boolean> {
     const { state } = this;
     const liveManifest =
-      liveManifestCount === undefined ? undefined : this.manifestInput('recording', liveManifestCount, null);
+      liveManifestCount === undefined ? undefined : this.manifestInput('recording', liveManifestCount);
     try {
-      const records = await this.unblocked(() =>
+      const records = await this.control.unblocked(() =>
         this.io.uploadChunks({
           stream: this.stream,
           ranges,
-          concurrency: this.input.uploadConcurrency ?? 1,
+          concurrency: this.settings.uploadConcurrency,
           bytesCompleteAtMs: state.file.mtimeMs,
           liveManifest,
         }),
@@ -484,32 +522,24 @@ class StreamUpload {
       return false;
     }
     this.lastActivityAt = new Date().toISOString();
-    this.showDetails();
+    this.control.showDetails();
     return true;
   }
 
-  private async writeManifest(
+  private async recordManifest(
     status: StreamStatus,
     count: number,
-    durationSeconds: number | null,
-    error?: StreamFailure,
-    assembled?: AssembledObject,
+    details: ManifestDetails = {},
     file = this.state.file,
   ): Promise<ManifestSummary> {
-    const input = this.manifestInput(status, count, durationSeconds, error, assembled);
-    const summary = await this.unblocked(() => this.io.writeManifest({ ...input, file }));
+    const input = this.manifestInput(status, count, details);
+    const summary = await this.control.unblocked(() => this.manifests.writeManifest({ ...input, file }));
     this.manifestWritten(summary.totalSize);
     return summary;
   }
 
   /** The manifest of the stream's first `count` chunks, as it stands now. */
-  private manifestInput(
-    status: StreamStatus,
-    count: number,
-    durationSeconds: number | null,
-    error?: StreamFailure,
-    assembled?: AssembledObject,
-  ): WriteManifestInput {
+  private manifestInput(status: StreamStatus, count: number, details: ManifestDetails = {}): WriteManifestInput {
     const { state } = this;
     return {
       stream: this.stream,
@@ -523,9 +553,9 @@ class StreamUpload {
       pendingChunks: state.pendingChunks,
       startedAt: state.startedAt,
       completedAt: status === 'recording' ? null : new Date().toISOString(),
-      durationSeconds,
-      error,
-      assembled,
+      durationSeconds: details.durationSeconds ?? null,
+      error: details.error,
+      assembled: details.assembled,
       idleTimeoutMs: this.input.idleTimeoutMs,
     };
   }
@@ -540,60 +570,19 @@ class StreamUpload {
   /** Observes the file; throws a failure when it is gone or is another file now. */
   private async observe(): Promise<FileSnapshot> {
     return snapshotOf(
-      await this.unblocked(() => this.quick.observeStreamFile({ stream: this.stream })),
+      await this.control.unblocked(() => this.quick.observeStreamFile({ stream: this.stream })),
       this.stream.relPath,
     );
   }
 
-  /**
-   * Runs an activity; when it fails for a reason an operator can fix, the stream waits in the
-   * `blocked` phase (visible in the UI, the CLI and the progress query) and retries on `resume`,
-   * from its last checkpoint, instead of failing and losing its state.
-   */
-  private async unblocked<T>(operation: () => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        return await operation();
-      } catch (err) {
-        const failure = failureOf(err);
-        if (!failure || !BLOCKING_FAILURES.includes(failure.type)) throw err;
-        const resumesBefore = this.resumes;
-        this.blockedBy = failure;
-        this.setPhase('blocked');
-        log.warn('stream blocked until an operator resumes it', { ...this.logMeta(), ...failure });
-        await condition(() => this.resumes !== resumesBefore);
-        this.blockedBy = undefined;
-        this.setPhase('recording');
-      }
-    }
-  }
-
-  private async whilePaused(): Promise<void> {
-    if (!this.state.paused) return;
-    this.setPhase('paused');
-    log.info('stream paused', this.logMeta());
-    await condition(() => !this.state.paused);
-    log.info('stream resumed', this.logMeta());
-    this.setPhase('recording');
-  }
-
-  private setPhase(phase: StreamPhase): void {
-    if (phase === this.phase) return;
-    this.phase = phase;
-    upsertSearchAttributes([{ key: StreamStatusKey, value: phase }]);
-    this.showDetails();
-  }
-
-  /** The live progress the Web UI shows on the workflow's page. */
-  private showDetails(): void {
+  /** What the Web UI's details show under the stream's phase. */
+  private progressLines(): string[] {
     const { state, chunkSize } = this;
-    const lines = [
-      `**${this.phase}**${this.blockedBy ? `: ${this.blockedBy.type}: ${this.blockedBy.message}` : ''}`,
+    return [
       `${state.nextIndex} chunks (${formatBytes(state.nextIndex * chunkSize)}) of ${formatBytes(state.file.size)} uploaded`,
       `last activity ${this.lastActivityAt}`,
       ...(this.webhookFailure ? [`completion webhook not delivered: ${this.webhookFailure}`] : []),
     ];
-    setCurrentDetails(lines.join('\n\n'));
   }
 
   private progress(): StreamProgress {
@@ -601,8 +590,8 @@ class StreamUpload {
     return {
       streamId: this.stream.streamId,
       relPath: this.stream.relPath,
-      status: this.phase,
-      ...(this.blockedBy ? { blockedBy: this.blockedBy } : {}),
+      status: this.control.phase,
+      ...(this.control.blockedBy ? { blockedBy: this.control.blockedBy } : {}),
       fileSize: state.file.size,
       uploadedBytes: state.nextIndex * chunkSize,
       chunksUploaded: state.nextIndex,
@@ -622,17 +611,4 @@ function snapshotOf(observation: FileObservation, relPath: string): FileSnapshot
   if (observation.status === 'replaced')
     throw ApplicationFailure.nonRetryable(`${relPath} is now another file`, FailureType.FileReplaced);
   return { size: observation.size, mtimeMs: observation.mtimeMs };
-}
-
-/** The non-retryable failure behind an error, whether raised here or by an activity. */
-function failureOf(err: unknown): StreamFailure | null {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (
-    cause instanceof ApplicationFailure &&
-    cause.type &&
-    (NON_RETRYABLE_FAILURES as readonly string[]).includes(cause.type)
-  ) {
-    return { type: cause.type, message: cause.message };
-  }
-  return null;
 }

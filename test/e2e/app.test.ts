@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -10,9 +11,12 @@ import { startApp, type AppProcess } from '../support/app-process';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
 import { ffprobeDurationSeconds, makeMp4, recordLive, sha256File } from '../support/media';
 import { startStack, tempDir, type TestStack } from '../support/stack';
+import { waitUntil } from '../support/wait';
 
 const CHUNK_SIZE = 256 * 1024;
 const IDLE_TIMEOUT_MS = 2000;
+const WEBHOOK_TOKEN = 'e2e-webhook-token-4f1c';
+const WEBHOOK_PASSWORD = 'e2e-hook-password-9a7d';
 
 /**
  * The whole product as a user runs it: the app process watching a directory, a real Temporal
@@ -23,11 +27,26 @@ describe('end to end: the app uploads recordings dropped into its watched direct
   let watchDir: string;
   let env: Record<string, string>;
   let app: AppProcess;
+  /** The consumer's webhook: what it was sent, with the Authorization header it came with. */
+  let consumer: http.Server;
+  const delivered: Array<{ url: string; authorization?: string; body: string }> = [];
 
   before(async () => {
     stack = await startStack();
     watchDir = tempDir('e2e');
+    const consumerPort = await freePort();
+    consumer = http.createServer((request, response) => {
+      let body = '';
+      request.on('data', (data) => (body += data));
+      request.on('end', () => {
+        delivered.push({ url: request.url ?? '', authorization: request.headers.authorization, body });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => consumer.listen(consumerPort, '127.0.0.1', resolve));
     env = stack.env({
+      // Secrets in the URL: a token and Basic credentials, which must reach no history and no log.
+      COMPLETION_WEBHOOK_URL: `http://hook-user:${WEBHOOK_PASSWORD}@127.0.0.1:${consumerPort}/hook?token=${WEBHOOK_TOKEN}`,
       WATCH_DIR: watchDir,
       CHUNK_SIZE: String(CHUNK_SIZE),
       STREAM_IDLE_TIMEOUT: `${IDLE_TIMEOUT_MS}ms`,
@@ -43,6 +62,7 @@ describe('end to end: the app uploads recordings dropped into its watched direct
   after(async () => {
     await app?.stop('SIGKILL');
     await stack?.stop();
+    consumer?.close();
   });
 
   function prefixOf(relPath: string): string {
@@ -142,6 +162,26 @@ describe('end to end: the app uploads recordings dropped into its watched direct
       assert.ok(line.workflowId, `log line about a stream carries its workflowId: ${JSON.stringify(line)}`);
     assert.deepEqual(app.strayLines, [], 'stdout is JSON lines only');
     assert.ok(!JSON.stringify(app.logs).includes(env.AWS_SECRET_ACCESS_KEY), 'the secret key never reaches a log line');
+    for (const secret of [WEBHOOK_TOKEN, WEBHOOK_PASSWORD]) {
+      assert.ok(!JSON.stringify(app.logs).includes(secret), 'the webhook URL never reaches a log line');
+      assert.ok(!app.strayLines.join('\n').includes(secret));
+    }
+    // Every stream's history, every run: the webhook URL is the worker's, never in a payload.
+    for await (const execution of stack.client.workflow.list({ query: `TaskQueue = '${env.TEMPORAL_TASK_QUEUE}'` })) {
+      const history = JSON.stringify(
+        await stack.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory(),
+      );
+      for (const secret of [WEBHOOK_TOKEN, WEBHOOK_PASSWORD])
+        assert.ok(!history.includes(secret), `${execution.workflowId}: the webhook URL never reaches a history`);
+    }
+    await waitUntil(() => delivered.length >= files.length);
+    assert.deepEqual(
+      new Set(delivered.map(({ url, authorization }) => `${url} ${authorization}`)),
+      new Set([
+        `/hook?token=${WEBHOOK_TOKEN} Basic ${Buffer.from(`hook-user:${WEBHOOK_PASSWORD}`).toString('base64')}`,
+      ]),
+      'each complete stream was delivered, its credentials in the Authorization header',
+    );
 
     await assertMetricsMatchUploads(files.length);
     assert.equal(await app.stop('SIGTERM'), 0, 'graceful shutdown exits 0');

@@ -60,7 +60,7 @@ async function startStream(relPath: string, chunks: number) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, Buffer.from(Array.from({ length: chunks * CHUNK_SIZE + 5 }, (_, i) => (i * 13) % 256)));
   const stats = fs.statSync(file);
-  const signal = createStreamSignaler({
+  const signalStream = createStreamSignaler({
     client: stack.client,
     taskQueue: worker.config.temporal.taskQueue,
     s3Prefix: '',
@@ -69,7 +69,7 @@ async function startStream(relPath: string, chunks: number) {
     followed: new FollowedStreams(),
   });
   assert.ok(
-    await signal({
+    await signalStream({
       relPath,
       identity: { ino: stats.ino, birthtimeMs: stats.birthtimeMs },
       snapshot: { size: stats.size, mtimeMs: stats.mtimeMs },

@@ -1,0 +1,87 @@
+import { condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { StreamStatusKey } from '../stream/search-attributes';
+import type { StreamFailure, StreamPhase } from '../stream/types';
+import { pauseSignal, resumeSignal } from './definitions';
+import { failureOf } from './failure-of';
+
+/**
+ * What an operator sees of a stream and does to it: its phase (a search attribute, and the
+ * details on its Web UI page), pause and resume, and blocking on a failure an operator can fix.
+ */
+export class StreamControl {
+  phase: StreamPhase = 'recording';
+  /** Why the stream is blocked, while it is. */
+  blockedBy?: StreamFailure;
+  /** `resume` signals received by this run: each one unblocks a blocked stream. */
+  private resumes = 0;
+
+  /**
+   * @param paused the stream's pause, kept in its carried state so that it survives continue-as-new
+   * @param progressLines what the details show under the phase
+   * @param blockingFailures failure types an operator can fix: the stream waits for `resume` on them
+   */
+  constructor(
+    private readonly paused: { paused: boolean },
+    private readonly progressLines: () => string[],
+    private readonly blockingFailures: readonly string[],
+    private readonly logMeta: Record<string, unknown>,
+  ) {
+    setHandler(pauseSignal, () => {
+      this.paused.paused = true;
+    });
+    setHandler(resumeSignal, () => {
+      this.paused.paused = false;
+      this.resumes++;
+    });
+  }
+
+  get isPaused(): boolean {
+    return this.paused.paused;
+  }
+
+  /** Waits while the stream is paused. */
+  async whilePaused(): Promise<void> {
+    if (!this.paused.paused) return;
+    this.setPhase('paused');
+    log.info('stream paused', this.logMeta);
+    await condition(() => !this.paused.paused);
+    log.info('stream resumed', this.logMeta);
+    this.setPhase('recording');
+  }
+
+  /**
+   * Runs an activity; when it fails for a reason an operator can fix, the stream waits in the
+   * `blocked` phase (visible in the UI, the CLI and the progress query) and retries on `resume`,
+   * from its last checkpoint, instead of failing and losing its state.
+   */
+  async unblocked<T>(operation: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await operation();
+      } catch (err) {
+        const failure = failureOf(err);
+        if (!failure || !this.blockingFailures.includes(failure.type)) throw err;
+        const resumesBefore = this.resumes;
+        this.blockedBy = failure;
+        this.setPhase('blocked');
+        log.warn('stream blocked until an operator resumes it', { ...this.logMeta, ...failure });
+        await condition(() => this.resumes !== resumesBefore);
+        this.blockedBy = undefined;
+        this.setPhase('recording');
+      }
+    }
+  }
+
+  setPhase(phase: StreamPhase): void {
+    if (phase === this.phase) return;
+    this.phase = phase;
+    upsertSearchAttributes([{ key: StreamStatusKey, value: phase }]);
+    this.showDetails();
+  }
+
+  /** The live progress the Web UI shows on the workflow's page. */
+  showDetails(): void {
+    const blocked = this.blockedBy ? `: ${this.blockedBy.type}: ${this.blockedBy.message}` : '';
+    setCurrentDetails([`**${this.phase}**${blocked}`, ...this.progressLines()].join('\n\n'));
+  }
+}
