@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { toolPath } from '../../scripts/local-servers';
+import type { StreamActivities } from '../../src/activities';
+import type { FollowFileResult } from '../../src/activities/follow-file';
+import { buildManifest, summarize, type ManifestSummary } from '../../src/stream/manifest';
+import { streamRef } from '../../src/stream/identity';
+import { STREAM_SEARCH_ATTRIBUTES } from '../../src/stream/search-attributes';
+import type {
+  ChunkRecord,
+  FileObservation,
+  FollowFileInput,
+  StreamProgress,
+  StreamUploadInput,
+  WriteManifestInput,
+} from '../../src/stream/types';
+import { StreamUploadWorkflow } from '../../src/workflows';
+import { pauseSignal, progressQuery, resumeSignal } from '../../src/workflows/definitions';
+import { waitUntil } from '../support/wait';
+
+/**
+ * The workflow's branches that are slow or hard to reach with real servers and real files (a
+ * pause during a follow, a stream blocked then resumed, a file that shrank, continue-as-new, a
+ * cancel during the final check, the durable idle timer), with stub activities: the
+ * orchestration alone, a second or two each. The real-server tests cover the activities.
+ *
+ * On the Temporal CLI's dev server through @temporalio/testing, not its time-skipping test
+ * server: that one refuses the workflow's custom search attributes (its OperatorService answers
+ * UNIMPLEMENTED, so they cannot be registered), so the timer test uses a short idle timeout.
+ */
+
+const CHUNK_SIZE = 100;
+const TASK_QUEUE = 'workflow-branches';
+
+type Stubs = Partial<Record<keyof StreamActivities, (input: never) => Promise<unknown>>>;
+
+/** Every activity call, by name, with its input, in order. */
+const calls: Array<{ name: string; input: unknown }> = [];
+let stubs: Stubs = {};
+
+const record = (index: number): ChunkRecord => ({
+  index,
+  offset: index * CHUNK_SIZE,
+  size: CHUNK_SIZE,
+  key: `p/chunks/${index}`,
+  sha256: 'ab'.repeat(32),
+  etag: '"e"',
+  uploadedAt: '2026-12-01T00:00:00.000Z',
+});
+
+const present = (size: number, mtimeMs: number): FileObservation => ({ status: 'present', size, mtimeMs });
+
+/** What writeManifest would store, built by the same pure code, without a bucket. */
+function manifestOf(input: WriteManifestInput): ManifestSummary {
+  const last = input.pendingChunks.at(-1);
+  return summarize(buildManifest(input, input.chunkCount, last), input.stream.prefix);
+}
+
+/** A follow that uploads what the input asks up to `size` and completes the stream at `mtimeMs`. */
+function completingFollow(size: number, mtimeMs: number) {
+  return async (input: FollowFileInput): Promise<FollowFileResult> => {
+    const records = Array.from({ length: Math.floor(size / CHUNK_SIZE) - input.nextIndex }, (_, i) =>
+      record(input.nextIndex + i),
+    );
+    const completed = manifestOf({
+      ...input.liveManifest,
+      status: 'complete',
+      file: { size, mtimeMs },
+      chunkCount: input.nextIndex + records.length,
+      pendingChunks: [...input.liveManifest.pendingChunks, ...records],
+    });
+    return { records, observation: present(size, mtimeMs), end: 'quiet', completed };
+  };
+}
+
+/** Runs until the activity is cancelled (through its heartbeat), as a long follow or check would. */
+async function untilCancelled(): Promise<never> {
+  for (;;) {
+    Context.current().heartbeat();
+    await Context.current().sleep(50);
+  }
+}
+
+describe('StreamUploadWorkflow branches, with stub activities', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  let id = 0;
+
+  before(async () => {
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: toolPath('temporal') },
+        searchAttributes: STREAM_SEARCH_ATTRIBUTES,
+        extraArgs: ['--log-level', 'warn'],
+      },
+    });
+    const activities = new Proxy({} as Record<string, (input: never) => Promise<unknown>>, {
+      get: (_target, name: string) => async (input: never) => {
+        calls.push({ name, input });
+        const stub = stubs[name as keyof StreamActivities];
+        if (!stub) throw ApplicationFailure.nonRetryable(`no stub for ${name}`, 'TestStubMissing');
+        return stub(input);
+      },
+    });
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      workflowsPath: require.resolve('../../src/workflows'),
+      activities: Object.fromEntries(
+        [
+          'openStream',
+          'observeStreamFile',
+          'uploadChunks',
+          'followFile',
+          'verifyChunks',
+          'inspectFile',
+          'writeManifest',
+          'assembleRecording',
+          'notifyCompletion',
+        ].map((name) => [name, activities[name]]),
+      ),
+    });
+    running = worker.run();
+  });
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+  beforeEach(() => {
+    calls.length = 0;
+    stubs = {
+      openStream: async () => ({ completed: null, reusableChunks: 0, revision: 1 }),
+      writeManifest: async (input: WriteManifestInput) => manifestOf(input),
+    };
+  });
+
+  function start(file: { size: number; mtimeMs: number }, extra: Partial<StreamUploadInput> = {}) {
+    const stream = streamRef(`cam/branch-${++id}.mp4`, { ino: id, birthtimeMs: 1 }, 'p');
+    const input: StreamUploadInput = {
+      stream,
+      chunkSize: CHUNK_SIZE,
+      idleTimeoutMs: 5_000,
+      file,
+      fileTaskQueue: TASK_QUEUE,
+      ...extra,
+    };
+    return env.client.workflow.start(StreamUploadWorkflow, {
+      workflowId: stream.workflowId,
+      taskQueue: TASK_QUEUE,
+      args: [input],
+    });
+  }
+  const named = (name: string) => calls.filter((call) => call.name === name);
+  const progress = (handle: { query: (q: typeof progressQuery) => Promise<StreamProgress> }) =>
+    handle.query(progressQuery);
+
+  test('a stream blocked by a failure an operator can fix waits, shows why, and carries on at resume', async () => {
+    let attempts = 0;
+    stubs.openStream = async () => {
+      if (attempts++ === 0) throw ApplicationFailure.nonRetryable('S3 answered NoSuchBucket', 'BucketMissing');
+      return { completed: null, reusableChunks: 0, revision: 1 };
+    };
+    stubs.followFile = completingFollow(250, 0);
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    await waitUntil(async () => (await progress(handle)).status === 'blocked');
+    assert.deepEqual((await progress(handle)).blockedBy, {
+      type: 'BucketMissing',
+      message: 'S3 answered NoSuchBucket',
+    });
+    await handle.signal(resumeSignal);
+    const summary = await handle.result();
+    assert.equal(summary.status, 'complete');
+    assert.equal(named('openStream').length, 2, 'retried from its checkpoint once resumed');
+  });
+
+  test('a pause cancels the running follow, and a resume follows the file again', async () => {
+    let follows = 0;
+    const complete = completingFollow(250, 0);
+    stubs.followFile = async (input: FollowFileInput) => (follows++ === 0 ? untilCancelled() : complete(input));
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    await waitUntil(() => follows === 1);
+    await handle.signal(pauseSignal);
+    await waitUntil(async () => (await progress(handle)).status === 'paused');
+    assert.equal(follows, 1, 'nothing is followed while paused');
+    await handle.signal(resumeSignal);
+    assert.equal((await handle.result()).status, 'complete');
+    assert.equal(follows, 2);
+  });
+
+  test('a file that shrank under uploaded chunks is followed again from the last intact chunk', async () => {
+    let follows = 0;
+    const complete = completingFollow(420, 0);
+    stubs.followFile = async (input: FollowFileInput): Promise<FollowFileResult> => {
+      if (follows++ > 0) return complete(input);
+      // Six chunks up, then the recorder cut the file to 250 bytes: chunks 2 to 5 are gone.
+      return { records: [0, 1, 2, 3, 4, 5].map(record), observation: present(250, 0), end: 'shrank' };
+    };
+    const handle = await start({ size: 600, mtimeMs: 0 });
+    const summary = await handle.result();
+    const [, second] = named('followFile').map((call) => call.input as FollowFileInput);
+    assert.equal(second.nextIndex, 2, 'the next follow starts at the first chunk past the new end');
+    assert.equal(summary.status, 'complete');
+    assert.equal(summary.rewrittenChunks, 4, 'the dropped chunks count as rewritten');
+  });
+
+  test('a long stream continues as new, its uploaded chunks and pending records carried', async () => {
+    let follows = 0;
+    const complete = completingFollow(3_000, 0);
+    stubs.followFile = async (input: FollowFileInput): Promise<FollowFileResult> => {
+      if (follows++ > 0) return complete(input);
+      return { records: Array.from({ length: 16 }, (_, i) => record(i)), observation: present(3_000, 0), end: 'batch' };
+    };
+    // Long after the first follow, short before it: one continue-as-new between the two follows.
+    const handle = await start({ size: 3_000, mtimeMs: 0 }, { maxHistoryEvents: 15 });
+    const summary = await handle.result();
+    assert.equal(summary.status, 'complete');
+    assert.equal(summary.chunkCount, 30);
+    const manifests = named('writeManifest').map((call) => call.input as WriteManifestInput);
+    assert.deepEqual(
+      manifests.map((input) => [input.status, input.chunkCount]),
+      [['recording', 16]],
+      'the records are flushed to the manifest on the way',
+    );
+    const [, second] = named('followFile').map((call) => call.input as FollowFileInput);
+    assert.equal(second.nextIndex, 16, 'the new run carries on where the old one stopped');
+    assert.notEqual((await handle.describe()).runId, handle.firstExecutionRunId);
+  });
+
+  test('a cancel during the final check waits for it to stop, then writes a cancelled manifest', async () => {
+    // The follow could not complete the stream (its mtime was never settled): the workflow checks.
+    stubs.followFile = async (input: FollowFileInput): Promise<FollowFileResult> => ({
+      records: [0, 1].map((i) => record(input.nextIndex + i)),
+      observation: present(250, 0),
+      end: 'quiet',
+    });
+    stubs.observeStreamFile = async () => present(250, 0);
+    let checking = false;
+    stubs.verifyChunks = async () => {
+      checking = true;
+      return untilCancelled();
+    };
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    await waitUntil(() => checking);
+    await handle.cancel();
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    const last = named('writeManifest').at(-1)?.input as WriteManifestInput;
+    assert.deepEqual([last.status, last.chunkCount], ['cancelled', 2], 'the manifest lists exactly what went up');
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+  });
+
+  test('when no follow runs, the durable timer ends the stream once the file has been idle for the idle timeout', async () => {
+    const startedAt = Date.now();
+    // A follow ended as the worker shut down: nothing follows the file until the timer fires.
+    stubs.followFile = async (): Promise<FollowFileResult> => ({
+      records: [],
+      observation: present(50, startedAt),
+      end: 'stopping',
+    });
+    stubs.observeStreamFile = async () => present(50, startedAt);
+    stubs.verifyChunks = async () => ({ changed: [], fileSize: 50, mtimeMs: startedAt, read: 0 });
+    stubs.uploadChunks = async () => [{ ...record(0), size: 50 }];
+    stubs.inspectFile = async () => ({ observation: present(50, startedAt), durationSeconds: 1.5 });
+    const handle = await start({ size: 50, mtimeMs: startedAt }, { idleTimeoutMs: 2_000 });
+    const summary = await handle.result();
+    assert.equal(summary.status, 'complete');
+    assert.equal(summary.durationSeconds, 1.5);
+    assert.ok(Date.now() - startedAt >= 2_000, 'not before the idle timeout');
+    assert.deepEqual(
+      calls.map((call) => call.name),
+      ['openStream', 'followFile', 'observeStreamFile', 'verifyChunks', 'uploadChunks', 'inspectFile', 'writeManifest'],
+    );
+  });
+});
