@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { MAX_BATCH_CHUNKS } from './stream/chunk-plan';
@@ -21,6 +22,8 @@ export interface AppConfig {
   s3: S3Config;
   temporal: TemporalConfig;
   logLevel: LogLevel;
+  /** The address the metrics endpoints listen on: loopback unless the operator says otherwise. */
+  metricsHost: string;
   metricsPort: number;
   temporalMetricsPort: number;
   shutdownGraceTimeMs: number;
@@ -77,6 +80,7 @@ export const ENV_VARS = [
   'TEMPORAL_NAMESPACE',
   'TEMPORAL_TASK_QUEUE',
   'LOG_LEVEL',
+  'METRICS_HOST',
   'METRICS_PORT',
   'TEMPORAL_METRICS_PORT',
   'SHUTDOWN_GRACE_TIME',
@@ -136,6 +140,22 @@ function parsePort(text: string): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('is not a port (0-65535)');
   return port;
+}
+
+function parseListenAddress(text: string): string {
+  const address = text.trim();
+  if (isIP(address) === 0) throw new Error('must be an IP address (127.0.0.1, or 0.0.0.0 for every interface)');
+  return address;
+}
+
+/**
+ * The development secrets of the compose file and example.env: an app started with one of them
+ * says so, for anyone who put the stack on a network without changing them.
+ */
+const DEVELOPMENT_SECRETS: ReadonlySet<string> = new Set(['dev-only-minio-password', 'change-me-minio-password']);
+
+export function usesDevelopmentCredentials(env: Env): boolean {
+  return DEVELOPMENT_SECRETS.has(env.AWS_SECRET_ACCESS_KEY ?? '');
 }
 
 function parseCount(max: number): (text: string) => number {
@@ -251,6 +271,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
       fileTaskQueue: `${taskQueue}@${hostId}`,
     },
     logLevel: read('LOG_LEVEL', 'info', parseLogLevel),
+    metricsHost: read('METRICS_HOST', '127.0.0.1', parseListenAddress),
     metricsPort: read('METRICS_PORT', '9464', parsePort),
     temporalMetricsPort: read('TEMPORAL_METRICS_PORT', '9465', parsePort),
     shutdownGraceTimeMs: read('SHUTDOWN_GRACE_TIME', '30s', parseDurationWithin('0s', '1h')),

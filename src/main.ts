@@ -1,7 +1,8 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import { ConfigError, loadConfig, loadDotEnv } from './config';
+import { ConfigError, loadConfig, loadDotEnv, usesDevelopmentCredentials } from './config';
 import { FollowedStreams } from './followed-streams';
 import { createLogger, TemporalPinoLogger } from './logger';
 import { createMetrics, serveMetrics } from './metrics';
@@ -20,13 +21,20 @@ async function main(): Promise<void> {
   loadDotEnv(path.resolve('.env'));
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  if (usesDevelopmentCredentials(process.env)) {
+    logger.warn(
+      'running with the development S3 credentials of docker-compose.yml or example.env: set MINIO_ROOT_PASSWORD (compose) or AWS_SECRET_ACCESS_KEY before the stack is reachable from anywhere else',
+    );
+  }
+  // Brackets for an IPv6 address in host:port.
+  const metricsBind = isIP(config.metricsHost) === 6 ? `[${config.metricsHost}]` : config.metricsHost;
   Runtime.install({
     logger: new TemporalPinoLogger(logger),
     // We stop the watcher before the worker, so the signals are ours to handle.
     shutdownSignals: [],
     telemetryOptions: {
       logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} },
-      metrics: { prometheus: { bindAddress: `0.0.0.0:${config.temporalMetricsPort}` } },
+      metrics: { prometheus: { bindAddress: `${metricsBind}:${config.temporalMetricsPort}` } },
     },
   });
 
@@ -38,7 +46,7 @@ async function main(): Promise<void> {
   if (registered.length > 0) logger.info({ registered }, 'registered search attributes');
   const s3 = createS3Client(config.s3);
   const metrics = createMetrics(() => countActiveStreams(client, config.temporal.taskQueue));
-  const metricsServer = await serveMetrics(metrics.registry, config.metricsPort);
+  const metricsServer = await serveMetrics(metrics.registry, config.metricsHost, config.metricsPort);
   const followed = new FollowedStreams();
   const workers = await createStreamWorkers(config, workerConnection, s3, metrics, followed);
   const running = Promise.all(workers.map((worker) => worker.run()));

@@ -110,7 +110,7 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
 }
 
 /** Serves `/metrics`; the container health check probes it too. */
-export async function serveMetrics(registry: Registry, port: number): Promise<http.Server> {
+export async function serveMetrics(registry: Registry, host: string, port: number): Promise<http.Server> {
   const server = http.createServer((request, response) => {
     if (request.url !== '/metrics') {
       response.writeHead(404).end();
@@ -123,7 +123,7 @@ export async function serveMetrics(registry: Registry, port: number): Promise<ht
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, resolve);
+    server.listen(port, host, resolve);
   });
   return server;
 }

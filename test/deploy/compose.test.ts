@@ -1,11 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
 import { requireCommand } from '../../scripts/local-servers';
-import { ENV_VARS } from '../../src/config';
+import { ENV_VARS, usesDevelopmentCredentials } from '../../src/config';
 
 /**
  * Static checks of docker-compose.yml, example.env and the Dockerfile. No Docker engine needed:
@@ -39,10 +40,11 @@ interface ComposeConfig {
   volumes?: Record<string, unknown>;
 }
 
-function composeConfig(): ComposeConfig {
+/** The compose file resolved with `envFile` as its .env (example.env, or an empty one: a fresh clone). */
+function composeConfig(envFile = 'example.env'): ComposeConfig {
   const text = execFileSync(
     requireCommand('docker-compose'),
-    ['--env-file', 'example.env', '-f', 'docker-compose.yml', 'config'],
+    ['--env-file', envFile, '-f', 'docker-compose.yml', 'config'],
     {
       cwd: ROOT,
       encoding: 'utf8',
@@ -139,6 +141,25 @@ test('only the user-facing ports are published, each by its service', () => {
     sorted(Object.keys(PUBLISHED_PORTS)),
     'each user-facing port is published exactly once',
   );
+});
+
+test('a fresh clone runs with `docker compose up` alone: no .env needed, every published port on 127.0.0.1', () => {
+  const empty = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'compose-')), '.env');
+  fs.writeFileSync(empty, '');
+  const bare = composeConfig(empty);
+  const app = bare.services.app.environment ?? {};
+  assert.equal(app.AWS_SECRET_ACCESS_KEY, 'dev-only-minio-password', 'development credentials by default');
+  assert.ok(
+    usesDevelopmentCredentials({ AWS_SECRET_ACCESS_KEY: String(app.AWS_SECRET_ACCESS_KEY) }),
+    'and the app warns about them',
+  );
+  for (const [name, svc] of Object.entries(bare.services)) {
+    for (const port of svc.ports ?? []) {
+      const hostIp =
+        typeof port === 'object' ? (port as { host_ip?: string }).host_ip : port.split(':').slice(0, -2).join(':');
+      assert.equal(hostIp, '127.0.0.1', `${name} publishes ${JSON.stringify(port)} beyond loopback`);
+    }
+  }
 });
 
 test('the stack has the Temporal, MinIO and monitoring services', () => {

@@ -51,6 +51,13 @@ describe('config', () => {
     assert.equal(config.uploadConcurrency, 1);
     assert.equal(config.maxConcurrentUploads, 8);
     assert.equal(config.logLevel, 'info');
+    assert.equal(config.metricsHost, '127.0.0.1', 'nothing listens beyond loopback unless asked');
+  });
+
+  test('metrics listen where the operator says, given as an IP address', () => {
+    assert.equal(loadConfig({ ...minimal, METRICS_HOST: '0.0.0.0' }).metricsHost, '0.0.0.0');
+    assert.equal(loadConfig({ ...minimal, METRICS_HOST: '::1' }).metricsHost, '::1');
+    assert.throws(() => loadConfig({ ...minimal, METRICS_HOST: 'everywhere' }), /METRICS_HOST must be an IP address/);
   });
 
   test('accepts chunk sizes below the multipart minimum and trims the prefix', () => {
