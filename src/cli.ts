@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowNotFoundError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { arrayFromPayloads } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { readChunkRecords, readManifest } from './activities/manifest-store';
@@ -11,7 +17,7 @@ import { createS3Client } from './s3';
 import { formatBytes } from './stream/format-bytes';
 import { streamPathAttribute, streamRef } from './stream/identity';
 import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey, visibilityString } from './stream/search-attributes';
-import type { StreamUploadInput } from './stream/types';
+import type { StreamProgress, StreamUploadInput } from './stream/types';
 import { relativePath } from './watcher/relative-path';
 import { streamOptionsFrom } from './watcher/stream-signaler';
 import { pauseSignal, progressQuery, resumeSignal, STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
@@ -40,7 +46,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   loadDotEnv(path.resolve('.env'));
-  const config = loadConfig();
+  // Only `chunks` reads the bucket: the others work beside the local mode with Temporal alone.
+  const config = loadConfig(process.env, process.cwd(), { needsBucket: command === 'chunks' });
   const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 }).catch(
     (err: Error) => {
       throw new UsageError(`cannot reach Temporal at ${config.temporal.address}: ${err.message}`);
@@ -101,8 +108,9 @@ async function status(client: Client, handle: WorkflowHandle): Promise<void> {
   const report: Record<string, unknown> = { workflowId: handle.workflowId, execution: description.status.name };
   if (description.status.name === 'RUNNING') {
     // Before the query, which would wait for a worker that may be gone.
-    report.host = await hostOf(client, handle);
-    Object.assign(report, await handle.query(progressQuery));
+    const input = await streamInput(client, handle);
+    report.host = await hostOf(client, input.fileTaskQueue);
+    Object.assign(report, withFollowProgress(await handle.query(progressQuery), description, input.chunkSize, client));
   } else if (description.status.name === 'COMPLETED') {
     Object.assign(report, await handle.result());
   } else {
@@ -137,8 +145,7 @@ async function chunks(client: Client, config: AppConfig, handle: WorkflowHandle)
  * The host queue the stream's activities run on, and whether a worker polls it: a host gone for
  * good leaves its streams waiting, which only this shows.
  */
-async function hostOf(client: Client, handle: WorkflowHandle) {
-  const taskQueue = (await streamInput(client, handle)).fileTaskQueue;
+async function hostOf(client: Client, taskQueue: string) {
   const polled = await isPolled(client, taskQueue);
   return {
     taskQueue,
@@ -149,6 +156,28 @@ async function hostOf(client: Client, handle: WorkflowHandle) {
           hint: `no worker polls ${taskQueue}: start the app on that host (HOST_ID is the part after "@"), or terminate the stream`,
         }),
   };
+}
+
+/**
+ * The workflow learns a follow's chunks when the follow ends (after up to 16 chunks or 5 minutes);
+ * the follow's heartbeat carries them on the way, at most one heartbeat interval late.
+ */
+function withFollowProgress(
+  progress: StreamProgress,
+  description: WorkflowExecutionDescription,
+  chunkSize: number,
+  client: Client,
+): StreamProgress {
+  const converter = client.options.loadedDataConverter.payloadConverter;
+  const follows = (description.raw.pendingActivities ?? []).filter(
+    (activity) => activity.activityType?.name === 'followFile',
+  );
+  const heartbeats = follows.flatMap(
+    (activity) => arrayFromPayloads(converter, activity.heartbeatDetails?.payloads) as Array<{ nextIndex?: number }>,
+  );
+  const followed = Math.max(0, ...heartbeats.map((details) => details?.nextIndex ?? 0));
+  if (followed <= progress.chunksUploaded) return progress;
+  return { ...progress, chunksUploaded: followed, uploadedBytes: followed * chunkSize };
 }
 
 /** Whether a worker polls the activity task queue `taskQueue` (Temporal remembers pollers for minutes). */

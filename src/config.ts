@@ -198,7 +198,7 @@ const MAX_CHUNK_SIZE = 5 * 2 ** 30;
  * Builds the config from an environment, collecting every problem so an operator fixes them all
  * in one go. Never echoes values back: a misplaced secret must not end up in a log.
  */
-export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
+export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsBucket = true } = {}): AppConfig {
   const problems: string[] = [];
   function read<T>(name: EnvVar, fallback: string | undefined, parse: (text: string) => T): T {
     const raw = env[name];
@@ -250,7 +250,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
         return url.toString().replace(/\/$/, '');
       }),
       region: read('S3_REGION', 'us-east-1', text),
-      bucket: read('S3_BUCKET', undefined, (t) => {
+      // The CLI's commands but `chunks` use Temporal only: they run without a bucket configured.
+      bucket: read('S3_BUCKET', needsBucket ? undefined : '', (t) => {
+        if (t === '' && !needsBucket) return '';
         if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(t.trim()))
           throw new Error('is not a valid bucket name (3 to 63 lowercase letters, digits, "." or "-")');
         return t.trim();

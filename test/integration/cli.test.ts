@@ -79,8 +79,12 @@ async function startStream(relPath: string, chunks: number) {
 }
 
 test('list, status, pause, resume and cancel a live stream by its path', async () => {
-  const { stream } = await startStream('cam/live one.mp4', 3);
+  const { stream, file } = await startStream('cam/live one.mp4', 3);
   await waitUntil(async () => (await cli(['status', 'cam/live one.mp4'])).out.includes('"chunksUploaded": 3'));
+  // The recording goes on: its follow uploads two more chunks, and status shows them before the
+  // follow ends (its heartbeat carries them; the workflow learns them only at the follow's end).
+  fs.appendFileSync(file, Buffer.alloc(2 * CHUNK_SIZE, 9));
+  await waitUntil(async () => (await cli(['status', 'cam/live one.mp4'])).out.includes('"chunksUploaded": 5'));
 
   const listed = await cli(['list']);
   assert.equal(listed.code, 0);
@@ -218,6 +222,12 @@ test('clear errors with a non-zero exit: unknown stream, unreachable server, bad
   const usage = await cli(['frobnicate']);
   assert.equal(usage.code, 2);
   assert.match(usage.out, /unknown command "frobnicate"/);
+  // Beside the local mode there is no S3_BUCKET: only `chunks`, which reads the bucket, asks for it.
+  const withoutBucket = await cli(['list'], { S3_BUCKET: '' });
+  assert.equal(withoutBucket.code, 0, withoutBucket.out);
+  const chunksWithoutBucket = await cli(['chunks', 'no/such.mp4'], { S3_BUCKET: '' });
+  assert.equal(chunksWithoutBucket.code, 1);
+  assert.match(chunksWithoutBucket.out, /S3_BUCKET is required/);
 });
 
 test('reupload refuses a file reached through a symlink out of WATCH_DIR, and a host queue no app polls', async () => {
