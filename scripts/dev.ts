@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { createBucket, startMinio, startTemporal } from './local-servers';
+import { readableLogLine } from './readable-log';
 
 /**
  * Local mode without Docker: the Temporal dev server (Web UI, state in a SQLite file), MinIO with
@@ -52,9 +54,11 @@ async function main(): Promise<void> {
   await createBucket(minio, bucket);
 
   const metricsPort = env.METRICS_PORT ?? '9464';
+  // Readable lines on a terminal; JSON lines (as the app writes them) into a pipe or a file.
+  const readable = process.stdout.isTTY;
   const app = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts')], {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ['ignore', readable ? 'pipe' : 'inherit', 'inherit'],
     env: {
       ...env,
       WATCH_DIR: watchDir,
@@ -67,6 +71,11 @@ async function main(): Promise<void> {
       METRICS_PORT: metricsPort,
     },
   });
+  if (readable) {
+    readline
+      .createInterface({ input: app.stdout! })
+      .on('line', (line) => process.stdout.write(`${readableLogLine(line)}\n`));
+  }
   process.stderr.write(
     [
       'stream-uploader local mode is running:',

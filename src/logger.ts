@@ -33,6 +33,12 @@ const BY_DESIGN = new Set([
 ]);
 
 /**
+ * The SDK logs webpack's whole report at info when it bundles the workflows from source (local
+ * mode, tests): dozens of lines that say nothing to an operator. Errors stay errors.
+ */
+const WEBPACK_REPORT = /^webpack \d+\.\d+\.\d+ compiled/m;
+
+/**
  * Lets the Temporal SDK (worker, workflow and activity logs) write through the same pino logger,
  * so every line has one format and workflow/activity lines carry their workflowId.
  */
@@ -40,9 +46,10 @@ export class TemporalPinoLogger implements TemporalLogger {
   constructor(private readonly logger: AppLogger) {}
 
   log(level: TemporalLogLevel, message: string, meta?: LogMetadata): void {
-    const method = BY_DESIGN.has(message)
-      ? 'debug'
-      : (level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
+    const method =
+      BY_DESIGN.has(message) || (level === 'INFO' && WEBPACK_REPORT.test(message))
+        ? 'debug'
+        : (level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
     // The task token is an opaque credential for completing the activity: no use in a log.
     const { taskToken, ...rest } = meta ?? {};
     this.logger[method](rest, message);

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-test('`npm start` builds, then refuses a bad configuration with a readable error naming each variable', async () => {
+test('`npm start` refuses a bad configuration before it builds, with a readable error naming each variable', async () => {
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
