@@ -21,6 +21,7 @@ import type {
 } from '../../src/stream/types';
 import { StreamUploadWorkflow } from '../../src/workflows';
 import { pauseSignal, progressQuery, resumeSignal } from '../../src/workflows/definitions';
+import { recordHistory } from '../support/histories';
 import { waitUntil } from '../support/wait';
 
 /**
@@ -178,6 +179,7 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     const summary = await handle.result();
     assert.equal(summary.status, 'complete');
     assert.equal(named('openStream').length, 2, 'retried from its checkpoint once resumed');
+    recordHistory(handle, env.address, 'branch-blocked-then-resumed');
   });
 
   test('a pause cancels the running follow, and a resume follows the file again', async () => {
@@ -192,6 +194,7 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     await handle.signal(resumeSignal);
     assert.equal((await handle.result()).status, 'complete');
     assert.equal(follows, 2);
+    recordHistory(handle, env.address, 'branch-paused-then-resumed');
   });
 
   test('a file that shrank under uploaded chunks is followed again from the last intact chunk', async () => {
@@ -208,6 +211,7 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     assert.equal(second.nextIndex, 2, 'the next follow starts at the first chunk past the new end');
     assert.equal(summary.status, 'complete');
     assert.equal(summary.rewrittenChunks, 4, 'the dropped chunks count as rewritten');
+    recordHistory(handle, env.address, 'branch-shrank');
   });
 
   test('a long stream continues as new, its uploaded chunks and pending records carried', async () => {
@@ -231,6 +235,7 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     const [, second] = named('followFile').map((call) => call.input as FollowFileInput);
     assert.equal(second.nextIndex, 16, 'the new run carries on where the old one stopped');
     assert.notEqual((await handle.describe()).runId, handle.firstExecutionRunId);
+    recordHistory(handle, env.address, 'branch-continued-as-new');
   });
 
   test('a cancel during the final check waits for it to stop, then writes a cancelled manifest', async () => {
@@ -253,6 +258,7 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     const last = named('writeManifest').at(-1)?.input as WriteManifestInput;
     assert.deepEqual([last.status, last.chunkCount], ['cancelled', 2], 'the manifest lists exactly what went up');
     assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    recordHistory(handle, env.address, 'branch-cancelled-during-check');
   });
 
   test('when no follow runs, the durable timer ends the stream once the file has been idle for the idle timeout', async () => {
@@ -276,5 +282,6 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
       calls.map((call) => call.name),
       ['openStream', 'followFile', 'observeStreamFile', 'verifyChunks', 'uploadChunks', 'inspectFile', 'writeManifest'],
     );
+    recordHistory(handle, env.address, 'branch-durable-timer');
   });
 });
