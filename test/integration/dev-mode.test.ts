@@ -72,6 +72,11 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
       () => output,
     );
     assert.equal(await downloadStreamSha256(s3, 'recordings', manifest!), await sha256File(file));
+    // A fresh dev server has none of the stream search attributes: the app registered them itself.
+    assert.match(
+      output,
+      /"registered":\["StreamPath","StreamStatus","StreamBytesUploaded"\],"msg":"registered search attributes"/,
+    );
 
     process.kill(-dev.pid!, 'SIGINT');
     // npm itself ends on the SIGINT, as it does in a terminal; what matters is what it ran.
