@@ -5,8 +5,17 @@ import path from 'node:path';
 import { MAX_BATCH_CHUNKS } from './stream/chunk-plan';
 import { MAX_S3_PREFIX_BYTES } from './stream/identity';
 
+/**
+ * What one process runs: `all` (the default) the watcher, the activities and the workflows;
+ * `edge`, beside the files, the watcher and the activities of its host queue; `workflow` the
+ * workflows only, with no file or bucket access. Edges and workflow processes share one Temporal.
+ */
+export const ROLES = ['all', 'edge', 'workflow'] as const;
+export type Role = (typeof ROLES)[number];
+
 /** Everything the app reads from its environment, validated once at start-up. */
 export interface AppConfig {
+  role: Role;
   watchDir: string;
   chunkSize: number;
   streamIdleTimeoutMs: number;
@@ -69,6 +78,7 @@ export const ENV_VARS = [
   'WATCH_RESCAN_INTERVAL',
   'UPLOAD_CONCURRENCY',
   'MAX_CONCURRENT_UPLOADS',
+  'ROLE',
   'HOST_ID',
   'S3_ENDPOINT',
   'S3_REGION',
@@ -216,6 +226,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
     }
   }
   const text = (t: string) => t.trim();
+  const role = read('ROLE', 'all', (t) => {
+    const value = t.trim().toLowerCase();
+    if (!(ROLES as readonly string[]).includes(value)) throw new Error(`is not one of ${ROLES.join(', ')}`);
+    return value as Role;
+  });
+  // A workflow process touches neither files nor the bucket.
+  const bucketNeeded = needsBucket && role !== 'workflow';
   const hostId = read('HOST_ID', os.hostname(), (t) => {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(t.trim())) throw new Error('must be 1 to 64 letters, digits, ".", "_" or "-"');
     return t.trim();
@@ -229,6 +246,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
   });
 
   const config: AppConfig = {
+    role,
     watchDir: read('WATCH_DIR', './input-videos', (t) => path.resolve(cwd, t)),
     chunkSize: read('CHUNK_SIZE', '10MiB', (t) => {
       const size = parseSize(t);
@@ -251,8 +269,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
       }),
       region: read('S3_REGION', 'us-east-1', text),
       // The CLI's commands but `chunks` use Temporal only: they run without a bucket configured.
-      bucket: read('S3_BUCKET', needsBucket ? undefined : '', (t) => {
-        if (t === '' && !needsBucket) return '';
+      bucket: read('S3_BUCKET', bucketNeeded ? undefined : '', (t) => {
+        if (t === '' && !bucketNeeded) return '';
         if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(t.trim()))
           throw new Error('is not a valid bucket name (3 to 63 lowercase letters, digits, "." or "-")');
         return t.trim();

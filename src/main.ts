@@ -50,9 +50,11 @@ async function main(): Promise<void> {
   const followed = new FollowedStreams();
   const workers = await createStreamWorkers(config, workerConnection, s3, metrics, followed);
   const running = Promise.all(workers.map((worker) => worker.run()));
-  const watcher = await startWatcher(config, client, logger, followed, metrics);
+  // A workflow process has no files to watch.
+  const watcher = config.role === 'workflow' ? null : await startWatcher(config, client, logger, followed, metrics);
   logger.info(
     {
+      role: config.role,
       taskQueue: config.temporal.taskQueue,
       fileTaskQueue: config.temporal.fileTaskQueue,
       namespace,
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     // Follows hand back what they uploaded at once; uploads in flight get the grace time.
     followed.stop();
-    void watcher.close().finally(() => workers.forEach((worker) => worker.shutdown()));
+    void (watcher?.close() ?? Promise.resolve()).finally(() => workers.forEach((worker) => worker.shutdown()));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -13,10 +13,10 @@ import type { StreamMetrics } from './metrics';
 export const WORKFLOW_BUNDLE = path.join(__dirname, 'workflow-bundle.js');
 
 /**
- * The Temporal workers of one host: the stream workflows on the shared task queue, and the
- * activities, which read this host's files, on the host's own queue. Several hosts can thus share
- * one Temporal server, each uploading only the files it has. `followed` is shared with this
- * host's watcher.
+ * The Temporal workers of one process, as its role has them: the stream workflows on the shared
+ * task queue (roles `all`, `workflow`), and the activities, which read this host's files, on the
+ * host's own queue (roles `all`, `edge`). Several hosts can thus share one Temporal server, each
+ * uploading only the files it has. `followed` is shared with this host's watcher.
  */
 export async function createStreamWorkers(
   config: AppConfig,
@@ -26,6 +26,20 @@ export async function createStreamWorkers(
   followed = new FollowedStreams(),
 ): Promise<Worker[]> {
   const { namespace, taskQueue, fileTaskQueue } = config.temporal;
+  const workers: Array<Promise<Worker>> = [];
+  if (config.role !== 'edge') {
+    workers.push(
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue,
+        ...(prebuiltBundleIsCurrent()
+          ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
+          : { workflowsPath: require.resolve('./workflows') }),
+      }),
+    );
+  }
+  if (config.role === 'workflow') return Promise.all(workers);
   const activities = createActivities({
     s3,
     bucket: config.s3.bucket,
@@ -36,15 +50,7 @@ export async function createStreamWorkers(
     followed,
     completionWebhookUrl: config.completionWebhookUrl,
   });
-  return Promise.all([
-    Worker.create({
-      connection,
-      namespace,
-      taskQueue,
-      ...(prebuiltBundleIsCurrent()
-        ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } }
-        : { workflowsPath: require.resolve('./workflows') }),
-    }),
+  workers.push(
     Worker.create({
       connection,
       namespace,
@@ -53,7 +59,8 @@ export async function createStreamWorkers(
       // In-flight uploads get this long to finish on shutdown before they are handed back to Temporal.
       shutdownGraceTime: config.shutdownGraceTimeMs,
     }),
-  ]);
+  );
+  return Promise.all(workers);
 }
 
 /**

@@ -162,6 +162,23 @@ test('a fresh clone runs with `docker compose up` alone: no .env needed, every p
   }
 });
 
+test('docker-compose.split.yml runs the app as an edge and a workflow service, the workflows with no files and no bucket', () => {
+  const text = execFileSync(
+    requireCommand('docker-compose'),
+    ['--env-file', 'example.env', '-f', 'docker-compose.yml', '-f', 'docker-compose.split.yml', 'config'],
+    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const split = (YAML.parse(text) as ComposeConfig).services;
+  assert.equal(split.app.environment?.ROLE, 'edge');
+  const workflows = split.workflows.environment ?? {};
+  assert.equal(workflows.ROLE, 'workflow');
+  for (const name of Object.keys(workflows))
+    assert.ok((ENV_VARS as readonly string[]).includes(name), `${name} is not a variable the app reads`);
+  for (const name of ['S3_BUCKET', 'WATCH_DIR', 'AWS_SECRET_ACCESS_KEY'])
+    assert.equal(workflows[name], undefined, `the workflow service gets no ${name}`);
+  assert.equal(split.workflows.volumes, undefined, 'and mounts no files');
+});
+
 test('the stack has the Temporal, MinIO and monitoring services', () => {
   for (const name of [
     'postgresql',

@@ -54,6 +54,13 @@ describe('config', () => {
     assert.equal(config.metricsHost, '127.0.0.1', 'nothing listens beyond loopback unless asked');
   });
 
+  test('a process runs all by default; an edge needs the bucket, a workflow process does not', () => {
+    assert.equal(loadConfig(minimal).role, 'all');
+    assert.equal(loadConfig({ ROLE: 'workflow' }).role, 'workflow');
+    assert.throws(() => loadConfig({ ROLE: 'edge' }), /S3_BUCKET is required/);
+    assert.throws(() => loadConfig({ ...minimal, ROLE: 'camera' }), /ROLE is not one of all, edge, workflow/);
+  });
+
   test('metrics listen where the operator says, given as an IP address', () => {
     assert.equal(loadConfig({ ...minimal, METRICS_HOST: '0.0.0.0' }).metricsHost, '0.0.0.0');
     assert.equal(loadConfig({ ...minimal, METRICS_HOST: '::1' }).metricsHost, '::1');
