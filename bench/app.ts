@@ -30,7 +30,8 @@ export interface AppRun {
   env?: Record<string, string>;
 }
 
-const READY_MESSAGE = 'watching for recordings';
+/** Logged once the app serves, after its watcher (if it has one) is ready: by every version and every role. */
+const READY_MESSAGE = 'stream-uploader started';
 const START_TIMEOUT_MS = 120_000;
 
 export async function startAppUnderTest(ctx: BenchContext, run: AppRun): Promise<RunningApp> {

@@ -27,6 +27,11 @@ export interface BenchPlan {
     /** Video bitrate of the recording each writer replays, as ffmpeg takes it ("6M"). */
     bitrate: string;
     idleTimeoutMs: number;
+    /**
+     * Run the workflows in a second app process (ROLE=workflow) and measure the app under test
+     * as an edge (ROLE=edge): the process beside the files.
+     */
+    workflowsApart?: boolean;
   };
   finalize: {
     /** One recording per size, shortest first: the report compares the longest with the shortest. */

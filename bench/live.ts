@@ -45,6 +45,8 @@ export interface LiveRun {
   /** Seconds from the last write to the complete manifest seen, minus the idle timeout. */
   finalizeLatency: Percentiles;
   pollMs: number;
+  /** The app under test: all-in-one, or an edge with the workflows in a second process (its cost not counted). */
+  layout?: 'all-in-one' | 'edge';
   cost: AppCost;
   appMetrics: AppMetrics;
 }
@@ -64,7 +66,12 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
   const name = `live-${streams}`;
   const watchDir = path.join(ctx.workDir, `${name}-watch`);
   fs.mkdirSync(path.join(watchDir, name), { recursive: true });
-  const app = await startAppUnderTest(ctx, { watchDir, prefix: name, taskQueue: `bench-${name}`, idleTimeoutMs });
+  const run = { watchDir, prefix: name, taskQueue: `bench-${name}`, idleTimeoutMs };
+  // Started first: an edge has no workflow worker of its own.
+  const workflows = plan.live.workflowsApart
+    ? await startAppUnderTest(ctx, { ...run, env: { ROLE: 'workflow' } })
+    : null;
+  const app = await startAppUnderTest(ctx, { ...run, env: workflows ? { ROLE: 'edge' } : undefined });
   try {
     const chunkPeriodMs = plan.chunkSize / bytesPerMs;
     const timeout = new Promise<never>((_, reject) =>
@@ -97,6 +104,7 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
     const host = hostMeter.stop();
     const appMetrics = await scrapeAppMetrics([app]);
     await app.stop();
+    await workflows?.stop();
 
     const bytes = results.reduce((sum, r) => sum + r.target.bytes, 0);
     const chunks = results.reduce((sum, r) => sum + r.final.manifest.chunkCount, 0);
@@ -119,11 +127,13 @@ export async function runLive(ctx: BenchContext, streams: number): Promise<LiveR
       ),
       finalizeLatency: percentiles(results.map((r) => (r.final.seenAt - r.lastWriteAt - idleTimeoutMs) / 1000)),
       pollMs: POLL_MS,
+      layout: workflows ? 'edge' : 'all-in-one',
       cost: appCost(usage, host, bytes, history),
       appMetrics,
     };
   } finally {
     await app.stop();
+    await workflows?.stop();
     fs.rmSync(watchDir, { recursive: true, force: true });
   }
 }

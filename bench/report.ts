@@ -149,7 +149,12 @@ export function renderMarkdown(r: BenchResults): string {
         ]
       : []),
     ...(r.live ?? []).map(
-      (run) => [`live, ${run.streams} stream${run.streams === 1 ? '' : 's'}`, run.cost, run.appMetrics] as const,
+      (run) =>
+        [
+          `live, ${run.streams} stream${run.streams === 1 ? '' : 's'}${run.layout === 'edge' ? ', edge process (workflows in another)' : ''}`,
+          run.cost,
+          run.appMetrics,
+        ] as const,
     ),
     ...(r.scaleOut
       ? [

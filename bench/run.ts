@@ -66,6 +66,7 @@ function planFrom(argv: string[]): Invocation {
       parallel: { type: 'string' },
       verify: { type: 'string' },
       warm: { type: 'boolean' },
+      'workflows-apart': { type: 'boolean' },
       'live-streams': { type: 'string' },
       'live-seconds': { type: 'string' },
       bitrate: { type: 'string' },
@@ -116,6 +117,7 @@ function planFrom(argv: string[]): Invocation {
       seconds: Math.round(count('live-seconds', values['live-seconds'], base.live.seconds)),
       bitrate: values.bitrate ?? base.live.bitrate,
       idleTimeoutMs: base.live.idleTimeoutMs,
+      workflowsApart: values['workflows-apart'] ?? false,
     },
     finalize: base.finalize,
   };
