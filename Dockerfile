@@ -2,7 +2,7 @@
 # stream-uploader: watcher + Temporal worker in one Node process.
 # Debian (glibc) base on purpose: the Temporal worker's native core (Rust, via N-API) is not built for musl/alpine.
 
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24.19.0-bookworm-slim
 
 # ---- build: full dependency tree, TypeScript -> dist/ ----
 FROM ${NODE_IMAGE} AS build

