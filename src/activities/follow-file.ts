@@ -95,13 +95,19 @@ export async function runFollow(
   let manifestAt = 0;
   let inManifest = 0;
   let observation = await io.observe();
+  const unwritten = () => records.length + rewritten.length > inManifest;
   const flushManifest = async () => {
     await io.saveLiveManifest({ records, rewritten }, observation);
     manifestAt = Date.now();
     inManifest = records.length + rewritten.length;
   };
+  // Once the interval has passed, whatever happens next: a recording that pauses after a chunk
+  // would otherwise leave that chunk out of the manifest until the follow ends.
+  const flushManifestIfDue = async () => {
+    if (unwritten() && Date.now() - manifestAt >= options.manifestIntervalMs) await flushManifest();
+  };
   const end = async (reason: FollowEnd): Promise<FollowFileResult> => {
-    if (records.length + rewritten.length > inManifest) await flushManifest();
+    if (unwritten()) await flushManifest();
     return { records, rewritten, checked, observation, end: reason };
   };
   for (;;) {
@@ -126,15 +132,15 @@ export async function runFollow(
         checked = found.checked ?? checked;
         checkedMtimeMs = found.mtimeMs;
       });
-      if (records.length + rewritten.length > inManifest) await flushManifest();
+      if (unwritten()) await flushManifest();
     } else if (step.kind === 'upload') {
       await unlessTruncated(async () => {
         records.push(...(await io.upload(step.ranges, observation.status === 'present' ? observation.mtimeMs : now)));
       });
       onProgress(options.firstIndex + records.length);
-      if (records.length + rewritten.length > inManifest && Date.now() - manifestAt >= options.manifestIntervalMs)
-        await flushManifest();
+      await flushManifestIfDue();
     } else {
+      await flushManifestIfDue();
       await sleep(step.ms, undefined, { signal: AbortSignal.any([options.signal, options.stopSignal]) }).catch(
         () => undefined,
       );

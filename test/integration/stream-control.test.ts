@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createBucket } from '../../scripts/local-servers';
 import { StreamPathKey, StreamStatusKey } from '../../src/stream/search-attributes';
 import type { StreamUploadInput } from '../../src/stream/types';
@@ -91,6 +92,41 @@ describe('steering a stream', () => {
     } finally {
       await blockedWorker.stop();
     }
+  });
+
+  test('a live stream rewrites its manifest at most every 5 s by default, and the manifest catches up with the file', async () => {
+    const file = writeFile('live-interval.mp4', 1);
+    const { stream } = await start('live-interval.mp4', { idleTimeoutMs: 60_000 });
+    const key = `${stream.prefix}/metadata.json`;
+    const versions = new Set<string>();
+    const started = Date.now();
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const head = await stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key })).catch(() => null);
+        if (head?.ETag) versions.add(head.ETag);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    // A recording growing by a chunk every 600 ms: twelve chunks in about seven seconds.
+    for (let i = 0; i < 12; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      fs.appendFileSync(file, Buffer.alloc(CHUNK_SIZE, i));
+    }
+    // Current within the interval: generous here (a slow machine must pass), far below the
+    // follow's end (16 chunks or 5 minutes), which is when the manifest would catch up otherwise.
+    await waitUntil(
+      async () => (await readManifestObject(stack.s3, stack.bucket, key).catch(() => null))?.chunkCount === 13,
+      20_000,
+    );
+    watching = false;
+    await watch;
+    const seconds = (Date.now() - started) / 1000;
+    // One write when the stream starts, one when its follow uploads a first chunk, then one per 5 s.
+    assert.ok(
+      versions.size <= 3 + Math.ceil(seconds / 5),
+      `${versions.size} manifest versions in ${seconds.toFixed(1)} s: at most one per 5 s`,
+    );
   });
 
   test('the manifest is kept current while the stream is live, and streams are findable by path', async () => {
