@@ -76,5 +76,6 @@ function fnv1a64(text: string): string {
 
 /** Whether `candidate` names the same file as `identity` (birth time 0 means "not recorded"). */
 export function sameFile(identity: FileIdentity, candidate: FileIdentity): boolean {
-  return identity.ino === candidate.ino && Math.trunc(identity.birthtimeMs) === Math.trunc(candidate.birthtimeMs);
+  const [known, seen] = [fileIdentity(identity), fileIdentity(candidate)];
+  return known.ino === seen.ino && known.birthtimeMs === seen.birthtimeMs;
 }
