@@ -76,9 +76,13 @@ process.once('exit', () => {
 
 interface Supervised {
   child: ChildProcess;
-  stderrTail(): string;
+  /** What the server said on stderr, its start and its end (a Go panic's cause comes first, its stack after). */
+  stderrExcerpt(): string;
+  logFile: string;
   stop(): Promise<void>;
 }
+
+const EXCERPT_CHARS = 4096;
 
 function supervise(command: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Supervised {
   const log = fs.openSync(logFile, 'a');
@@ -86,17 +90,24 @@ function supervise(command: string, args: string[], env: NodeJS.ProcessEnv, logF
   fs.closeSync(log);
   children.add(child);
   child.unref();
+  let head = '';
   let tail = '';
+  let length = 0;
   const stderr = child.stderr as net.Socket;
   stderr.unref();
   stderr.on('data', (data: Buffer) => {
     fs.appendFileSync(logFile, data);
-    tail = (tail + data.toString()).slice(-4096);
+    const text = data.toString();
+    length += text.length;
+    if (head.length < EXCERPT_CHARS) head += text.slice(0, EXCERPT_CHARS - head.length);
+    tail = (tail + text).slice(-EXCERPT_CHARS);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
-    stderrTail: () => tail,
+    logFile,
+    stderrExcerpt: () =>
+      length <= 2 * EXCERPT_CHARS ? head + tail.slice(head.length - length + tail.length) : `${head}\n…\n${tail}`,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -119,11 +130,15 @@ async function waitUntil(
   for (;;) {
     const { exitCode, signalCode } = server.child;
     if (exitCode !== null || signalCode !== null)
-      throw new Error(`${what} exited with ${exitCode ?? signalCode}: ${server.stderrTail()}`);
+      throw new Error(
+        `${what} exited with ${exitCode ?? signalCode} (log: ${server.logFile}): ${server.stderrExcerpt()}`,
+      );
     if (await ready().catch(() => false)) return;
     if (Date.now() > deadline) {
       await server.stop();
-      throw new Error(`${what} did not become ready within ${timeoutMs} ms: ${server.stderrTail()}`);
+      throw new Error(
+        `${what} did not become ready within ${timeoutMs} ms (log: ${server.logFile}): ${server.stderrExcerpt()}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
