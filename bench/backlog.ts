@@ -3,7 +3,7 @@ import path from 'node:path';
 import { downloadStreamSha256 } from '../test/support/bucket';
 import { appReadsEnv, scrapeAppMetrics, startAppUnderTest, type AppMetrics, type AppRun, type RunningApp } from './app';
 import { readFiles, putChunks, rcloneCopy, type Timed } from './baselines';
-import { completeManifest, emptyPrefix, streamTarget, type ManifestView, type StreamTarget } from './bucket-poll';
+import { closedWithManifest, emptyPrefix, streamTarget, type ManifestView, type StreamTarget } from './bucket-poll';
 import type { BenchContext } from './context';
 import { appCost, historyCost, round, type AppCost } from './cost';
 import { backlogFiles, flushWrites, linkInto, startCold, type CachedFile } from './fixtures';
@@ -189,7 +189,7 @@ export async function runAppBacklog(
     );
     const abort = Promise.race([timeout, ...apps.map((app) => app.crashed)]);
     const done = await Promise.all(
-      targets.map((target) => completeManifest(stack.s3, stack.bucket, target, { intervalMs: 200, abort })),
+      targets.map((target) => closedWithManifest(stack.client, stack.s3, stack.bucket, target, abort)),
     );
     const seconds = (Math.max(...done.map(({ seenAt }) => seenAt)) - started) / 1000;
     const usage = meter.stop();
