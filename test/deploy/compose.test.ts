@@ -204,6 +204,22 @@ test('the stack has the Temporal, MinIO and monitoring services', () => {
     assert.ok(config.volumes && volume in config.volumes, `missing volume ${volume}`);
 });
 
+test('the Temporal images carry the server version the tests run (TEMPORAL_SERVER_VERSION in scripts/install-tools.sh)', () => {
+  const installer = fs.readFileSync(path.join(ROOT, 'scripts/install-tools.sh'), 'utf8');
+  const pinned = /^TEMPORAL_SERVER_VERSION=(\S+)/m.exec(installer)?.[1];
+  assert.ok(pinned, 'scripts/install-tools.sh pins no TEMPORAL_SERVER_VERSION');
+  const temporalImages = Object.entries(services).filter(([, svc]) =>
+    /^temporalio\/(server|admin-tools):/.test(svc.image ?? ''),
+  );
+  assert.deepEqual(
+    sorted(temporalImages.map(([name]) => name)),
+    ['temporal', 'temporal-admin-tools', 'temporal-create-namespace'],
+    'the services that run temporalio/server or temporalio/admin-tools',
+  );
+  for (const [name, svc] of temporalImages)
+    assert.equal(svc.image!.split(':')[1], pinned, `${name}: ${svc.image} is not the tested server ${pinned}`);
+});
+
 function dependsOn(service: string): Record<string, string | undefined> {
   const deps = services[service]?.depends_on ?? {};
   if (Array.isArray(deps)) return Object.fromEntries(deps.map((d) => [d, undefined]));

@@ -6,7 +6,8 @@ set -eu
 
 : "${POSTGRES_SEEDS:?}" "${POSTGRES_USER:?}" "${SQL_PASSWORD:?}"
 DB_PORT="${DB_PORT:-5432}"
-SCHEMA_DIR=/etc/temporal/schema/postgresql/v12
+# The admin-tools image's schema; the tests point it at go.temporal.io/server's schema/postgresql/v12.
+SCHEMA_DIR="${SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}"
 
 sql() {
   temporal-sql-tool --plugin postgres12 --ep "$POSTGRES_SEEDS" -p "$DB_PORT" -u "$POSTGRES_USER" "$@"

@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createBucket, freePort, s3ClientFor, startMinio, type S3Server } from '../../scripts/local-servers';
+import { streamRef } from '../../src/stream/identity';
+import type { ManifestWithChunks } from '../../src/stream/manifest';
+import { STREAM_SEARCH_ATTRIBUTES } from '../../src/stream/search-attributes';
+import { startApp, type AppProcess } from '../support/app-process';
+import { downloadStreamSha256, readManifestObject } from '../support/bucket';
+import { recordLive, sha256File } from '../support/media';
+import { startProductionTemporal, type ProductionTemporal, type ScriptRun } from '../support/temporal-postgres';
+import { waitUntil } from '../support/wait';
+
+const CHUNK_SIZE = 256 * 1024;
+const BUCKET = 'recordings';
+const PREFIX = 'production';
+const RECORDING_SECONDS = 14;
+/** How long the Temporal server stays down after its SIGKILL. */
+const DOWN_MS = 3000;
+
+/**
+ * The production Temporal server (built from go.temporal.io/server, the version docker-compose.yml
+ * runs) on PostgreSQL, set up by the compose's own scripts, with the app process against it: the
+ * server is SIGKILLed in the middle of a live recording and started again.
+ */
+describe('production Temporal server on PostgreSQL', () => {
+  let temporal: ProductionTemporal;
+  let minio: S3Server;
+  let s3: S3Client;
+  let connection: Connection;
+  let client: Client;
+  let app: AppProcess | undefined;
+  let workDir: string;
+
+  before(async () => {
+    [temporal, minio] = await Promise.all([startProductionTemporal(), startMinio()]);
+    await createBucket(minio, BUCKET);
+    s3 = s3ClientFor(minio);
+    connection = await Connection.connect({ address: temporal.address });
+    client = new Client({ connection, namespace: temporal.namespace });
+    const root = path.resolve(__dirname, '..', '.tmp');
+    fs.mkdirSync(root, { recursive: true });
+    workDir = fs.mkdtempSync(path.join(root, 'production-'));
+  });
+  after(async () => {
+    await app?.stop('SIGKILL');
+    s3?.destroy();
+    await connection?.close();
+    await Promise.all([temporal?.stop(), minio?.stop()]);
+  });
+
+  function assertRan(runs: ScriptRun[], script: string) {
+    assert.equal(runs.length, 2, `${script} ran twice`);
+    runs.forEach((run, i) => assert.equal(run.status, 0, `${script}, run ${i + 1}, exits 0:\n${run.output}`));
+  }
+
+  test("the compose's setup and namespace scripts run, each twice", () => {
+    assertRan(temporal.setupRuns, 'setup-postgres.sh');
+    assert.match(temporal.setupRuns[1].output, /PostgreSQL schema setup complete/);
+    assertRan(temporal.namespaceRuns, 'create-namespace.sh');
+    assert.match(temporal.namespaceRuns[0].output, /created/);
+    assert.match(temporal.namespaceRuns[1].output, /already exists/);
+  });
+
+  test('the app uploads a live regular MP4 byte for byte across a SIGKILL and restart of the server', async () => {
+    const watchDir = path.join(workDir, 'watch');
+    fs.mkdirSync(watchDir);
+    const logFile = path.join(workDir, 'app.log');
+    app = startApp(
+      {
+        S3_ENDPOINT: minio.endpoint,
+        S3_REGION: minio.region,
+        S3_BUCKET: BUCKET,
+        S3_FORCE_PATH_STYLE: 'true',
+        S3_PREFIX: PREFIX,
+        AWS_ACCESS_KEY_ID: minio.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+        TEMPORAL_ADDRESS: temporal.address,
+        TEMPORAL_NAMESPACE: temporal.namespace,
+        TEMPORAL_TASK_QUEUE: `production-${process.pid}`,
+        WATCH_DIR: watchDir,
+        CHUNK_SIZE: String(CHUNK_SIZE),
+        STREAM_IDLE_TIMEOUT: '2s',
+        WATCH_COALESCE_INTERVAL: '250ms',
+        METRICS_PORT: String(await freePort()),
+        TEMPORAL_METRICS_PORT: String(await freePort()),
+        SHUTDOWN_GRACE_TIME: '10s',
+        LOG_LEVEL: 'debug',
+      },
+      logFile,
+    );
+    const appLog = () => `app log ${logFile}; server log ${temporal.logFile}`;
+    await app.waitForLog((line) => line.msg === 'watching for recordings', 60_000);
+
+    // The app registers its search attributes itself; SQL visibility has its own limits.
+    const registered = app.logs.find((line) => line.msg === 'registered search attributes');
+    assert.deepEqual(
+      registered?.registered,
+      STREAM_SEARCH_ATTRIBUTES.map((key) => key.name),
+      'the app registered every stream search attribute on a fresh namespace',
+    );
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({
+      namespace: temporal.namespace,
+    });
+    for (const key of STREAM_SEARCH_ATTRIBUTES)
+      assert.ok(customAttributes?.[key.name], `${key.name} is a search attribute of the namespace`);
+
+    const relPath = 'live-regular.mp4';
+    const file = path.join(watchDir, relPath);
+    const recording = recordLive(file, { seconds: RECORDING_SECONDS, kind: 'regular', bitrate: '3M' });
+    let recorded = false;
+    recording.done.then(
+      () => (recorded = true),
+      () => undefined,
+    );
+    try {
+      await app.waitForLog((line) => line.msg === 'chunk uploaded', 30_000);
+      const uploadedBeforeKill = countUploads();
+      await temporal.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, DOWN_MS));
+      await temporal.start();
+      assert.ok(!recorded, 'the server was killed and back while ffmpeg was still recording');
+      console.log(
+        'production figures',
+        JSON.stringify({ uploadedBeforeKill, uploadedWhileRestarting: countUploads() - uploadedBeforeKill }),
+      );
+      await recording.done;
+    } finally {
+      recording.kill();
+    }
+
+    const stats = fs.statSync(file);
+    const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, PREFIX);
+    let manifest: ManifestWithChunks | undefined;
+    await waitUntil(
+      async () => {
+        try {
+          manifest = await readManifestObject(s3, BUCKET, `${stream.prefix}/metadata.json`);
+        } catch (err) {
+          if ((err as { name?: string }).name !== 'NoSuchKey') throw err;
+        }
+        return manifest?.status === 'complete';
+      },
+      90_000,
+      appLog,
+    );
+    assert.equal(manifest!.totalSize, fs.statSync(file).size);
+    assert.equal(
+      await downloadStreamSha256(s3, BUCKET, manifest!),
+      await sha256File(file),
+      'the chunks, concatenated as metadata.json lists them, equal the file byte for byte',
+    );
+    assert.ok(
+      manifest!.chunks.some((chunk) => Date.parse(chunk.uploadedAt) < stats.mtimeMs),
+      'chunks went up while it was being recorded',
+    );
+
+    // SQL visibility serves the app's search attributes (eventually consistent: polled).
+    const query = `WorkflowId = '${stream.workflowId}' AND StreamStatus = 'complete' AND StreamBytesUploaded = ${manifest!.totalSize}`;
+    let found = 0;
+    await waitUntil(
+      async () => {
+        found = 0;
+        for await (const execution of client.workflow.list({ query })) if (execution.workflowId) found++;
+        return found > 0;
+      },
+      30_000,
+      () => `query ${query}; ${appLog()}`,
+    );
+    assert.deepEqual(app.strayLines, [], 'stdout is JSON lines only');
+    assert.equal(await app.stop('SIGTERM'), 0, 'graceful shutdown exits 0');
+    app = undefined;
+
+    function countUploads() {
+      return app!.logs.filter((line) => line.msg === 'chunk uploaded').length;
+    }
+  });
+});
