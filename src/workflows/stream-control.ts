@@ -1,4 +1,12 @@
-import { condition, log, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import { StreamStatusKey } from '../stream/search-attributes';
 import type { StreamFailure, StreamPhase } from '../stream/types';
 import { pauseSignal, resumeSignal } from './definitions';
@@ -6,7 +14,8 @@ import { failureOf } from './failure-of';
 
 /**
  * What an operator sees of a stream and does to it: its phase (a search attribute, and the
- * details on its Web UI page), pause and resume, and blocking on a failure an operator can fix.
+ * details on its Web UI page), pause and resume (which cancels a long activity), and blocking on a
+ * failure an operator can fix.
  */
 export class StreamControl {
   phase: StreamPhase = 'recording';
@@ -47,6 +56,32 @@ export class StreamControl {
     await condition(() => !this.paused.paused);
     log.info('stream resumed', this.logMeta);
     this.setPhase('recording');
+  }
+
+  /**
+   * Runs a long activity that a pause cancels; null when it did. A cancelled stream waits for the
+   * activity to stop, so that its manifest can say exactly what reached the bucket.
+   */
+  async unlessPaused<T>(operation: () => Promise<T>): Promise<T | null> {
+    const scope = new CancellationScope();
+    let settled = false;
+    const running = scope.run(operation).finally(() => {
+      settled = true;
+    });
+    running.catch(() => undefined);
+    try {
+      await condition(() => settled || this.paused.paused);
+    } catch (err) {
+      await running.catch(() => undefined);
+      throw err;
+    }
+    if (!settled) scope.cancel();
+    try {
+      return await running;
+    } catch (err) {
+      if (isCancellation(err) && this.paused.paused) return null;
+      throw err;
+    }
   }
 
   /**

@@ -1,7 +1,4 @@
 import {
-  ActivityCancellationType,
-  ActivityFailure,
-  type ActivityInterfaceFor,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -10,49 +7,29 @@ import {
   isCancellation,
   log,
   patched,
-  proxyActivities,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { StreamActivities } from '../activities';
 import { batchChunks, chunkCount, chunkRange, intactFullChunks, nextFullChunks } from '../stream/chunk-plan';
-import { FailureType, NON_RETRYABLE_FAILURES } from '../stream/failures';
+import { FailureType } from '../stream/failures';
 import { isNewer, sameSnapshot } from '../stream/file-change';
 import { formatBytes } from '../stream/format-bytes';
 import { idleWaitMs } from '../stream/idle';
-import type { AssembledObject, CompletionWebhookOutcome, ManifestSummary } from '../stream/manifest';
-import { StreamBytesUploadedKey } from '../stream/search-attributes';
+import type { ManifestSummary } from '../stream/manifest';
 import type {
   ChunkRange,
   FileObservation,
   FileSnapshot,
-  StreamFailure,
   StreamProgress,
-  StreamStatus,
   StreamUploadInput,
   StreamUploadState,
-  WriteManifestInput,
 } from '../stream/types';
 import { fileChangedSignal, progressQuery } from './definitions';
 import { failureOf } from './failure-of';
+import { streamActivities, type StreamActivityProxies } from './stream-activities';
+import { StreamCompletion } from './stream-completion';
 import { StreamControl } from './stream-control';
-
-const retry = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '30 seconds',
-  nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
-};
-
-/** Upload records carried in workflow state before they are written out to metadata.json. */
-const MAX_PENDING_RECORDS = 200;
-
-/**
- * Deliveries of the completion webhook tried before giving up (about two and a half minutes of
- * back-off): a consumer gone for good must not keep a complete stream open for ever.
- */
-const WEBHOOK_ATTEMPTS = 8;
+import { StreamManifest } from './stream-manifest';
 
 /** Continue as new well before Temporal's 10,240-event warning. */
 const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
@@ -92,19 +69,9 @@ export async function StreamUploadWorkflow(input: StreamUploadInput): Promise<Ma
   return new StreamUpload(input).run();
 }
 
-type Activities = ActivityInterfaceFor<StreamActivities>;
-
-/** What a final manifest says beyond the stream's state; none of it for a live one. */
-interface ManifestDetails {
-  durationSeconds?: number | null;
-  error?: StreamFailure;
-  assembled?: AssembledObject;
-}
-
 /** The input's optional settings, with their defaults filled in once. */
 interface StreamSettings {
   uploadConcurrency: number;
-  manifestIntervalMs: number;
   maxHistoryEvents: number;
 }
 
@@ -115,31 +82,20 @@ class StreamUpload {
    * belongs to this run only and starts afresh in the next.
    */
   private readonly state: StreamUploadState;
-  /** Activities that move or hash chunk bytes: long, heartbeating, cancellable. */
-  private readonly io: Pick<
-    Activities,
-    'followFile' | 'uploadChunks' | 'verifyChunks' | 'inspectFile' | 'assembleRecording'
-  >;
-  /** Activities that answer at once (a stat, a small object); a dead worker costs their short timeout. */
-  private readonly quick: Pick<Activities, 'openStream' | 'observeStreamFile'>;
-  /** The manifest: small objects, though completing may first delete chunks past a shrunk file's end. */
-  private readonly manifests: Pick<Activities, 'writeManifest'>;
-  /** The completion webhook: retried a bounded number of times. */
-  private readonly webhook: Pick<Activities, 'notifyCompletion'>;
+  private readonly io: StreamActivityProxies['io'];
+  private readonly quick: StreamActivityProxies['quick'];
   private readonly settings: StreamSettings;
   private readonly control: StreamControl;
+  private readonly manifest: StreamManifest;
+  private readonly completion: StreamCompletion;
   /** When a chunk last went up, for the progress the operator sees. */
   private lastActivityAt = new Date().toISOString();
-  /** When this run last wrote the live manifest: the next is due `manifestIntervalMs` later. */
-  private lastManifestAt = 0;
   /** Whether this run follows the file in long activities (see FOLLOW_FILE_PATCH). */
   private follows = false;
   /** Whether it follows an idle file too (see FOLLOW_IDLE_FILE_PATCH). */
   private followsIdle = false;
   /** The mtime at which the last follow ended without the file being idle (on shutdown): the durable timer takes it from there. */
   private settledMtimeMs = -1;
-  /** Why the completion webhook was not delivered, once it was given up. */
-  private webhookFailure?: string;
 
   constructor(private readonly input: StreamUploadInput) {
     this.state = input.state ?? {
@@ -151,39 +107,26 @@ class StreamUpload {
       revision: 1,
       rewrittenChunks: 0,
     };
-    // Every activity reads the file or acts for a stream of it: it runs on the host that has it.
-    // One proxy per set of options, as Temporal's samples do.
-    const taskQueue = input.fileTaskQueue;
-    const { followFile, uploadChunks, verifyChunks, inspectFile, assembleRecording } =
-      proxyActivities<StreamActivities>({
-        taskQueue,
-        startToCloseTimeout: '30 minutes',
-        heartbeatTimeout: '15 seconds',
-        // Wait for a cancelled upload to stop, so the manifest can say exactly what reached the bucket.
-        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        retry,
-      });
-    this.io = { followFile, uploadChunks, verifyChunks, inspectFile, assembleRecording };
-    const { openStream, observeStreamFile } = proxyActivities<StreamActivities>({
-      taskQueue,
-      startToCloseTimeout: '30 seconds',
-      retry,
-    });
-    this.quick = { openStream, observeStreamFile };
-    const { writeManifest } = proxyActivities<StreamActivities>({ taskQueue, startToCloseTimeout: '5 minutes', retry });
-    this.manifests = { writeManifest };
-    const { notifyCompletion } = proxyActivities<StreamActivities>({
-      taskQueue,
-      startToCloseTimeout: '30 seconds',
-      retry: { ...retry, maximumAttempts: WEBHOOK_ATTEMPTS },
-    });
-    this.webhook = { notifyCompletion };
+    const { io, quick, manifests, webhook } = streamActivities(input.fileTaskQueue);
+    this.io = io;
+    this.quick = quick;
     this.settings = {
       uploadConcurrency: input.uploadConcurrency ?? 1,
-      manifestIntervalMs: input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS,
       maxHistoryEvents: input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS,
     };
     this.control = new StreamControl(this.state, () => this.progressLines(), BLOCKING_FAILURES, this.logMeta());
+    this.manifest = new StreamManifest(
+      this.state,
+      {
+        stream: input.stream,
+        chunkSize: input.chunkSize,
+        idleTimeoutMs: input.idleTimeoutMs,
+        intervalMs: input.manifestIntervalMs ?? DEFAULT_MANIFEST_INTERVAL_MS,
+      },
+      this.control,
+      manifests,
+    );
+    this.completion = new StreamCompletion(this.state, input.stream, !!input.notifyCompletion, this.control, webhook);
     setHandler(fileChangedSignal, (snapshot) => this.learn(snapshot));
     setHandler(progressQuery, () => this.progress());
   }
@@ -202,14 +145,14 @@ class StreamUpload {
     } catch (err) {
       if (isCancellation(err)) {
         this.control.setPhase('cancelled');
-        await CancellationScope.nonCancellable(() => this.recordManifest('cancelled', this.state.nextIndex));
+        await CancellationScope.nonCancellable(() => this.manifest.record('cancelled', this.state.nextIndex));
         throw err;
       }
       const failure = failureOf(err);
       if (!failure) throw err;
       this.control.setPhase('failed');
       log.error('stream failed; writing what was uploaded', { ...this.logMeta(), ...failure });
-      await this.recordManifest('failed', this.state.nextIndex, { error: failure });
+      await this.manifest.record('failed', this.state.nextIndex, { error: failure });
       throw ApplicationFailure.nonRetryable(failure.message, failure.type);
     }
   }
@@ -240,7 +183,7 @@ class StreamUpload {
       // file is left to the follow, which can complete it too.
       if (!this.followsIdle || remainingIdleMs() > 0) await this.uploadFullChunks();
       if (this.historyIsLong()) {
-        await this.recordManifest('recording', state.nextIndex);
+        await this.manifest.record('recording', state.nextIndex);
         await condition(allHandlersFinished);
         return continueAsNew<typeof StreamUploadWorkflow>({ ...input, state });
       }
@@ -253,7 +196,7 @@ class StreamUpload {
         const completed = await this.follow();
         if (!completed) continue;
         if (sameSnapshot(state.file, completed.file)) return completed.summary;
-        this.carryOnAfterComplete(completed.summary);
+        this.completion.carryOn(completed.summary);
         continue;
       }
       const waitMs = remainingIdleMs();
@@ -271,26 +214,8 @@ class StreamUpload {
       const summary = await this.finalize(observed);
       if (!summary) continue;
       if (sameSnapshot(state.file, observed)) return summary;
-      this.carryOnAfterComplete(summary);
+      this.completion.carryOn(summary);
     }
-  }
-
-  /**
-   * Written to while the complete manifest was being written: the recording goes on, and its next
-   * complete manifest supersedes this one (a signal is never dropped by completing).
-   */
-  private carryOnAfterComplete(summary: ManifestSummary): void {
-    const { state } = this;
-    log.info('file changed as the stream completed: carrying on in a new revision', this.logMeta());
-    state.previousRevision = {
-      revision: state.revision,
-      status: 'complete',
-      totalSize: summary.totalSize,
-      completedAt: summary.completedAt,
-    };
-    state.revision++;
-    state.rewrittenChunks = 0;
-    this.control.setPhase('recording');
   }
 
   /** Takes in what a signal or a stat tells of the file, unless it is older than what is known. */
@@ -347,40 +272,10 @@ class StreamUpload {
       return null;
     }
     // The manifest describes the file that was checked, even if a signal arrives meanwhile.
-    return this.announceComplete(
-      await this.recordManifest('complete', count, { durationSeconds, assembled }, before),
+    return this.completion.announce(
+      await this.manifest.record('complete', count, { durationSeconds, assembled }, before),
       before,
     );
-  }
-
-  /** The complete manifest of `file` is written: the stream is complete, unless the file changed since. */
-  private async announceComplete(summary: ManifestSummary, file: FileSnapshot): Promise<ManifestSummary> {
-    if (!sameSnapshot(this.state.file, file)) return summary;
-    this.control.setPhase('complete');
-    if (!this.input.notifyCompletion) return summary;
-    return { ...summary, completionWebhook: await this.notifyConsumer() };
-  }
-
-  /**
-   * Tells the consumer's webhook that the stream is complete. The stream stays complete whatever
-   * the webhook answers: one that refuses, or is still down after its retries, is logged and shown
-   * in the stream's details and result, and the workflow ends.
-   */
-  private async notifyConsumer(): Promise<CompletionWebhookOutcome> {
-    try {
-      await this.webhook.notifyCompletion({ stream: this.stream });
-      return { delivered: true };
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const cause = err instanceof ActivityFailure && err.cause ? err.cause : (err as Error);
-      this.webhookFailure = cause.message;
-      log.error('completion webhook not delivered; the stream is complete', {
-        ...this.logMeta(),
-        reason: cause.message,
-      });
-      this.control.showDetails();
-      return { delivered: false, error: cause.message };
-    }
   }
 
   /**
@@ -391,7 +286,7 @@ class StreamUpload {
    */
   private async follow(): Promise<{ summary: ManifestSummary; file: FileSnapshot } | null> {
     const { state, chunkSize, input } = this;
-    const result = await this.unlessPaused(() =>
+    const result = await this.control.unlessPaused(() =>
       this.control.unblocked(() =>
         this.io.followFile({
           stream: this.stream,
@@ -399,8 +294,8 @@ class StreamUpload {
           nextIndex: state.nextIndex,
           concurrency: this.settings.uploadConcurrency,
           settleMs: input.idleTimeoutMs,
-          liveManifest: this.manifestInput('recording', state.nextIndex),
-          manifestIntervalMs: this.settings.manifestIntervalMs,
+          liveManifest: this.manifest.input('recording', state.nextIndex),
+          manifestIntervalMs: this.manifest.intervalMs,
           checked: state.checked,
           // The whole recording as one object is composed by the workflow's own finalize.
           completeWhenIdle: !input.assemble,
@@ -415,13 +310,13 @@ class StreamUpload {
     if (result.records.length > 0 || rewritten > 0 || completed) {
       // The follow wrote them, after the pending ones, into the live manifest (or the complete one).
       state.nextIndex += result.records.length;
-      this.manifestWritten(completed?.totalSize ?? state.nextIndex * chunkSize);
+      this.manifest.written(completed?.totalSize ?? state.nextIndex * chunkSize);
       this.lastActivityAt = new Date().toISOString();
       this.control.showDetails();
     }
     const observed = snapshotOf(result.observation, this.stream.relPath);
     this.learn(observed);
-    if (completed) return { summary: await this.announceComplete(completed, observed), file: observed };
+    if (completed) return { summary: await this.completion.announce(completed, observed), file: observed };
     if (result.end === 'shrank') {
       // The chunks past the new end changed as surely as a rewritten one: they count as such,
       // and the others are checked against the file before the stream completes.
@@ -436,32 +331,6 @@ class StreamUpload {
     // On shutdown, the restarted watcher's signal or the durable timer brings the stream back.
     if (result.end === 'quiet' || result.end === 'stopping') this.settledMtimeMs = observed.mtimeMs;
     return null;
-  }
-
-  /**
-   * Runs a long activity that a pause cancels; null when it did. A cancelled stream waits for the
-   * activity to stop, so that its manifest can say exactly what reached the bucket.
-   */
-  private async unlessPaused<T>(operation: () => Promise<T>): Promise<T | null> {
-    const scope = new CancellationScope();
-    let settled = false;
-    const running = scope.run(operation).finally(() => {
-      settled = true;
-    });
-    running.catch(() => undefined);
-    try {
-      await condition(() => settled || this.state.paused);
-    } catch (err) {
-      await running.catch(() => undefined);
-      throw err;
-    }
-    if (!settled) scope.cancel();
-    try {
-      return await running;
-    } catch (err) {
-      if (isCancellation(err) && this.state.paused) return null;
-      throw err;
-    }
   }
 
   private historyIsLong(): boolean {
@@ -483,10 +352,7 @@ class StreamUpload {
       ranges = this.fullChunks()
     ) {
       const count = state.nextIndex + ranges.length;
-      const manifestDue =
-        Date.now() - this.lastManifestAt >= this.settings.manifestIntervalMs ||
-        state.pendingChunks.length + ranges.length >= MAX_PENDING_RECORDS;
-      if (!(await this.uploadBatch(ranges, manifestDue ? count : undefined))) return;
+      if (!(await this.uploadBatch(ranges, this.manifest.isDue(ranges.length) ? count : undefined))) return;
       state.nextIndex = count;
     }
   }
@@ -499,7 +365,7 @@ class StreamUpload {
   private async uploadBatch(ranges: ChunkRange[], liveManifestCount?: number): Promise<boolean> {
     const { state } = this;
     const liveManifest =
-      liveManifestCount === undefined ? undefined : this.manifestInput('recording', liveManifestCount);
+      liveManifestCount === undefined ? undefined : this.manifest.input('recording', liveManifestCount);
     try {
       const records = await this.control.unblocked(() =>
         this.io.uploadChunks({
@@ -511,7 +377,7 @@ class StreamUpload {
         }),
       );
       state.pendingChunks.push(...records);
-      if (liveManifestCount !== undefined) this.manifestWritten(liveManifestCount * this.chunkSize);
+      if (liveManifestCount !== undefined) this.manifest.written(liveManifestCount * this.chunkSize);
     } catch (err) {
       if (failureOf(err)?.type !== FailureType.FileTruncated) throw err;
       log.warn('file shrank under a chunk being uploaded: re-planning', {
@@ -524,47 +390,6 @@ class StreamUpload {
     this.lastActivityAt = new Date().toISOString();
     this.control.showDetails();
     return true;
-  }
-
-  private async recordManifest(
-    status: StreamStatus,
-    count: number,
-    details: ManifestDetails = {},
-    file = this.state.file,
-  ): Promise<ManifestSummary> {
-    const input = this.manifestInput(status, count, details);
-    const summary = await this.control.unblocked(() => this.manifests.writeManifest({ ...input, file }));
-    this.manifestWritten(summary.totalSize);
-    return summary;
-  }
-
-  /** The manifest of the stream's first `count` chunks, as it stands now. */
-  private manifestInput(status: StreamStatus, count: number, details: ManifestDetails = {}): WriteManifestInput {
-    const { state } = this;
-    return {
-      stream: this.stream,
-      status,
-      revision: state.revision,
-      previousRevision: state.previousRevision,
-      rewrittenChunks: state.rewrittenChunks,
-      file: state.file,
-      chunkSize: this.chunkSize,
-      chunkCount: count,
-      pendingChunks: state.pendingChunks,
-      startedAt: state.startedAt,
-      completedAt: status === 'recording' ? null : new Date().toISOString(),
-      durationSeconds: details.durationSeconds ?? null,
-      error: details.error,
-      assembled: details.assembled,
-      idleTimeoutMs: this.input.idleTimeoutMs,
-    };
-  }
-
-  /** The pending records are in metadata.json now. */
-  private manifestWritten(totalSize: number): void {
-    this.state.pendingChunks = [];
-    this.lastManifestAt = Date.now();
-    upsertSearchAttributes([{ key: StreamBytesUploadedKey, value: totalSize }]);
   }
 
   /** Observes the file; throws a failure when it is gone or is another file now. */
@@ -581,7 +406,9 @@ class StreamUpload {
     return [
       `${state.nextIndex} chunks (${formatBytes(state.nextIndex * chunkSize)}) of ${formatBytes(state.file.size)} uploaded`,
       `last activity ${this.lastActivityAt}`,
-      ...(this.webhookFailure ? [`completion webhook not delivered: ${this.webhookFailure}`] : []),
+      ...(this.completion.webhookFailure
+        ? [`completion webhook not delivered: ${this.completion.webhookFailure}`]
+        : []),
     ];
   }
 

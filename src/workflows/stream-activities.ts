@@ -1,0 +1,62 @@
+import { ActivityCancellationType, type ActivityInterfaceFor, proxyActivities } from '@temporalio/workflow';
+import type { StreamActivities } from '../activities';
+import { NON_RETRYABLE_FAILURES } from '../stream/failures';
+
+const retry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
+};
+
+/**
+ * Deliveries of the completion webhook tried before giving up (about two and a half minutes of
+ * back-off): a consumer gone for good must not keep a complete stream open for ever.
+ */
+const WEBHOOK_ATTEMPTS = 8;
+
+type Activities = ActivityInterfaceFor<StreamActivities>;
+
+/** A stream's activities, grouped by the options they run with. */
+export interface StreamActivityProxies {
+  /** Activities that move or hash chunk bytes: long, heartbeating, cancellable. */
+  io: Pick<Activities, 'followFile' | 'uploadChunks' | 'verifyChunks' | 'inspectFile' | 'assembleRecording'>;
+  /** Activities that answer at once (a stat, a small object); a dead worker costs their short timeout. */
+  quick: Pick<Activities, 'openStream' | 'observeStreamFile'>;
+  /** The manifest: small objects, though completing may first delete chunks past a shrunk file's end. */
+  manifests: Pick<Activities, 'writeManifest'>;
+  /** The completion webhook: retried a bounded number of times. */
+  webhook: Pick<Activities, 'notifyCompletion'>;
+}
+
+/**
+ * Every activity reads the stream's file or acts for a stream of it, so all run on `taskQueue`,
+ * the queue of the host that has the file. One proxy per set of options, as Temporal's samples do.
+ */
+export function streamActivities(taskQueue: string): StreamActivityProxies {
+  const { followFile, uploadChunks, verifyChunks, inspectFile, assembleRecording } = proxyActivities<StreamActivities>({
+    taskQueue,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '15 seconds',
+    // Wait for a cancelled upload to stop, so the manifest can say exactly what reached the bucket.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry,
+  });
+  const { openStream, observeStreamFile } = proxyActivities<StreamActivities>({
+    taskQueue,
+    startToCloseTimeout: '30 seconds',
+    retry,
+  });
+  const { writeManifest } = proxyActivities<StreamActivities>({ taskQueue, startToCloseTimeout: '5 minutes', retry });
+  const { notifyCompletion } = proxyActivities<StreamActivities>({
+    taskQueue,
+    startToCloseTimeout: '30 seconds',
+    retry: { ...retry, maximumAttempts: WEBHOOK_ATTEMPTS },
+  });
+  return {
+    io: { followFile, uploadChunks, verifyChunks, inspectFile, assembleRecording },
+    quick: { openStream, observeStreamFile },
+    manifests: { writeManifest },
+    webhook: { notifyCompletion },
+  };
+}
