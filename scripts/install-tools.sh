@@ -87,7 +87,8 @@ echo "temporal-sql-tool $TEMPORAL_SERVER_VERSION: ok"
 
 # ffmpeg/ffprobe for real MP4 recordings; docker-compose (v1) to validate the compose file statically;
 # rclone, a baseline of the benchmark (bench/); PostgreSQL (initdb, pg_ctl) and nc (OpenBSD's, which
-# deploy/temporal/scripts/setup-postgres.sh uses) for the production Temporal server's tests.
+# deploy/temporal/scripts/setup-postgres.sh uses) for the production Temporal server's tests; openssl,
+# which makes the certificates of the TLS tests.
 pg_bin() { compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' | sort -V | tail -n1 | xargs -r dirname; }
 missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
@@ -95,6 +96,7 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || missing+=(postgresql)
 command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   need apt-get "Debian's package manager, to install ${missing[*]}"
   SUDO=""
@@ -110,3 +112,4 @@ echo "docker-compose $(docker-compose version --short 2>/dev/null): ok"
 echo "rclone $(rclone version 2>/dev/null | head -n1 | awk '{print $2}'): ok"
 echo "postgresql $("$(pg_bin)/pg_ctl" --version | awk '{print $3}'): ok"
 echo "nc $(dpkg-query -W -f='${Version}' netcat-openbsd 2>/dev/null || echo '(not from netcat-openbsd)'): ok"
+echo "openssl $(openssl version | awk '{print $2}'): ok"

@@ -14,6 +14,7 @@ import { readChunkRecords, readManifest } from './activities/manifest-store';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
 import { printable } from './printable';
 import { createS3Client } from './s3';
+import { connectFailure, temporalConnectionOptions } from './temporal-connection';
 import { formatBytes } from './stream/format-bytes';
 import { streamPathAttribute, streamRef } from './stream/identity';
 import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey, visibilityString } from './stream/search-attributes';
@@ -48,9 +49,10 @@ async function main(argv: string[]): Promise<void> {
   loadDotEnv(path.resolve('.env'));
   // Only `chunks` reads the bucket: the others work beside the local mode with Temporal alone.
   const config = loadConfig(process.env, process.cwd(), { needsBucket: command === 'chunks' });
-  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 }).catch(
-    (err: Error) => {
-      throw new UsageError(`cannot reach Temporal at ${config.temporal.address}: ${err.message}`);
+  const connectionOptions = temporalConnectionOptions(config.temporal);
+  const connection = await Connection.connect({ ...connectionOptions, connectTimeout: 5_000 }).catch(
+    async (err: unknown) => {
+      throw new UsageError((await connectFailure(connectionOptions, err)).message);
     },
   );
   const client = new Client({ connection, namespace: config.temporal.namespace });

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
@@ -61,6 +62,43 @@ export interface TemporalConfig {
   taskQueue: string;
   /** This host's task queue: the activities that read its files. */
   fileTaskQueue: string;
+  /** TLS to the frontend; absent: plain TCP. */
+  tls?: TemporalTlsConfig;
+  /** Temporal Cloud's API key, sent as a bearer token (over TLS only). */
+  apiKey?: Secret<string>;
+}
+
+/** The files of the `TEMPORAL_TLS_*` variables, read and checked at start. */
+export interface TemporalTlsConfig {
+  /** PEM CA certificates the server's certificate must chain to; absent: the system's roots. */
+  serverRootCACertificate?: Buffer;
+  /** The name the server's certificate must carry, when it is not the host of TEMPORAL_ADDRESS. */
+  serverNameOverride?: string;
+  /** Mutual TLS: this client's certificate chain and its private key. */
+  clientCertPair?: { crt: Buffer; key: Secret<Buffer> };
+}
+
+/**
+ * A value that never prints: JSON (pino's logs included), util.inspect, console.log and template
+ * strings all show `[redacted]`. Only `reveal()` gives it, to the code that sends it.
+ */
+export class Secret<T> {
+  readonly #value: T;
+  constructor(value: T) {
+    this.#value = value;
+  }
+  reveal(): T {
+    return this.#value;
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'Secret [redacted]';
+  }
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -97,7 +135,21 @@ export const ENV_VARS = [
   'COMPLETION_WEBHOOK_URL',
   'ASSEMBLE',
 ] as const;
-export type EnvVar = (typeof ENV_VARS)[number];
+
+/**
+ * A secured Temporal (TLS, mutual TLS, Temporal Cloud's API key): read by every role and the CLI,
+ * under the names the official `temporal` CLI reads too. Not in ENV_VARS: compose's app talks to
+ * the stack's own Temporal, which has no TLS, so compose does not pass them.
+ */
+export const TEMPORAL_SECURITY_ENV_VARS = [
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  'TEMPORAL_API_KEY',
+] as const;
+export type EnvVar = (typeof ENV_VARS)[number] | (typeof TEMPORAL_SECURITY_ENV_VARS)[number];
 export type Env = Partial<Record<string, string | undefined>>;
 
 export class ConfigError extends Error {
@@ -198,6 +250,54 @@ function parseDurationWithin(min: string, max: string): (text: string) => number
 }
 
 /**
+ * A PEM file named by a variable, read now: a missing, unreadable or wrong file stops the start
+ * with the variable and the path (never the contents) rather than failing at the first connection.
+ */
+function readPemFile(cwd: string, kind: 'certificate' | 'private key'): (text: string) => Buffer | undefined {
+  return (text) => {
+    if (text.trim() === '') return undefined;
+    const file = path.resolve(cwd, text.trim());
+    let pem: Buffer;
+    try {
+      pem = fs.readFileSync(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new Error(`names ${printablePath(file)}, which cannot be read${code ? ` (${code})` : ''}`, {
+        cause: err,
+      });
+    }
+    const marker = kind === 'certificate' ? /-----BEGIN CERTIFICATE-----/ : /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+    const valid = (() => {
+      try {
+        if (!marker.test(pem.toString('latin1'))) return false;
+        if (kind === 'certificate') new X509Certificate(pem);
+        else createPrivateKey(pem);
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    if (!valid)
+      throw new Error(
+        `names ${printablePath(file)}, which is not a PEM ${kind === 'certificate' ? 'certificate' : 'private key (unencrypted)'}`,
+      );
+    return pem;
+  };
+}
+
+function printablePath(file: string): string {
+  return JSON.stringify(file).slice(1, -1);
+}
+
+/** A host name or IP address, as a certificate names it. */
+function parseServerName(text: string): string {
+  const name = text.trim();
+  if (isIP(name) === 0 && !/^(?=.{1,253}$)[A-Za-z0-9_*]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(name))
+    throw new Error('is not a host name or IP address');
+  return name;
+}
+
+/**
  * A chunk is one object: S3 takes single PUTs up to 5 GiB. Below 1 KiB a stream would be a
  * flood of requests and objects for nothing.
  */
@@ -245,6 +345,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
     return name;
   });
 
+  const security = readTemporalSecurity(env, cwd, read, problems);
+
   const config: AppConfig = {
     role,
     watchDir: read('WATCH_DIR', './input-videos', (t) => path.resolve(cwd, t)),
@@ -289,6 +391,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
       namespace: read('TEMPORAL_NAMESPACE', 'default', text),
       taskQueue,
       fileTaskQueue: `${taskQueue}@${hostId}`,
+      ...security,
     },
     logLevel: read('LOG_LEVEL', 'info', parseLogLevel),
     metricsHost: read('METRICS_HOST', '127.0.0.1', parseListenAddress),
@@ -305,6 +408,61 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+type Reader = <T>(name: EnvVar, fallback: string | undefined, parse: (text: string) => T) => T;
+
+/**
+ * TLS (a CA, a server name), mutual TLS (a client certificate and its key) and an API key. Any of
+ * them turns TLS on unless TEMPORAL_TLS says otherwise, which is then an error: a certificate
+ * would be ignored, an API key sent in the clear.
+ */
+function readTemporalSecurity(
+  env: Env,
+  cwd: string,
+  read: Reader,
+  problems: string[],
+): Pick<TemporalConfig, 'tls' | 'apiKey'> {
+  const isSet = (name: EnvVar) => (env[name] ?? '').trim() !== '';
+  const tlsFlag = read('TEMPORAL_TLS', '', (t) => (t.trim() === '' ? undefined : parseBoolean(t)));
+  const ca = read('TEMPORAL_TLS_SERVER_CA_CERT_PATH', '', readPemFile(cwd, 'certificate'));
+  const serverName = read('TEMPORAL_TLS_SERVER_NAME', '', (t) => (t.trim() === '' ? undefined : parseServerName(t)));
+  const crt = read('TEMPORAL_TLS_CLIENT_CERT_PATH', '', readPemFile(cwd, 'certificate'));
+  const key = read('TEMPORAL_TLS_CLIENT_KEY_PATH', '', readPemFile(cwd, 'private key'));
+  const apiKey = read('TEMPORAL_API_KEY', '', (t) => {
+    const value = t.trim();
+    if (value === '') return undefined;
+    // It goes into an HTTP/2 header.
+    if (!/^[\x21-\x7e]+$/.test(value)) throw new Error('must be printable ASCII without spaces');
+    return new Secret(value);
+  });
+
+  if (isSet('TEMPORAL_TLS_CLIENT_CERT_PATH') !== isSet('TEMPORAL_TLS_CLIENT_KEY_PATH')) {
+    problems.push(
+      'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together: set both (mutual TLS) or neither',
+    );
+  } else if (crt && key && !certificateMatchesKey(crt, key)) {
+    problems.push("TEMPORAL_TLS_CLIENT_KEY_PATH is not the private key of TEMPORAL_TLS_CLIENT_CERT_PATH's certificate");
+  }
+  const implyingTls = TEMPORAL_SECURITY_ENV_VARS.filter((name) => name !== 'TEMPORAL_TLS' && isSet(name));
+  if (tlsFlag === false && implyingTls.length > 0)
+    problems.push(`TEMPORAL_TLS is false, but ${implyingTls.join(', ')} need TLS: unset them or TEMPORAL_TLS`);
+  if (!(tlsFlag ?? implyingTls.length > 0)) return {};
+  const tls: TemporalTlsConfig = {
+    ...(ca && { serverRootCACertificate: ca }),
+    ...(serverName && { serverNameOverride: serverName }),
+    ...(crt && key && { clientCertPair: { crt, key: new Secret(key) } }),
+  };
+  return { tls, ...(apiKey && { apiKey }) };
+}
+
+function certificateMatchesKey(crt: Buffer, key: Buffer): boolean {
+  try {
+    const privateKey: KeyObject = createPrivateKey(key);
+    return new X509Certificate(crt).checkPrivateKey(privateKey);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { FollowedStreams } from './followed-streams';
 import { createLogger, TemporalPinoLogger } from './logger';
 import { createMetrics, serveMetrics } from './metrics';
 import { createS3Client } from './s3';
+import { connectFailure, describeTemporalSecurity, temporalConnectionOptions } from './temporal-connection';
 import { registerSearchAttributes } from './temporal-setup';
 import { startWatcher } from './watcher';
 import { visibilityString } from './stream/search-attributes';
@@ -38,9 +39,14 @@ async function main(): Promise<void> {
     },
   });
 
-  const { address, namespace } = config.temporal;
-  const workerConnection = await NativeConnection.connect({ address });
-  const clientConnection = await Connection.connect({ address });
+  const { namespace } = config.temporal;
+  // The worker's connection (Rust core) and the client's (gRPC-js), from the same options.
+  const connectionOptions = temporalConnectionOptions(config.temporal);
+  const failed = async (err: unknown) => {
+    throw await connectFailure(connectionOptions, err);
+  };
+  const workerConnection = await NativeConnection.connect(connectionOptions).catch(failed);
+  const clientConnection = await Connection.connect(connectionOptions).catch(failed);
   const client = new Client({ connection: clientConnection, namespace });
   const registered = await registerSearchAttributes(clientConnection, namespace);
   if (registered.length > 0) logger.info({ registered }, 'registered search attributes');
@@ -58,6 +64,9 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       fileTaskQueue: config.temporal.fileTaskQueue,
       namespace,
+      temporalAddress: config.temporal.address,
+      // Which of TLS, mutual TLS and an API key are on; never a key, a certificate or a path's contents.
+      temporalSecurity: describeTemporalSecurity(config.temporal),
       bucket: config.s3.bucket,
     },
     'stream-uploader started',

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Connection } from '@temporalio/client';
+import { Connection, type TLSConfig } from '@temporalio/client';
 import YAML from 'yaml';
 import { freePort, retryPortClash, supervise, toolPath, TOOLS_BIN, type Supervised } from '../../scripts/local-servers';
 
@@ -22,6 +22,25 @@ const CONFIG_ENV = 'development-postgres12';
 const INSTALL_HINT = 'run `npm run setup` (scripts/install-tools.sh) to install it';
 const DB_USER = 'temporal';
 
+/**
+ * TLS on the frontend (internode traffic stays plain, on loopback). The server's own system
+ * workers reach the frontend as any client does, so they get the client certificate and the CA.
+ */
+export interface FrontendTls {
+  /** The CA that signed the server's certificate and, for mutual TLS, the clients'. */
+  caFile: string;
+  /** The frontend's certificate and key (PEM). */
+  certFile: string;
+  keyFile: string;
+  /** The name the server's certificate carries. */
+  serverName: string;
+  /** A client certificate and key signed by `caFile`: the system workers' and this helper's. */
+  clientCertFile: string;
+  clientKeyFile: string;
+  /** Mutual TLS: the frontend refuses a client without a certificate signed by `caFile`. */
+  requireClientAuth: boolean;
+}
+
 /** A one-shot script's run: its exit status and what it printed (stdout and stderr interleaved). */
 export interface ScriptRun {
   status: number | null;
@@ -33,6 +52,13 @@ export interface ProductionTemporal {
   namespace: string;
   port: number;
   postgresPort: number;
+  /**
+   * TEMPORAL_ADDRESS and, with frontend TLS, the TEMPORAL_TLS_* variables (client certificate
+   * included) that the app, its CLI and the official `temporal` CLI all read.
+   */
+  clientEnv: Record<string, string>;
+  /** The options of `Connection.connect` that reach this server. */
+  connectionOptions: { address: string; tls?: TLSConfig };
   /** The server's log (stdout and stderr). */
   logFile: string;
   /** deploy/temporal/scripts/setup-postgres.sh, run twice before the server started. */
@@ -199,7 +225,11 @@ async function startPostgres(scratch: string): Promise<Postgres> {
 }
 
 /** The module's config template, every port moved to a free loopback one, PostgreSQL and the compose's dynamic config. */
-async function writeServerConfig(root: string, postgres: Postgres): Promise<{ port: number; configFile: string }> {
+async function writeServerConfig(
+  root: string,
+  postgres: Postgres,
+  tls: FrontendTls | undefined,
+): Promise<{ port: number; configFile: string }> {
   const template = path.join(SERVER_DIR, 'config', `${CONFIG_ENV}.yaml`);
   if (!fs.existsSync(template)) throw new Error(`${template} not found: ${INSTALL_HINT}`);
   const config = YAML.parse(fs.readFileSync(template, 'utf8')) as ServerConfig;
@@ -223,6 +253,22 @@ async function writeServerConfig(root: string, postgres: Postgres): Promise<{ po
   for (const cluster of Object.values(config.clusterMetadata.clusterInformation))
     cluster.rpcAddress = `127.0.0.1:${port}`;
   config.dynamicConfigClient.filepath = DYNAMIC_CONFIG;
+  if (tls) {
+    const client = { serverName: tls.serverName, rootCaFiles: [tls.caFile] };
+    config.global.tls = {
+      frontend: {
+        server: {
+          certFile: tls.certFile,
+          keyFile: tls.keyFile,
+          requireClientAuth: tls.requireClientAuth,
+          ...(tls.requireClientAuth && { clientCaFiles: [tls.caFile] }),
+        },
+        client,
+      },
+      // Set, it is what the worker service's clients of the frontend use (else frontend.client).
+      systemWorker: { certFile: tls.clientCertFile, keyFile: tls.clientKeyFile, client },
+    };
+  }
   const dir = path.join(root, 'config');
   fs.mkdirSync(dir);
   const configFile = path.join(dir, `${CONFIG_ENV}.yaml`);
@@ -236,6 +282,7 @@ interface ServerConfig {
     membership: { broadcastAddress: string };
     pprof?: { port: number };
     metrics?: { prometheus?: { listenAddress: string } };
+    tls?: unknown;
   };
   services: Record<
     string,
@@ -245,11 +292,34 @@ interface ServerConfig {
   dynamicConfigClient: { filepath: string };
 }
 
-export async function startProductionTemporal(opts: { namespace?: string } = {}): Promise<ProductionTemporal> {
-  return retryPortClash(() => startOnce(opts.namespace ?? 'default'));
+export async function startProductionTemporal(
+  opts: { namespace?: string; frontendTls?: FrontendTls } = {},
+): Promise<ProductionTemporal> {
+  return retryPortClash(() => startOnce(opts.namespace ?? 'default', opts.frontendTls));
 }
 
-async function startOnce(namespace: string): Promise<ProductionTemporal> {
+/** The variables of a secured Temporal, as the app, its CLI and the `temporal` CLI read them. */
+function tlsClientEnv(tls: FrontendTls | undefined): Record<string, string> {
+  if (!tls) return {};
+  return {
+    TEMPORAL_TLS: 'true',
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: tls.caFile,
+    TEMPORAL_TLS_SERVER_NAME: tls.serverName,
+    TEMPORAL_TLS_CLIENT_CERT_PATH: tls.clientCertFile,
+    TEMPORAL_TLS_CLIENT_KEY_PATH: tls.clientKeyFile,
+  };
+}
+
+function tlsConnectionOptions(tls: FrontendTls | undefined): TLSConfig | undefined {
+  if (!tls) return undefined;
+  return {
+    serverRootCACertificate: fs.readFileSync(tls.caFile),
+    serverNameOverride: tls.serverName,
+    clientCertPair: { crt: fs.readFileSync(tls.clientCertFile), key: fs.readFileSync(tls.clientKeyFile) },
+  };
+}
+
+async function startOnce(namespace: string, tls: FrontendTls | undefined): Promise<ProductionTemporal> {
   const serverBin = toolPath('temporal-server');
   toolPath('temporal-sql-tool');
   toolPath('temporal');
@@ -277,8 +347,10 @@ async function startOnce(namespace: string): Promise<ProductionTemporal> {
 
     const root = path.join(scratch, 'server');
     fs.mkdirSync(root);
-    const { port, configFile } = await writeServerConfig(root, postgres);
+    const { port, configFile } = await writeServerConfig(root, postgres, tls);
     const address = `127.0.0.1:${port}`;
+    const clientEnv = { TEMPORAL_ADDRESS: address, ...tlsClientEnv(tls) };
+    const connectionOptions = { address, ...(tls && { tls: tlsConnectionOptions(tls) }) };
     const logFile = path.join(scratch, 'temporal-server.log');
     // --config-file: 1.32 deprecates --root/--config/--env.
     const args = ['--config-file', configFile, '--allow-no-auth', 'start'];
@@ -294,7 +366,7 @@ async function startOnce(namespace: string): Promise<ProductionTemporal> {
         if (exitCode !== null || signalCode !== null)
           throw new Error(`temporal-server exited with ${exitCode ?? signalCode} (log ${logFile}):\n${tail(logFile)}`);
         const ready = await (async () => {
-          const connection = await Connection.connect({ address, connectTimeout: 1000 });
+          const connection = await Connection.connect({ ...connectionOptions, connectTimeout: 1000 });
           try {
             await connection.workflowService.getSystemInfo({});
             if (namespaceExists) await connection.workflowService.describeNamespace({ namespace });
@@ -315,7 +387,7 @@ async function startOnce(namespace: string): Promise<ProductionTemporal> {
     };
     server = await launch(false);
 
-    const namespaceEnv = { ...scriptEnv, TEMPORAL_ADDRESS: address, NAMESPACE: namespace };
+    const namespaceEnv = { ...scriptEnv, ...clientEnv, NAMESPACE: namespace };
     const namespaceRuns = [];
     for (let run = 0; run < 2; run++)
       namespaceRuns.push(await runScript(path.join(SCRIPTS, 'create-namespace.sh'), namespaceEnv));
@@ -326,6 +398,8 @@ async function startOnce(namespace: string): Promise<ProductionTemporal> {
       namespace,
       port,
       postgresPort: postgres.port,
+      clientEnv,
+      connectionOptions,
       logFile,
       setupRuns,
       namespaceRuns,

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import os from 'node:os';
-import { describe, test } from 'node:test';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { inspect } from 'node:util';
 import { ConfigError, loadConfig, parseBoolean, parseDuration, parseSize } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { makeTestCertificates, type TestCertificates } from '../support/tls-certs';
 
 const minimal = { S3_BUCKET: 'recordings' };
 
@@ -149,5 +155,158 @@ describe('config', () => {
     ]);
     assert.doesNotMatch(error.message, /hunter2|hunter3|wJalrXUtnFEMI|huge|later|loud/);
     assert.match(error.message, /COMPLETION_WEBHOOK_URL is not a URL/);
+  });
+
+  describe('a secured Temporal: TLS, mutual TLS, an API key', () => {
+    let certs: TestCertificates;
+    let dir: string;
+    const API_KEY = 'tcld-apikey-hunter42-0123456789abcdef';
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...minimal, ...env }, dir);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    before(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-tls-'));
+      certs = makeTestCertificates(path.join(dir, 'certs'));
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    test('reads the CA, the server name and the client certificate and key; any of them turns TLS on', () => {
+      const config = loadConfig(
+        {
+          ...minimal,
+          TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.ca,
+          TEMPORAL_TLS_SERVER_NAME: 'localhost',
+          // Relative paths are from the working directory.
+          TEMPORAL_TLS_CLIENT_CERT_PATH: path.relative(dir, certs.client.cert),
+          TEMPORAL_TLS_CLIENT_KEY_PATH: certs.client.key,
+        },
+        dir,
+      );
+      const tls = config.temporal.tls!;
+      assert.deepEqual(tls.serverRootCACertificate, fs.readFileSync(certs.ca));
+      assert.equal(tls.serverNameOverride, 'localhost');
+      assert.deepEqual(tls.clientCertPair!.crt, fs.readFileSync(certs.client.cert));
+      assert.deepEqual(tls.clientCertPair!.key.reveal(), fs.readFileSync(certs.client.key));
+      assert.equal(config.temporal.apiKey, undefined);
+      assert.deepEqual(loadConfig({ ...minimal, TEMPORAL_TLS: 'true' }).temporal.tls, {}, "TLS with the system's CAs");
+      assert.deepEqual(loadConfig({ ...minimal, TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' }).temporal.tls, {
+        serverNameOverride: 'temporal.internal',
+      });
+      assert.equal(loadConfig(minimal).temporal.tls, undefined, 'plain TCP by default');
+    });
+
+    test('a client certificate without its key, or a key without its certificate, is refused naming both', () => {
+      const both =
+        'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together: set both (mutual TLS) or neither';
+      assert.deepEqual(problems({ TEMPORAL_TLS_CLIENT_CERT_PATH: certs.client.cert }), [both]);
+      assert.deepEqual(problems({ TEMPORAL_TLS_CLIENT_KEY_PATH: certs.client.key }), [both]);
+      assert.deepEqual(
+        problems({ TEMPORAL_TLS_CLIENT_CERT_PATH: certs.client.cert, TEMPORAL_TLS_CLIENT_KEY_PATH: certs.server.key }),
+        ["TEMPORAL_TLS_CLIENT_KEY_PATH is not the private key of TEMPORAL_TLS_CLIENT_CERT_PATH's certificate"],
+      );
+    });
+
+    test('a missing, unreadable or non-PEM file is named with its variable and path, never its contents', () => {
+      const missing = path.join(dir, 'nowhere', 'ca.pem');
+      assert.deepEqual(problems({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: missing }), [
+        `TEMPORAL_TLS_SERVER_CA_CERT_PATH names ${missing}, which cannot be read (ENOENT)`,
+      ]);
+      assert.deepEqual(problems({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: dir }), [
+        `TEMPORAL_TLS_SERVER_CA_CERT_PATH names ${dir}, which cannot be read (EISDIR)`,
+      ]);
+      const notPem = path.join(dir, 'not-pem.txt');
+      fs.writeFileSync(notPem, 'sekrit-not-a-certificate\n');
+      // The key where the certificate belongs, and the other way round.
+      assert.deepEqual(
+        problems({
+          TEMPORAL_TLS_SERVER_CA_CERT_PATH: notPem,
+          TEMPORAL_TLS_CLIENT_CERT_PATH: certs.client.key,
+          TEMPORAL_TLS_CLIENT_KEY_PATH: certs.client.cert,
+        }),
+        [
+          `TEMPORAL_TLS_SERVER_CA_CERT_PATH names ${notPem}, which is not a PEM certificate`,
+          `TEMPORAL_TLS_CLIENT_CERT_PATH names ${certs.client.key}, which is not a PEM certificate`,
+          `TEMPORAL_TLS_CLIENT_KEY_PATH names ${certs.client.cert}, which is not a PEM private key (unencrypted)`,
+        ],
+      );
+      const all = problems({
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: notPem,
+        TEMPORAL_TLS_CLIENT_CERT_PATH: certs.client.key,
+        TEMPORAL_TLS_CLIENT_KEY_PATH: certs.client.cert,
+      }).join('\n');
+      assert.doesNotMatch(all, /sekrit|BEGIN|-----/);
+    });
+
+    test('TEMPORAL_TLS=false with TLS settings or an API key is a contradiction, not a silent downgrade', () => {
+      assert.deepEqual(
+        problems({ TEMPORAL_TLS: 'false', TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.ca, TEMPORAL_API_KEY: API_KEY }),
+        [
+          'TEMPORAL_TLS is false, but TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_API_KEY need TLS: unset them or TEMPORAL_TLS',
+        ],
+      );
+      assert.deepEqual(problems({ TEMPORAL_TLS: 'maybe' }), ['TEMPORAL_TLS is not a boolean (true or false)']);
+      assert.deepEqual(problems({ TEMPORAL_TLS_SERVER_NAME: 'not a host' }), [
+        'TEMPORAL_TLS_SERVER_NAME is not a host name or IP address',
+      ]);
+    });
+
+    test('the API key turns TLS on and never shows: not in errors, JSON, util.inspect, strings or the logs', async () => {
+      const config = loadConfig({ ...minimal, TEMPORAL_API_KEY: ` ${API_KEY}\n` });
+      assert.equal(config.temporal.apiKey!.reveal(), API_KEY, 'trimmed');
+      assert.deepEqual(config.temporal.tls, {}, 'an API key implies TLS');
+
+      const mtls = loadConfig({
+        ...minimal,
+        TEMPORAL_API_KEY: API_KEY,
+        TEMPORAL_TLS_CLIENT_CERT_PATH: certs.client.cert,
+        TEMPORAL_TLS_CLIENT_KEY_PATH: certs.client.key,
+      });
+      const keyBody = fs.readFileSync(certs.client.key, 'utf8').split('\n')[1];
+      const keyHex = fs.readFileSync(certs.client.key).subarray(0, 24).toString('hex').match(/../g)!.join(' ');
+      let logged = '';
+      const logger = createLogger(
+        'info',
+        new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            logged += chunk.toString();
+            callback();
+          },
+        }),
+      );
+      logger.info({ config: mtls }, 'the whole config');
+      logger.info({ temporal: mtls.temporal, apiKey: mtls.temporal.apiKey }, 'its Temporal part');
+      const shown = [
+        JSON.stringify(mtls),
+        inspect(mtls, { depth: null }),
+        `${mtls.temporal.apiKey}`,
+        String(mtls.temporal.tls!.clientCertPair!.key),
+        logged,
+      ];
+      assert.match(logged, /the whole config/);
+      assert.match(logged, /"apiKey":"\[redacted\]"/);
+      for (const text of shown) {
+        assert.ok(!text.includes(API_KEY), `the API key shows in ${text.slice(0, 200)}`);
+        assert.ok(!text.includes(keyBody), `the client key shows in ${text.slice(0, 200)}`);
+        assert.ok(!text.includes(keyHex), `the client key's bytes show in ${text.slice(0, 200)}`);
+      }
+
+      // A bad API key and other problems: the errors name the variable only.
+      const wrong = problems({
+        TEMPORAL_API_KEY: `${API_KEY} with spaces`,
+        TEMPORAL_TLS: 'false',
+        CHUNK_SIZE: API_KEY,
+      });
+      assert.deepEqual(wrong.sort(), [
+        'CHUNK_SIZE is not a size (examples: 10485760, 10MiB, 512KiB, 5MB)',
+        'TEMPORAL_API_KEY must be printable ASCII without spaces',
+        'TEMPORAL_TLS is false, but TEMPORAL_API_KEY need TLS: unset them or TEMPORAL_TLS',
+      ]);
+      assert.ok(!wrong.join('\n').includes('hunter42'));
+    });
   });
 });

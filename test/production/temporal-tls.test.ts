@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Connection } from '@temporalio/client';
+import { createBucket, freePort, s3ClientFor, startMinio, type S3Server } from '../../scripts/local-servers';
+import { loadConfig } from '../../src/config';
+import { streamRef } from '../../src/stream/identity';
+import type { ManifestWithChunks } from '../../src/stream/manifest';
+import { temporalConnectionOptions } from '../../src/temporal-connection';
+import { startApp, type AppProcess } from '../support/app-process';
+import { downloadStreamSha256, readManifestObject } from '../support/bucket';
+import { sha256File } from '../support/media';
+import { startProductionTemporal, type ProductionTemporal } from '../support/temporal-postgres';
+import { makeTestCertificates, type TestCertificates } from '../support/tls-certs';
+import { waitUntil } from '../support/wait';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CHUNK_SIZE = 64 * 1024;
+const BUCKET = 'recordings';
+const PREFIX = 'tls';
+/** The CLI's own connect timeout is 5 s: a refused or unverifiable TLS must end well within this. */
+const FAILURE_BOUND_MS = 20_000;
+
+/**
+ * The production Temporal server with TLS on its frontend and client certificates required
+ * (mutual TLS), certificates made by `openssl`: the CLI and the app reach it with the
+ * TEMPORAL_TLS_* variables, and are refused, with a clear error and in bounded time, without
+ * the client certificate or trusting another CA.
+ */
+describe('production Temporal server with mutual TLS', () => {
+  let certs: TestCertificates;
+  let temporal: ProductionTemporal;
+  let minio: S3Server;
+  let s3: S3Client;
+  let app: AppProcess | undefined;
+  let workDir: string;
+
+  before(async () => {
+    const root = path.resolve(__dirname, '..', '.tmp');
+    fs.mkdirSync(root, { recursive: true });
+    workDir = fs.mkdtempSync(path.join(root, 'tls-'));
+    certs = makeTestCertificates(path.join(workDir, 'certs'));
+    [temporal, minio] = await Promise.all([
+      startProductionTemporal({
+        frontendTls: {
+          caFile: certs.ca,
+          certFile: certs.server.cert,
+          keyFile: certs.server.key,
+          serverName: certs.serverName,
+          clientCertFile: certs.client.cert,
+          clientKeyFile: certs.client.key,
+          requireClientAuth: true,
+        },
+      }),
+      startMinio(),
+    ]);
+    await createBucket(minio, BUCKET);
+    s3 = s3ClientFor(minio);
+  });
+  after(async () => {
+    // Throwaway keys, but keys: they do not outlive the run (the logs do, for a look after a failure).
+    if (certs) fs.rmSync(path.dirname(certs.ca), { recursive: true, force: true });
+    await app?.stop('SIGKILL');
+    s3?.destroy();
+    await Promise.all([temporal?.stop(), minio?.stop()]);
+  });
+
+  /** The project's CLI (`npm run cli`'s command), with only the given environment; exit code, output and time taken. */
+  async function cli(args: string[], env: Record<string, string>) {
+    const started = Date.now();
+    try {
+      const { stdout, stderr } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'src', 'cli.ts'), ...args],
+        { cwd: workDir, env: { PATH: process.env.PATH, ...env }, timeout: 60_000 },
+      );
+      return { code: 0, out: stdout + stderr, ms: Date.now() - started };
+    } catch (err) {
+      const failed = err as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, out: failed.stdout + failed.stderr, ms: Date.now() - started };
+    }
+  }
+
+  const clientEnv = (): Record<string, string> => ({ ...temporal.clientEnv, TEMPORAL_NAMESPACE: temporal.namespace });
+  const withoutClientCert = () => {
+    const env = clientEnv();
+    delete env.TEMPORAL_TLS_CLIENT_CERT_PATH;
+    delete env.TEMPORAL_TLS_CLIENT_KEY_PATH;
+    return env;
+  };
+
+  test('the CLI, the connection module and the `temporal` CLI connect with the CA, the server name and the client certificate', async () => {
+    // create-namespace.sh ran the official `temporal` CLI with the same TEMPORAL_TLS_* variables.
+    temporal.namespaceRuns.forEach((run, i) =>
+      assert.equal(run.status, 0, `create-namespace.sh, run ${i + 1}, over mutual TLS:\n${run.output}`),
+    );
+    const env = clientEnv();
+    const config = loadConfig(env, workDir, { needsBucket: false });
+    assert.ok(config.temporal.tls?.clientCertPair, 'the client certificate and key were read');
+    const connection = await Connection.connect({
+      ...temporalConnectionOptions(config.temporal),
+      connectTimeout: 5000,
+    });
+    try {
+      const { namespaceInfo } = await connection.workflowService.describeNamespace({ namespace: temporal.namespace });
+      assert.equal(namespaceInfo?.name, temporal.namespace);
+      // A namespace just created is unknown to a SQL-backed frontend's registry for a few seconds.
+      await waitUntil(
+        () =>
+          connection.workflowService.countWorkflowExecutions({ namespace: temporal.namespace }).then(
+            () => true,
+            () => false,
+          ),
+        30_000,
+      );
+    } finally {
+      await connection.close();
+    }
+    const listed = await cli(['list', '--all'], env);
+    assert.equal(listed.code, 0, listed.out);
+    assert.match(listed.out, /WORKFLOW ID\s+STATUS\s+UPLOADED\s+PATH/);
+  });
+
+  test('refused, with a clear error and in bounded time: no client certificate, another CA, another server name, no TLS', async () => {
+    const env = clientEnv();
+    // Each with what the error must say.
+    const cases: Array<[string, Record<string, string>, RegExp]> = [
+      [
+        'no client certificate',
+        withoutClientCert(),
+        /TLS failed: the server requires a client certificate .*: set TEMPORAL_TLS_CLIENT_CERT_PATH/,
+      ],
+      [
+        'another CA',
+        { ...env, TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.otherCa },
+        /TLS failed: the server's certificate is not signed by a CA this client trusts .*TEMPORAL_TLS_SERVER_CA_CERT_PATH/,
+      ],
+      [
+        'another server name',
+        { ...env, TEMPORAL_TLS_SERVER_NAME: 'not-the-server.example' },
+        /TLS failed: .*not-the-server\.example.*: check TEMPORAL_TLS_SERVER_NAME/,
+      ],
+      [
+        'no TLS',
+        { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: temporal.namespace },
+        /the server speaks TLS: set TEMPORAL_TLS=true/,
+      ],
+    ];
+    const runs = await Promise.all(
+      cases.map(async ([name, caseEnv, says]) => ({ name, says, ...(await cli(['list'], caseEnv)) })),
+    );
+    for (const run of runs) {
+      assert.equal(run.code, 2, `${run.name}: exit 2\n${run.out}`);
+      assert.match(run.out, run.says, run.name);
+      assert.match(
+        run.out,
+        new RegExp(`^cannot reach Temporal at ${temporal.address.replace(/\./g, '\\.')}: `, 'm'),
+        `${run.name}: ${run.out}`,
+      );
+      assert.ok(run.ms < FAILURE_BOUND_MS, `${run.name}: failed after ${run.ms} ms`);
+      assert.doesNotMatch(run.out, /BEGIN|PRIVATE KEY/, `${run.name}: no key or certificate in the error`);
+    }
+    console.log('tls failures', JSON.stringify(runs.map(({ name, ms, out }) => ({ name, ms, out: out.trim() }))));
+    const refusedLog = path.join(workDir, 'refused-app.log');
+
+    // The app (the worker's connection is Rust core's, not the CLI's) stops too, and says why.
+    const refused = startApp(
+      {
+        ...withoutClientCert(),
+        S3_BUCKET: BUCKET,
+        WATCH_DIR: workDir,
+        METRICS_PORT: String(await freePort()),
+        TEMPORAL_METRICS_PORT: String(await freePort()),
+      },
+      refusedLog,
+    );
+    const started = Date.now();
+    const code = await Promise.race([
+      new Promise<number | null>((resolve) => refused.child.once('exit', resolve)),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), FAILURE_BOUND_MS)),
+    ]);
+    if (code === 'still running') await refused.stop('SIGKILL');
+    console.log('app refused', JSON.stringify({ ms: Date.now() - started, code }));
+    const said = fs.readFileSync(refusedLog, 'utf8');
+    assert.equal(code, 1, `the app without its client certificate exits 1 (${Date.now() - started} ms): ${said}`);
+    assert.match(said, /cannot reach Temporal at .*requires a client certificate.*set TEMPORAL_TLS_CLIENT_CERT_PATH/);
+  });
+
+  test('the app uploads a file end to end over mutual TLS, byte for byte', async () => {
+    const watchDir = path.join(workDir, 'watch');
+    fs.mkdirSync(watchDir);
+    const logFile = path.join(workDir, 'app.log');
+    app = startApp(
+      {
+        ...temporal.clientEnv,
+        S3_ENDPOINT: minio.endpoint,
+        S3_REGION: minio.region,
+        S3_BUCKET: BUCKET,
+        S3_FORCE_PATH_STYLE: 'true',
+        S3_PREFIX: PREFIX,
+        AWS_ACCESS_KEY_ID: minio.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+        TEMPORAL_NAMESPACE: temporal.namespace,
+        TEMPORAL_TASK_QUEUE: `tls-${process.pid}`,
+        WATCH_DIR: watchDir,
+        CHUNK_SIZE: String(CHUNK_SIZE),
+        STREAM_IDLE_TIMEOUT: '1s',
+        WATCH_COALESCE_INTERVAL: '100ms',
+        METRICS_PORT: String(await freePort()),
+        TEMPORAL_METRICS_PORT: String(await freePort()),
+        SHUTDOWN_GRACE_TIME: '5s',
+        LOG_LEVEL: 'debug',
+      },
+      logFile,
+    );
+    const appLog = () => `app log ${logFile}; server log ${temporal.logFile}`;
+    const startedLine = await app.waitForLog((line) => line.msg === 'stream-uploader started', 60_000);
+    assert.deepEqual(startedLine.temporalSecurity, { tls: 'mutual', apiKey: false });
+    await app.waitForLog((line) => line.msg === 'watching for recordings', 30_000);
+
+    const relPath = 'over-tls.mp4';
+    const file = path.join(watchDir, relPath);
+    fs.writeFileSync(file, randomBytes(3 * CHUNK_SIZE + 12_345));
+    const stats = fs.statSync(file);
+    const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, PREFIX);
+    let manifest: ManifestWithChunks | undefined;
+    await waitUntil(
+      async () => {
+        try {
+          manifest = await readManifestObject(s3, BUCKET, `${stream.prefix}/metadata.json`);
+        } catch (err) {
+          if ((err as { name?: string }).name !== 'NoSuchKey') throw err;
+        }
+        return manifest?.status === 'complete';
+      },
+      30_000,
+      appLog,
+    );
+    assert.equal(manifest!.totalSize, stats.size);
+    assert.equal(manifest!.chunks.length, 4);
+    assert.equal(
+      await downloadStreamSha256(s3, BUCKET, manifest!),
+      await sha256File(file),
+      'the chunks, concatenated as metadata.json lists them, equal the file byte for byte',
+    );
+    assert.deepEqual(app.strayLines, [], 'stdout is JSON lines only');
+    assert.equal(await app.stop('SIGTERM'), 0, 'graceful shutdown exits 0');
+    app = undefined;
+    const keyBody = fs.readFileSync(certs.client.key, 'utf8').split('\n')[1];
+    assert.ok(
+      !fs.readFileSync(logFile, 'utf8').includes(keyBody),
+      "the client key's contents are not in the app's log",
+    );
+  });
+});
