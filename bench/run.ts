@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../src/config';
+import { APP_NODE_FLAGS } from '../src/node-flags';
 import { startStack } from '../test/support/stack';
 import { runBacklog } from './backlog';
 import { SECTIONS, type BenchContext, type BenchPlan, type Section } from './context';
@@ -157,10 +158,10 @@ function git(appDir: string, args: string[]): string | null {
  */
 function appCommand(appDir: string, built: boolean, log: (message: string) => void): string[] {
   if (!fs.existsSync(path.join(appDir, 'src', 'main.ts'))) throw new Error(`--app-dir ${appDir} has no src/main.ts`);
-  if (!built) return ['--import', 'tsx', path.join('src', 'main.ts')];
+  if (!built) return [...APP_NODE_FLAGS, '--import', 'tsx', path.join('src', 'main.ts')];
   log(`building ${appDir} (npm run build, as npm start does)`);
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: appDir, stdio: ['ignore', 'ignore', 'inherit'] });
-  return [path.join('dist', 'main.js')];
+  return [...APP_NODE_FLAGS, path.join('dist', 'main.js')];
 }
 
 async function main(): Promise<void> {

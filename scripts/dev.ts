@@ -5,6 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { createBucket, startMinio, startTemporal } from './local-servers';
 import { readableLogLine } from './readable-log';
+import { APP_NODE_FLAGS } from '../src/node-flags';
 
 /**
  * Local mode without Docker: the Temporal dev server (Web UI, state in a SQLite file), MinIO with
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   const metricsPort = env.METRICS_PORT ?? '9464';
   // Readable lines on a terminal; JSON lines (as the app writes them) into a pipe or a file.
   const readable = process.stdout.isTTY;
-  const app = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'main.ts')], {
+  const app = spawn(process.execPath, [...APP_NODE_FLAGS, '--import', 'tsx', path.join(root, 'src', 'main.ts')], {
     cwd: root,
     stdio: ['ignore', readable ? 'pipe' : 'inherit', 'inherit'],
     env: {

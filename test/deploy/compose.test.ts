@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import YAML from 'yaml';
 import { requireCommand } from '../../scripts/local-servers';
 import { ENV_VARS, usesDevelopmentCredentials } from '../../src/config';
+import { APP_NODE_FLAGS } from '../../src/node-flags';
 
 /**
  * Static checks of docker-compose.yml, example.env and the Dockerfile. No Docker engine needed:
@@ -241,4 +242,15 @@ test('scripts/validate-deploy.sh passes (compose config, hadolint, monitoring co
   assert.ok(fs.existsSync(hadolint), `${hadolint} is missing: run \`npm run setup\``);
   const run = spawnSync('bash', ['scripts/validate-deploy.sh'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(run.status, 0, `scripts/validate-deploy.sh failed:\n${run.stdout}\n${run.stderr}`);
+});
+
+test("the Dockerfile's CMD and `npm start` run node with the app's flags (src/node-flags.ts)", () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
+  assert.ok(cmd, 'the Dockerfile has an exec-form CMD');
+  assert.deepEqual(JSON.parse(cmd[1]), ['node', ...APP_NODE_FLAGS, 'dist/main.js']);
+  const scripts = (
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
+  assert.ok(scripts.start.endsWith(`node ${APP_NODE_FLAGS.join(' ')} dist/main.js`), scripts.start);
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { APP_NODE_FLAGS } from '../../src/node-flags';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
 
@@ -33,7 +34,7 @@ export interface AppOptions {
 /** `logFile` keeps the app's stdout and stderr for a look after a failure. */
 export function startApp(env: Record<string, string>, logFile?: string, opts: AppOptions = {}): AppProcess {
   const dropRoot = opts.unprivileged && process.getuid?.() === 0;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, [...APP_NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'src', 'main.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: dropRoot ? os.tmpdir() : process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
