@@ -110,10 +110,11 @@ describe('for downstream consumers', () => {
   });
 
   test('ASSEMBLE composes the recording server-side from chunks of 5 MiB or more', async () => {
-    const { file, summary } = await upload('assembled-big.mp4', Buffer.from(bytes(12 * 2 ** 20 + 333)), {
+    const { file, stream, summary } = await upload('assembled-big.mp4', Buffer.from(bytes(12 * 2 ** 20 + 333)), {
       chunkSize: 5 * 2 ** 20,
       assemble: true,
     });
+    recordHistory(stack.client.workflow.getHandle(stream.workflowId), stack.temporal.address, 'assembled');
     assert.equal(summary.assembled?.copiedParts, 3);
     assert.equal(summary.assembled?.uploadedParts, 0);
     const whole = await getObject(stack.s3, stack.bucket, summary.assembled!.key);
