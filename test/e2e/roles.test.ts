@@ -5,10 +5,9 @@ import { after, before, test } from 'node:test';
 import { freePort } from '../../scripts/local-servers';
 import { streamRef } from '../../src/stream/identity';
 import { startApp, type AppProcess } from '../support/app-process';
-import { downloadStreamSha256, readManifestObject } from '../support/bucket';
+import { downloadStreamSha256, waitForCompleteManifest } from '../support/bucket';
 import { makeMp4, sha256File } from '../support/media';
 import { startStack, tempDir, type TestStack } from '../support/stack';
-import { waitUntil } from '../support/wait';
 
 /**
  * The layout of many camera hosts: an edge process beside each host's files (the watcher and
@@ -60,12 +59,8 @@ test('two edge processes and one workflow process upload each host its own files
     const file = path.join(watchDir, `${host}.mp4`);
     const stats = fs.statSync(file);
     const ref = streamRef(`${host}.mp4`, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, 'roles');
-    let manifest: Awaited<ReturnType<typeof readManifestObject>> | undefined;
-    await waitUntil(async () => {
-      manifest = await readManifestObject(stack.s3, stack.bucket, `${ref.prefix}/metadata.json`).catch(() => undefined);
-      return manifest?.status === 'complete';
-    }, 60_000);
-    assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest!), await sha256File(file));
+    const manifest = await waitForCompleteManifest(stack.s3, stack.bucket, ref.prefix, 60_000);
+    assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file));
     const uploaded = app.logs.filter(
       (line) => line.msg === 'chunk uploaded' && String(line.streamId).startsWith(`${host}.mp4@`),
     );

@@ -6,10 +6,9 @@ import { Client, Connection } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createBucket, freePort, s3ClientFor, startMinio, type S3Server } from '../../scripts/local-servers';
 import { streamRef } from '../../src/stream/identity';
-import type { ManifestWithChunks } from '../../src/stream/manifest';
 import { STREAM_SEARCH_ATTRIBUTES } from '../../src/stream/search-attributes';
 import { startApp, type AppProcess } from '../support/app-process';
-import { downloadStreamSha256, readManifestObject } from '../support/bucket';
+import { downloadStreamSha256, s3Env, waitForCompleteManifest } from '../support/bucket';
 import { recordLive, sha256File } from '../support/media';
 import { startProductionTemporal, type ProductionTemporal, type ScriptRun } from '../support/temporal-postgres';
 import { waitUntil } from '../support/wait';
@@ -71,13 +70,8 @@ describe('production Temporal server on PostgreSQL', () => {
     const logFile = path.join(workDir, 'app.log');
     app = startApp(
       {
-        S3_ENDPOINT: minio.endpoint,
-        S3_REGION: minio.region,
-        S3_BUCKET: BUCKET,
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3Env(minio, BUCKET),
         S3_PREFIX: PREFIX,
-        AWS_ACCESS_KEY_ID: minio.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
         TEMPORAL_ADDRESS: temporal.address,
         TEMPORAL_NAMESPACE: temporal.namespace,
         TEMPORAL_TASK_QUEUE: `production-${process.pid}`,
@@ -134,32 +128,20 @@ describe('production Temporal server on PostgreSQL', () => {
 
     const stats = fs.statSync(file);
     const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, PREFIX);
-    let manifest: ManifestWithChunks | undefined;
-    await waitUntil(
-      async () => {
-        try {
-          manifest = await readManifestObject(s3, BUCKET, `${stream.prefix}/metadata.json`);
-        } catch (err) {
-          if ((err as { name?: string }).name !== 'NoSuchKey') throw err;
-        }
-        return manifest?.status === 'complete';
-      },
-      90_000,
-      appLog,
-    );
-    assert.equal(manifest!.totalSize, fs.statSync(file).size);
+    const manifest = await waitForCompleteManifest(s3, BUCKET, stream.prefix, 90_000, appLog);
+    assert.equal(manifest.totalSize, fs.statSync(file).size);
     assert.equal(
-      await downloadStreamSha256(s3, BUCKET, manifest!),
+      await downloadStreamSha256(s3, BUCKET, manifest),
       await sha256File(file),
       'the chunks, concatenated as metadata.json lists them, equal the file byte for byte',
     );
     assert.ok(
-      manifest!.chunks.some((chunk) => Date.parse(chunk.uploadedAt) < stats.mtimeMs),
+      manifest.chunks.some((chunk) => Date.parse(chunk.uploadedAt) < stats.mtimeMs),
       'chunks went up while it was being recorded',
     );
 
     // SQL visibility serves the app's search attributes (eventually consistent: polled).
-    const query = `WorkflowId = '${stream.workflowId}' AND StreamStatus = 'complete' AND StreamBytesUploaded = ${manifest!.totalSize}`;
+    const query = `WorkflowId = '${stream.workflowId}' AND StreamStatus = 'complete' AND StreamBytesUploaded = ${manifest.totalSize}`;
     let found = 0;
     await waitUntil(
       async () => {

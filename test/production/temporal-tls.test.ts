@@ -10,10 +10,9 @@ import { Connection } from '@temporalio/client';
 import { createBucket, freePort, s3ClientFor, startMinio, type S3Server } from '../../scripts/local-servers';
 import { loadConfig } from '../../src/config';
 import { streamRef } from '../../src/stream/identity';
-import type { ManifestWithChunks } from '../../src/stream/manifest';
 import { temporalConnectionOptions } from '../../src/temporal-connection';
 import { startApp, type AppProcess } from '../support/app-process';
-import { downloadStreamSha256, readManifestObject } from '../support/bucket';
+import { downloadStreamSha256, s3Env, waitForCompleteManifest } from '../support/bucket';
 import { sha256File } from '../support/media';
 import { startProductionTemporal, type ProductionTemporal } from '../support/temporal-postgres';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs';
@@ -198,13 +197,8 @@ describe('production Temporal server with mutual TLS', () => {
     app = startApp(
       {
         ...temporal.clientEnv,
-        S3_ENDPOINT: minio.endpoint,
-        S3_REGION: minio.region,
-        S3_BUCKET: BUCKET,
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3Env(minio, BUCKET),
         S3_PREFIX: PREFIX,
-        AWS_ACCESS_KEY_ID: minio.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
         TEMPORAL_NAMESPACE: temporal.namespace,
         TEMPORAL_TASK_QUEUE: `tls-${process.pid}`,
         WATCH_DIR: watchDir,
@@ -228,23 +222,11 @@ describe('production Temporal server with mutual TLS', () => {
     fs.writeFileSync(file, randomBytes(3 * CHUNK_SIZE + 12_345));
     const stats = fs.statSync(file);
     const stream = streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, PREFIX);
-    let manifest: ManifestWithChunks | undefined;
-    await waitUntil(
-      async () => {
-        try {
-          manifest = await readManifestObject(s3, BUCKET, `${stream.prefix}/metadata.json`);
-        } catch (err) {
-          if ((err as { name?: string }).name !== 'NoSuchKey') throw err;
-        }
-        return manifest?.status === 'complete';
-      },
-      30_000,
-      appLog,
-    );
-    assert.equal(manifest!.totalSize, stats.size);
-    assert.equal(manifest!.chunks.length, 4);
+    const manifest = await waitForCompleteManifest(s3, BUCKET, stream.prefix, 30_000, appLog);
+    assert.equal(manifest.totalSize, stats.size);
+    assert.equal(manifest.chunks.length, 4);
     assert.equal(
-      await downloadStreamSha256(s3, BUCKET, manifest!),
+      await downloadStreamSha256(s3, BUCKET, manifest),
       await sha256File(file),
       'the chunks, concatenated as metadata.json lists them, equal the file byte for byte',
     );

@@ -4,11 +4,25 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import schema from '../../schema/metadata.schema.json';
 import type { ChunkRecordPage, Manifest, ManifestWithChunks } from '../../src/stream/manifest';
+import type { S3Server } from '../../scripts/local-servers';
+import { waitUntil } from './wait';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 addFormats(ajv);
 const validate = ajv.compile(schema);
 const validatePage = ajv.getSchema(`${schema.$id}#/$defs/chunkRecordPage`)!;
+
+/** The app's variables for `bucket` on `minio`. */
+export function s3Env(minio: S3Server, bucket: string): Record<string, string> {
+  return {
+    S3_ENDPOINT: minio.endpoint,
+    S3_REGION: minio.region,
+    S3_BUCKET: bucket,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: minio.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+  };
+}
 
 /** Throws with every schema violation listed. */
 export function assertValidManifest(manifest: unknown): asserts manifest is Manifest {
@@ -40,6 +54,33 @@ export async function readManifestObject(s3: S3Client, bucket: string, key: stri
   if (chunks.length !== manifest.chunkCount)
     throw new Error(`${key} counts ${manifest.chunkCount} chunks; its pages hold ${chunks.length}`);
   return { ...manifest, chunks };
+}
+
+/**
+ * Waits until the stream's metadata.json says `complete`; returns it with every chunk record.
+ * `context` is added to the error on timeout (e.g. where the logs are).
+ */
+export async function waitForCompleteManifest(
+  s3: S3Client,
+  bucket: string,
+  streamPrefix: string,
+  timeoutMs: number,
+  context?: () => string,
+): Promise<ManifestWithChunks> {
+  let manifest: ManifestWithChunks | undefined;
+  await waitUntil(
+    async () => {
+      try {
+        manifest = await readManifestObject(s3, bucket, `${streamPrefix}/metadata.json`);
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'NoSuchKey') throw err;
+      }
+      return manifest?.status === 'complete';
+    },
+    timeoutMs,
+    context,
+  );
+  return manifest!;
 }
 
 /** metadata.json alone, as stored. */

@@ -21,6 +21,7 @@ import { createMetrics, type StreamMetrics } from '../../src/metrics';
 import { createS3Client } from '../../src/s3';
 import { registerSearchAttributes } from '../../src/temporal-setup';
 import { streamRef } from '../../src/stream/identity';
+import { s3Env } from './bucket';
 import type { StreamRef, StreamUploadInput } from '../../src/stream/types';
 import { streamOptionsFrom } from '../../src/watcher/stream-signaler';
 import { STREAM_UPLOAD_WORKFLOW } from '../../src/workflows/definitions';
@@ -58,12 +59,7 @@ export async function startStack(opts: { temporalDbFile?: string } = {}): Promis
     s3,
     client,
     env: (overrides = {}) => ({
-      S3_ENDPOINT: minio.endpoint,
-      S3_REGION: minio.region,
-      S3_BUCKET: bucket,
-      S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: minio.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
+      ...s3Env(minio, bucket),
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: temporal.namespace,
       ...overrides,
