@@ -237,21 +237,32 @@ describe('concurrent chunk uploads under failure', () => {
     return statuses;
   }
 
-  test('a chunk reset mid-batch while later ones are stored: manifests list stored prefixes only, and the stream completes byte for byte', async () => {
-    const file = writeRecording('reset.mp4');
-    tap.delayChunkPutsMs = 100;
+  /**
+   * Starts a stream of `relPath` whose chunk FAILING_CHUNK hangs on the link, and returns once the
+   * later chunks of its batch (18 and 19) are stored while it hangs.
+   */
+  async function holdFailingChunkWhileLaterOnesStore(
+    relPath: string,
+    { delayChunkPutsMs, idleTimeoutMs }: { delayChunkPutsMs: number; idleTimeoutMs: number },
+  ) {
+    tap.delayChunkPutsMs = delayChunkPutsMs;
     tap.holdOnce = ({ method, path: key }) =>
-      method === 'PUT' && key.includes('/reset.mp4/') && key.endsWith(chunkName(FAILING_CHUNK));
-    const { handle, stream } = await startStream(stack, worker, 'reset.mp4', {
-      idleTimeoutMs: 2000,
-      manifestIntervalMs: 0,
-    });
+      method === 'PUT' && key.includes(`/${relPath}/`) && key.endsWith(chunkName(FAILING_CHUNK));
+    const started = await startStream(stack, worker, relPath, { idleTimeoutMs, manifestIntervalMs: 0 });
     await waitUntil(() => tap.holding, 30_000);
-    // The later chunks of the batch go up while the earlier one hangs.
     await waitUntil(
-      () => [18, 19].every((index) => tap.answeredOk('PUT', `${stream.prefix}${chunkName(index)}`)),
+      () => [18, 19].every((index) => tap.answeredOk('PUT', `${started.stream.prefix}${chunkName(index)}`)),
       30_000,
     );
+    return started;
+  }
+
+  test('a chunk reset mid-batch while later ones are stored: manifests list stored prefixes only, and the stream completes byte for byte', async () => {
+    const file = writeRecording('reset.mp4');
+    const { handle, stream } = await holdFailingChunkWhileLaterOnesStore('reset.mp4', {
+      delayChunkPutsMs: 100,
+      idleTimeoutMs: 2000,
+    });
     const storedMeanwhile = await listKeys(stack.s3, stack.bucket, `${stream.prefix}/chunks/`);
     assert.ok(!storedMeanwhile.some((key) => key.endsWith(chunkName(FAILING_CHUNK))), 'the held chunk is not stored');
     tap.resetHeld();
@@ -273,18 +284,10 @@ describe('concurrent chunk uploads under failure', () => {
 
   test('cancelled while a chunk mid-batch hangs and later ones are stored: the cancelled manifest lists the stored prefix, and the bucket only it', async () => {
     writeRecording('cancel.mp4');
-    tap.delayChunkPutsMs = 0;
-    tap.holdOnce = ({ method, path: key }) =>
-      method === 'PUT' && key.includes('/cancel.mp4/') && key.endsWith(chunkName(FAILING_CHUNK));
-    const { handle, stream } = await startStream(stack, worker, 'cancel.mp4', {
+    const { handle, stream } = await holdFailingChunkWhileLaterOnesStore('cancel.mp4', {
+      delayChunkPutsMs: 0,
       idleTimeoutMs: 60_000,
-      manifestIntervalMs: 0,
     });
-    await waitUntil(() => tap.holding, 30_000);
-    await waitUntil(
-      () => [18, 19].every((index) => tap.answeredOk('PUT', `${stream.prefix}${chunkName(index)}`)),
-      30_000,
-    );
     await handle.cancel();
     await assert.rejects(handle.result(), WorkflowFailedError);
     tap.resetHeld();
