@@ -125,22 +125,16 @@ export async function closedWithManifest(
   target: StreamTarget,
   abort: Promise<never>,
 ): Promise<CompleteManifest> {
-  let aborted = false;
-  abort.catch(() => (aborted = true));
-  const closed = async (): Promise<void> => {
-    // The watcher starts the workflow when it sees the file: until then there is nothing to wait on.
-    while (!aborted) {
-      try {
-        await client.workflow.getHandle(target.workflowId).result();
-        return;
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+  // The watcher starts the workflow when it sees the file: until then there is nothing to wait on.
+  const seenAt = await poll({ intervalMs: 100, abort }, async () => {
+    try {
+      await client.workflow.getHandle(target.workflowId).result();
+      return Date.now();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
     }
-  };
-  await Promise.race([closed(), abort]);
-  const seenAt = Date.now();
+  });
   const key = manifestKey(target.prefix);
   const manifest = await readManifestView(s3, bucket, key);
   if (!isComplete(manifest, target))
