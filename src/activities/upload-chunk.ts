@@ -14,6 +14,7 @@ import { settledMtime } from '../stream/settled-chunks';
 import type { ChunkRange, ChunkRecord, StreamRef, UploadChunksInput } from '../stream/types';
 import { failure } from './failures';
 import type { ChunkBuffers } from './chunk-buffers';
+import { resetOnAbort } from './reset-on-abort';
 import { hashRange, openStreamFile, readExactly, resolveInWatchDir } from './stream-file';
 import type { UploadSlots } from './upload-slots';
 
@@ -171,7 +172,7 @@ async function storeChunk(
     },
     { step: 'build', name: 'unsignedChunkPayload' },
   );
-  const { ETag } = await deps.s3.send(put, { abortSignal: signal });
+  const { ETag } = await resetOnAbort(signal, () => deps.s3.send(put, { abortSignal: signal }));
   return { record: { ...chunk, etag: ETag ?? '' }, sent: true };
 }
 
