@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../stream/failures';
 import { nextFollowStep, type FollowEnd, type FollowLimits } from '../stream/follow-plan';
 import type { ManifestSummary } from '../stream/manifest';
-import type { ChunkRange, ChunkRecord, ChunksChecked, FileObservation } from '../stream/types';
+import type { ChunkRange, ChunkRecord, ChunksChecked, FileObservation, FollowProgress } from '../stream/types';
 
 export interface FollowFileResult {
   /** The chunks uploaded, in order from the follow's first index; all are in metadata.json. */
@@ -48,12 +48,6 @@ export interface FollowIo {
   ): Promise<ManifestSummary | null>;
 }
 
-/** What a follow has uploaded so far: new chunks from its first index, and rewritten ones again. */
-export interface FollowProgress {
-  records: ChunkRecord[];
-  rewritten: ChunkRecord[];
-}
-
 export interface FollowCheck {
   rewritten: ChunkRecord[];
   /** The file's mtime when the check began. */
@@ -67,7 +61,7 @@ export interface FollowOptions extends FollowLimits {
   /** What the stream's last check settled. */
   checked?: ChunksChecked;
   manifestIntervalMs: number;
-  /** Aborted on cancellation: the follow throws. */
+  /** Aborted on cancellation: the follow throws a `CancelledFailure` whose details are its `FollowProgress`. */
   signal: AbortSignal;
   /** Aborted when the process shuts down: the follow ends with what it has. */
   stopSignal: AbortSignal;
@@ -110,42 +104,51 @@ export async function runFollow(
     if (unwritten()) await flushManifest();
     return { records, rewritten, checked, observation, end: reason };
   };
-  for (;;) {
-    options.signal.throwIfAborted();
-    if (options.stopSignal.aborted) return end('stopping');
-    const nextIndex = options.firstIndex + records.length;
-    const now = Date.now();
-    const step = nextFollowStep(
-      { observation, nextIndex, uploaded: records.length, elapsedMs: now - started, nowMs: now, checkedMtimeMs },
-      options,
-    );
-    if (step.kind === 'end' && step.end === 'quiet') {
-      const completed = await unlessTruncated(() => io.complete({ records, rewritten }, observation, checked));
-      if (completed) return { records, rewritten, checked, observation, end: 'quiet', completed };
-    }
-    if (step.kind === 'end') return end(step.end);
-    if (step.kind === 'check') {
-      checkedMtimeMs = observation.status === 'present' ? observation.mtimeMs : undefined;
-      await unlessTruncated(async () => {
-        const found = await io.check({ records, rewritten }, checked);
-        rewritten.push(...found.rewritten);
-        checked = found.checked ?? checked;
-        checkedMtimeMs = found.mtimeMs;
-      });
-      if (unwritten()) await flushManifest();
-    } else if (step.kind === 'upload') {
-      await unlessTruncated(async () => {
-        records.push(...(await io.upload(step.ranges, observation.status === 'present' ? observation.mtimeMs : now)));
-      });
-      onProgress(options.firstIndex + records.length);
-      await flushManifestIfDue();
-    } else {
-      await flushManifestIfDue();
-      await sleep(step.ms, undefined, { signal: AbortSignal.any([options.signal, options.stopSignal]) }).catch(
-        () => undefined,
+  try {
+    for (;;) {
+      options.signal.throwIfAborted();
+      if (options.stopSignal.aborted) return end('stopping');
+      const nextIndex = options.firstIndex + records.length;
+      const now = Date.now();
+      const step = nextFollowStep(
+        { observation, nextIndex, uploaded: records.length, elapsedMs: now - started, nowMs: now, checkedMtimeMs },
+        options,
       );
+      if (step.kind === 'end' && step.end === 'quiet') {
+        const completed = await unlessTruncated(() => io.complete({ records, rewritten }, observation, checked));
+        if (completed) return { records, rewritten, checked, observation, end: 'quiet', completed };
+      }
+      if (step.kind === 'end') return end(step.end);
+      if (step.kind === 'check') {
+        checkedMtimeMs = observation.status === 'present' ? observation.mtimeMs : undefined;
+        await unlessTruncated(async () => {
+          const found = await io.check({ records, rewritten }, checked);
+          rewritten.push(...found.rewritten);
+          checked = found.checked ?? checked;
+          checkedMtimeMs = found.mtimeMs;
+        });
+        if (unwritten()) await flushManifest();
+      } else if (step.kind === 'upload') {
+        await unlessTruncated(async () => {
+          records.push(...(await io.upload(step.ranges, observation.status === 'present' ? observation.mtimeMs : now)));
+        });
+        onProgress(options.firstIndex + records.length);
+        await flushManifestIfDue();
+      } else {
+        await flushManifestIfDue();
+        await sleep(step.ms, undefined, { signal: AbortSignal.any([options.signal, options.stopSignal]) }).catch(
+          () => undefined,
+        );
+      }
+      observation = await io.observe();
     }
-    observation = await io.observe();
+  } catch (err) {
+    if (!options.signal.aborted) throw err;
+    // The workflow keeps what went up before the cancel: a cancelled stream's manifest then lists
+    // (and its bucket keeps) every chunk a live manifest of this follow already listed.
+    throw new CancelledFailure(`follow cancelled after ${records.length} chunks`, [
+      { records, rewritten } satisfies FollowProgress,
+    ]);
   }
 }
 

@@ -18,6 +18,7 @@ import type {
   FileInspection,
   FileObservation,
   FollowFileInput,
+  FollowProgress,
   OpenStreamInput,
   OpenStreamResult,
   StreamRef,
@@ -37,7 +38,7 @@ import type { ChunkBuffers } from './chunk-buffers';
 import { findChangedChunks, type VerifyResult } from './verify-chunks';
 import { postManifest } from './completion-webhook';
 import { composeRecording, type AssembleInput } from './assemble-recording';
-import { runFollow, type FollowCheck, type FollowFileResult, type FollowProgress } from './follow-file';
+import { runFollow, type FollowCheck, type FollowFileResult } from './follow-file';
 import type { FollowedStreams } from '../followed-streams';
 import { batchChunks, chunkRange } from '../stream/chunk-plan';
 import { FOLLOW_POLL_MS, MAX_FOLLOW_MS } from '../stream/follow-plan';

@@ -65,6 +65,15 @@ export interface ChunkRecord extends ChunkRange {
   sourceMtimeMs?: number;
 }
 
+/**
+ * What a follow has uploaded so far: new chunks from its first index, and rewritten ones again. A
+ * cancelled follow reports it in its `CancelledFailure`'s details.
+ */
+export interface FollowProgress {
+  records: ChunkRecord[];
+  rewritten: ChunkRecord[];
+}
+
 /** Chunks [0, count) were found equal to the file's bytes when its mtime was `mtimeMs` (settled). */
 export interface ChunksChecked {
   count: number;

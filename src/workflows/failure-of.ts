@@ -1,6 +1,6 @@
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/workflow';
 import { NON_RETRYABLE_FAILURES } from '../stream/failures';
-import type { StreamFailure } from '../stream/types';
+import type { FollowProgress, StreamFailure } from '../stream/types';
 
 /** The non-retryable failure behind an error, whether raised by the workflow or by an activity. */
 export function failureOf(err: unknown): StreamFailure | null {
@@ -13,4 +13,15 @@ export function failureOf(err: unknown): StreamFailure | null {
     return { type: cause.type, message: cause.message };
   }
   return null;
+}
+
+/**
+ * What a follow cancelled by a pause or a cancel had uploaded (its failure's details); null for
+ * any other error, and for follows cancelled before they reported it.
+ */
+export function cancelledFollowProgress(err: unknown): FollowProgress | null {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (!(cause instanceof CancelledFailure)) return null;
+  const [progress] = cause.details as Partial<FollowProgress>[];
+  return Array.isArray(progress?.records) && Array.isArray(progress.rewritten) ? (progress as FollowProgress) : null;
 }

@@ -20,12 +20,13 @@ import type {
   ChunkRange,
   FileObservation,
   FileSnapshot,
+  FollowProgress,
   StreamProgress,
   StreamUploadInput,
   StreamUploadState,
 } from '../stream/types';
 import { fileChangedSignal, progressQuery } from './definitions';
-import { failureOf } from './failure-of';
+import { cancelledFollowProgress, failureOf } from './failure-of';
 import { streamActivities, type StreamActivityProxies } from './stream-activities';
 import { StreamCompletion } from './stream-completion';
 import { StreamControl } from './stream-control';
@@ -288,18 +289,23 @@ class StreamUpload {
     const { state, chunkSize, input } = this;
     const result = await this.control.unlessPaused(() =>
       this.control.unblocked(() =>
-        this.io.followFile({
-          stream: this.stream,
-          chunkSize,
-          nextIndex: state.nextIndex,
-          concurrency: this.settings.uploadConcurrency,
-          settleMs: input.idleTimeoutMs,
-          liveManifest: this.manifest.input('recording', state.nextIndex),
-          manifestIntervalMs: this.manifest.intervalMs,
-          checked: state.checked,
-          // The whole recording as one object is composed by the workflow's own finalize.
-          completeWhenIdle: !input.assemble,
-        }),
+        this.io
+          .followFile({
+            stream: this.stream,
+            chunkSize,
+            nextIndex: state.nextIndex,
+            concurrency: this.settings.uploadConcurrency,
+            settleMs: input.idleTimeoutMs,
+            liveManifest: this.manifest.input('recording', state.nextIndex),
+            manifestIntervalMs: this.manifest.intervalMs,
+            checked: state.checked,
+            // The whole recording as one object is composed by the workflow's own finalize.
+            completeWhenIdle: !input.assemble,
+          })
+          .catch((err: unknown) => {
+            this.keepUploadsOf(cancelledFollowProgress(err));
+            throw err;
+          }),
       ),
     );
     if (!result) return null;
@@ -331,6 +337,19 @@ class StreamUpload {
     // On shutdown, the restarted watcher's signal or the durable timer brings the stream back.
     if (result.end === 'quiet' || result.end === 'stopping') this.settledMtimeMs = observed.mtimeMs;
     return null;
+  }
+
+  /**
+   * The chunks a cancelled follow had uploaded stay the stream's: a cancelled stream's manifest
+   * lists them (they may be in a live one already) instead of deleting them, and a paused one
+   * carries on after them.
+   */
+  private keepUploadsOf(progress: FollowProgress | null): void {
+    if (!progress) return;
+    const { state } = this;
+    state.nextIndex += progress.records.length;
+    state.rewrittenChunks += progress.rewritten.length;
+    state.pendingChunks.push(...progress.records, ...progress.rewritten);
   }
 
   private historyIsLong(): boolean {
