@@ -202,6 +202,7 @@ export async function runAppBacklog(
       stack.client,
       targets.map(({ workflowId }) => workflowId),
       chunks,
+      started,
     );
     const verification = await verify(
       ctx,

@@ -31,16 +31,34 @@ export interface HistoryCost {
    */
   activities: Record<string, { count: number; queuedSeconds: number; runSeconds: number }>;
   workflowTasks: { count: number; meanSeconds: number };
+  /**
+   * A stream's two ends, means over the workflows: from `since` (the files appearing) to its
+   * first run's start (the watcher's detection and the start's round trip), and from its last
+   * activity's close to its last run's close (the workflow's last steps).
+   */
+  ends: { startSeconds?: number; closeSeconds: number };
 }
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const { EventType } = temporal.api.enums.v1;
 
+/** When a run's first and last events were written, and its last activity closed (0 without one). */
+interface RunSpan {
+  firstMs: number;
+  lastMs: number;
+  lastActivityClosedMs: number;
+}
+
 /** Accumulates the activity and workflow task timings of one run's events into `into`. */
 function timeEvents(
   events: HistoryEvent[],
   into: { activities: Map<string, { count: number; queuedMs: number; runMs: number }>; workflowTasks: number[] },
-): void {
+): RunSpan {
+  const span: RunSpan = {
+    firstMs: events.length > 0 ? tsToMs(events[0].eventTime) : 0,
+    lastMs: events.length > 0 ? tsToMs(events[events.length - 1].eventTime) : 0,
+    lastActivityClosedMs: 0,
+  };
   const at = (event: HistoryEvent) => tsToMs(event.eventTime);
   const scheduled = new Map<string, { type: string; at: number; startedAt?: number }>();
   const tasks = new Map<string, number>();
@@ -67,6 +85,7 @@ function timeEvents(
           event.activityTaskFailedEventAttributes ??
           event.activityTaskTimedOutEventAttributes ??
           event.activityTaskCanceledEventAttributes;
+        span.lastActivityClosedMs = at(event);
         const activity = scheduled.get(String(attributes?.scheduledEventId));
         if (!activity?.startedAt) break;
         const totals = into.activities.get(activity.type) ?? { count: 0, queuedMs: 0, runMs: 0 };
@@ -86,6 +105,7 @@ function timeEvents(
       }
     }
   }
+  return span;
 }
 
 export interface AppCost extends ProcessCost {
@@ -102,8 +122,16 @@ function eventTypeName(type: temporal.api.enums.v1.EventType | null | undefined)
   return (temporal.api.enums.v1.EventType[type ?? 0] ?? 'unknown').replace(/^EVENT_TYPE_/, '').toLowerCase();
 }
 
-/** Counts the history events of every run of the given workflows (found through visibility). */
-export async function historyCost(client: Client, workflowIds: string[], chunks: number): Promise<HistoryCost> {
+/**
+ * Counts the history events of every run of the given workflows (found through visibility);
+ * `sinceMs` is when their files appeared, if the run knows it.
+ */
+export async function historyCost(
+  client: Client,
+  workflowIds: string[],
+  chunks: number,
+  sinceMs?: number,
+): Promise<HistoryCost> {
   const byType: Record<string, number> = {};
   const timings = {
     activities: new Map<string, { count: number; queuedMs: number; runMs: number }>(),
@@ -111,6 +139,8 @@ export async function historyCost(client: Client, workflowIds: string[], chunks:
   };
   let runs = 0;
   let events = 0;
+  const startsMs: number[] = [];
+  const closesMs: number[] = [];
   for (const workflowId of workflowIds) {
     const query = `WorkflowId = '${workflowId.replaceAll("'", "\\'")}'`;
     const deadline = Date.now() + VISIBILITY_WAIT_MS;
@@ -122,6 +152,7 @@ export async function historyCost(client: Client, workflowIds: string[], chunks:
       if (runIds.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     if (runIds.length === 0) throw new Error(`no run of ${workflowId} found in Temporal's visibility`);
+    const spans: RunSpan[] = [];
     for (const runId of runIds) {
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
       for (const event of history.events ?? []) {
@@ -129,8 +160,13 @@ export async function historyCost(client: Client, workflowIds: string[], chunks:
         byType[name] = (byType[name] ?? 0) + 1;
         events++;
       }
-      timeEvents(history.events ?? [], timings);
+      spans.push(timeEvents(history.events ?? [], timings));
     }
+    const firstMs = Math.min(...spans.map((span) => span.firstMs));
+    const lastRun = spans.reduce((last, span) => (span.lastMs > last.lastMs ? span : last));
+    const lastActivityClosedMs = Math.max(...spans.map((span) => span.lastActivityClosedMs));
+    if (sinceMs !== undefined) startsMs.push(firstMs - sinceMs);
+    if (lastActivityClosedMs > 0) closesMs.push(lastRun.lastMs - lastActivityClosedMs);
     runs += runIds.length;
   }
   const perChunk = (count: number) => (chunks > 0 ? count / chunks : 0);
@@ -170,7 +206,15 @@ export async function historyCost(client: Client, workflowIds: string[], chunks:
         3,
       ),
     },
+    ends: {
+      ...(startsMs.length > 0 ? { startSeconds: meanSeconds(startsMs) } : {}),
+      closeSeconds: meanSeconds(closesMs),
+    },
   };
+}
+
+function meanSeconds(ms: number[]): number {
+  return round(ms.reduce((sum, value) => sum + value, 0) / Math.max(1, ms.length) / 1000, 3);
 }
 
 export function appCost(process: ProcessCost, host: HostLoad, bytes: number, history: HistoryCost): AppCost {

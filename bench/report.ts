@@ -233,6 +233,10 @@ export function renderMarkdown(r: BenchResults): string {
             fixed(t.queuedSeconds, 3),
             fixed(t.runSeconds, 3),
           ]),
+          ...(cost.history.ends.startSeconds === undefined
+            ? []
+            : [['', 'files appearing to a workflow started', '', '', fixed(cost.history.ends.startSeconds, 3)]]),
+          ['', 'last activity closed to the workflow closed', '', '', fixed(cost.history.ends.closeSeconds, 3)],
         ]),
       ),
       '',

@@ -358,7 +358,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
     streamIdleTimeoutMs: read('STREAM_IDLE_TIMEOUT', '30s', parseDurationWithin('100ms', '24h')),
     watchCoalesceIntervalMs: read('WATCH_COALESCE_INTERVAL', '1s', parseDurationWithin('10ms', '1m')),
     watchRescanIntervalMs: read('WATCH_RESCAN_INTERVAL', '10s', parseDurationWithin('1s', '24h')),
-    uploadConcurrency: read('UPLOAD_CONCURRENCY', '1', parseCount(MAX_BATCH_CHUNKS)),
+    uploadConcurrency: read('UPLOAD_CONCURRENCY', '2', parseCount(MAX_BATCH_CHUNKS)),
     maxConcurrentUploads: read('MAX_CONCURRENT_UPLOADS', '8', parseCount(256)),
     hostId,
     s3: {

@@ -40,8 +40,8 @@ import { postManifest } from './completion-webhook';
 import { composeRecording, type AssembleInput } from './assemble-recording';
 import { runFollow, type FollowCheck, type FollowFileResult } from './follow-file';
 import type { FollowedStreams } from '../followed-streams';
-import { batchChunks, chunkRange } from '../stream/chunk-plan';
-import { FOLLOW_POLL_MS, MAX_FOLLOW_MS } from '../stream/follow-plan';
+import { chunkRange } from '../stream/chunk-plan';
+import { FOLLOW_POLL_MS, followBatchChunks, MAX_FOLLOW_MS } from '../stream/follow-plan';
 
 export interface ActivityDeps {
   s3: S3Client;
@@ -296,7 +296,7 @@ export function createActivities(deps: ActivityDeps) {
                 firstIndex: nextIndex,
                 chunkSize,
                 settleMs,
-                maxChunks: batchChunks(chunkSize),
+                maxChunks: followBatchChunks(chunkSize),
                 maxMs: MAX_FOLLOW_MS,
                 pollMs: FOLLOW_POLL_MS,
                 manifestIntervalMs,

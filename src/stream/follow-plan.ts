@@ -31,6 +31,20 @@ export interface FollowPosition {
   checkedMtimeMs?: number;
 }
 
+/**
+ * At most this many chunks, and this many bytes, go up in one follow. More than an upload
+ * activity's batch: a follow's round trip (a workflow task, an activity's dispatch, a look at the
+ * file) is what a backlog file waits on between follows, and its result holds only the records
+ * (about 350 bytes each in the history). A 200 MB file goes up in one follow, a 4 GB one in six.
+ */
+export const MAX_FOLLOW_CHUNKS = 64;
+export const MAX_FOLLOW_BYTES = 640 * 2 ** 20;
+
+/** How many chunks one follow uploads before it returns to the workflow. */
+export function followBatchChunks(chunkSize: number): number {
+  return Math.max(1, Math.min(MAX_FOLLOW_CHUNKS, Math.floor(MAX_FOLLOW_BYTES / chunkSize)));
+}
+
 /** One follow carries at most this long of a recording, so that the stream's progress moves on. */
 export const MAX_FOLLOW_MS = 5 * 60_000;
 /** How often a followed file is looked at: the most a complete chunk waits before it goes up. */

@@ -54,7 +54,7 @@ describe('config', () => {
       fileTaskQueue: `stream-uploader@${os.hostname()}`,
     });
     assert.equal(config.watchRescanIntervalMs, 10_000);
-    assert.equal(config.uploadConcurrency, 1);
+    assert.equal(config.uploadConcurrency, 2);
     assert.equal(config.maxConcurrentUploads, 8);
     assert.equal(config.logLevel, 'info');
     assert.equal(config.metricsHost, '127.0.0.1', 'nothing listens beyond loopback unless asked');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   checkAfterQuietMs,
+  followBatchChunks,
   nextFollowStep,
   type FollowLimits,
   type FollowPosition,
@@ -33,6 +34,14 @@ describe('following a growing file', () => {
       kind: 'end',
       end: 'batch',
     });
+  });
+
+  test('a follow carries a 200 MB file of 10 MiB chunks whole, and at most 640 MiB of any chunk size', () => {
+    const MiB = 2 ** 20;
+    assert.ok(followBatchChunks(10 * MiB) * 10 * MiB >= 200e6);
+    assert.equal(followBatchChunks(MiB), 64);
+    assert.equal(followBatchChunks(100 * MiB), 6);
+    assert.equal(followBatchChunks(5 * 2 ** 30), 1);
   });
 
   test('waits while the file is written, never longer than the poll interval or the settle time left', () => {
