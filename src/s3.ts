@@ -5,8 +5,9 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Config } from './config';
 
 /**
- * One client per process: keep-alive connections are reused by every upload. Request timeouts
- * turn a stalled connection into a retryable error instead of an activity that hangs.
+ * One client per process: keep-alive connections are reused by every upload. A connection silent
+ * for S3_REQUEST_TIMEOUT fails its request (a retryable error) instead of leaving an activity
+ * that hangs: that is the handler's socket timeout. Its `requestTimeout` would only log a warning.
  */
 export function createS3Client(config: S3Config): S3Client {
   return new S3Client({
@@ -17,7 +18,7 @@ export function createS3Client(config: S3Config): S3Client {
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({
       connectionTimeout: 5_000,
-      requestTimeout: config.requestTimeoutMs,
+      socketTimeout: config.requestTimeoutMs,
       httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
     }),

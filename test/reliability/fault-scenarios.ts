@@ -123,6 +123,7 @@ function s3Outage(fault: string, title: string, outage: (rig: Rig, profile: Prof
         faultsInjected: 1,
         recovery: [await rig.secondsToProgress(back)],
         extra: { outageSeconds: profile.s3OutageMs / 1000, s3RequestTimeout: profile.s3RequestTimeout },
+        failuresExpected: true,
       };
     },
     (profile) => ({ env: { S3_REQUEST_TIMEOUT: profile.s3RequestTimeout } }),

@@ -53,6 +53,8 @@ export interface ScenarioResult {
   extra?: FaultFigures['extra'];
   /** Broken expectations the scenario checked itself (log lines, manifest revisions, exit codes). */
   problems?: string[];
+  /** An upload surely failed (S3 was out): the app's metrics must count a transient failure and a retry. */
+  failuresExpected?: boolean;
 }
 
 export function figuresOf(

@@ -63,6 +63,8 @@ export interface Rig {
   logs(): LogLine[];
   /** Every run's stdout lines that were not JSON. */
   strayLines(): string[];
+  /** The current app's /metrics, as Prometheus scrapes it. */
+  metricsText(): Promise<string>;
   expect(relPath: string, expectation?: Expectation): ExpectedStream;
   /** Waits for every stream to end as expected (or `timeoutMs`), then audits the bucket. */
   settle(streams: ExpectedStream[], timeoutMs: number): Promise<Settled>;
@@ -129,6 +131,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     },
     logs: () => apps.flatMap((app) => app.logs),
     strayLines: () => apps.flatMap((app) => app.strayLines),
+    metricsText: async () => (await fetch(`http://127.0.0.1:${env.METRICS_PORT}/metrics`)).text(),
     expect: (relPath, expectation) => expectStream(watchDir, s3Prefix, relPath, expectation),
     async settle(streams, timeoutMs) {
       const incomplete = await waitForStreams(stack.s3, stack.bucket, streams, timeoutMs);

@@ -1,5 +1,6 @@
 import type { ExpectedStream } from './audit';
 import { figuresOf, type FaultFigures, type ScenarioResult } from './figures';
+import { checkMetrics } from './metrics-check';
 import type { Profile } from './profiles';
 import { seededRandom, type Random } from './random';
 import { startRig, type Rig, type RigOptions, type Settled } from './rig';
@@ -48,6 +49,11 @@ export async function onRig(
     const { exitCode, signalCode } = rig.app.child;
     if (exitCode !== null || signalCode !== null)
       audit.problems.push(`the app exited on its own (${exitCode ?? signalCode}); see ${rig.dir}/app.log`);
+    else {
+      const metrics = await checkMetrics(rig, audit, !!injected.failuresExpected);
+      audit.problems.push(...metrics.problems);
+      injected.extra = { ...injected.extra, ...metrics.figures };
+    }
     const stray = rig.strayLines();
     if (stray.length > 0)
       audit.problems.push(
