@@ -49,6 +49,7 @@ export async function createStreamWorkers(
     buffers: new ChunkBuffers(),
     followed,
     completionWebhookUrl: config.completionWebhookUrl,
+    s3Prefix: config.s3.prefix,
   });
   workers.push(
     Worker.create({

@@ -42,6 +42,9 @@ import { runFollow, type FollowCheck, type FollowFileResult } from './follow-fil
 import type { FollowedStreams } from '../followed-streams';
 import { chunkRange } from '../stream/chunk-plan';
 import { FOLLOW_POLL_MS, followBatchChunks, MAX_FOLLOW_MS } from '../stream/follow-plan';
+import { FailureType } from '../stream/failures';
+import { streamNamesProblem } from '../stream/identity';
+import { failure } from './failures';
 
 export interface ActivityDeps {
   s3: S3Client;
@@ -55,6 +58,8 @@ export interface ActivityDeps {
   /** Shared with the watcher, which does not signal the growth of a followed file. */
   followed: FollowedStreams;
   completionWebhookUrl?: string;
+  /** S3_PREFIX: the stream names in activity inputs must be the ones it gives. */
+  s3Prefix: string;
 }
 
 /**
@@ -66,7 +71,14 @@ export function createActivities(deps: ActivityDeps) {
   const { metrics } = deps;
   const store = { s3: deps.s3, bucket: deps.bucket };
   const meta = (stream: StreamRef) => ({ streamId: stream.streamId });
-  const classified = classifiedActivities(metrics);
+  const classifiedActivity = classifiedActivities(metrics);
+  /** An activity of a stream whose names are checked first (see `streamNamesProblem`). */
+  const classified = <I extends { stream: StreamRef }, O>(activity: (input: I) => Promise<O>) =>
+    classifiedActivity(async (input: I): Promise<O> => {
+      const problem = streamNamesProblem(input.stream, deps.s3Prefix);
+      if (problem) throw failure(FailureType.InvalidStream, problem);
+      return activity(input);
+    });
 
   /** Writes the manifest: the stored records of chunks [0, chunkCount), overlaid by the pending ones. */
   async function storeManifest({

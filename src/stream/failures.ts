@@ -11,6 +11,8 @@ export const FailureType = {
   BucketMissing: 'BucketMissing',
   AccessDenied: 'AccessDenied',
   InvalidPath: 'InvalidPath',
+  /** The stream's names (S3 prefix, id) are not those this host derives from its file: see `streamNamesProblem`. */
+  InvalidStream: 'InvalidStream',
   /**
    * S3 refused the request for a reason retrying cannot heal (a 4xx other than a timeout,
    * throttling or a checksum mismatch: a key too long, a wrong region, a name the server refuses).

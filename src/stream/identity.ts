@@ -42,6 +42,20 @@ export function streamRef(relPath: string, identity: FileIdentity, s3Prefix: str
   };
 }
 
+/**
+ * Null when `stream` carries the names this configuration derives from its path and identity;
+ * else what differs. Activities write and delete under a stream's prefix: a workflow input made
+ * up by hand, or started under another S3_PREFIX, must not lead them to other objects.
+ */
+export function streamNamesProblem(stream: StreamRef, s3Prefix: string): string | null {
+  const expected = streamRef(stream.relPath, stream.identity, s3Prefix);
+  if (stream.prefix !== expected.prefix)
+    return `the stream's S3 prefix ${JSON.stringify(stream.prefix)} is not the one this host's S3_PREFIX gives its file (${JSON.stringify(expected.prefix)})`;
+  if (stream.streamId !== expected.streamId)
+    return `the stream id ${JSON.stringify(stream.streamId)} is not its file's (${JSON.stringify(expected.streamId)})`;
+  return null;
+}
+
 /** The stream's `StreamPath` search attribute: its path, shortened as its names are when too long. */
 export function streamPathAttribute(relPath: string): string {
   return shortenPath(relPath, MAX_SEARCH_KEYWORD_BYTES);

@@ -52,13 +52,14 @@ const FOLLOW_IDLE_FILE_PATCH = 'follow-idle-file';
 
 /**
  * Failures an operator can fix (permissions, the bucket, credentials, a request S3 refuses, such as a
- * wrong region): the stream waits for `resume`.
+ * wrong region, an S3_PREFIX changed under a running stream): the stream waits for `resume`.
  */
 const BLOCKING_FAILURES: readonly string[] = [
   FailureType.PermissionDenied,
   FailureType.BucketMissing,
   FailureType.AccessDenied,
   FailureType.S3Rejected,
+  FailureType.InvalidStream,
 ];
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { streamRef } from '../../src/stream/identity';
 import type { StreamRef, StreamUploadInput } from '../../src/stream/types';
@@ -172,6 +172,24 @@ describe('StreamUploadWorkflow on a real Temporal server and a real S3 server', 
       await listKeys(stack.s3, stack.bucket, `${stream.prefix}/chunks/`),
       manifest.chunks.map((chunk) => chunk.key),
     );
+  });
+
+  test("an input whose S3 prefix is not its file's (another stream's, or from another S3_PREFIX) is blocked, and nothing is written or deleted there", async () => {
+    fs.writeFileSync(path.join(watchDir, 'forged.mp4'), Buffer.alloc(CHUNK_SIZE * 2 + 5, 'f'));
+    const victim = 'wf/victim.mp4/1-1';
+    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `${victim}/chunks/000007`, Body: 'kept' }));
+    const stream = { ...refOf('forged.mp4'), prefix: victim };
+    const { handle } = await startTestStream(stack, worker, 'forged.mp4', { stream, idleTimeoutMs: 1000 });
+    await waitUntil(async () => (await handle.query(progressQuery)).status === 'blocked');
+    const { blockedBy } = await handle.query(progressQuery);
+    assert.equal(blockedBy?.type, 'InvalidStream');
+    assert.match(
+      blockedBy?.message ?? '',
+      /S3 prefix "wf\/victim.mp4\/1-1" is not the one this host's S3_PREFIX gives/,
+    );
+    await handle.terminate('forged input');
+    assert.deepEqual(await listKeys(stack.s3, stack.bucket, `${victim}/`), [`${victim}/chunks/000007`]);
+    assert.deepEqual(await listKeys(stack.s3, stack.bucket, `${refOf('forged.mp4').prefix}/`), []);
   });
 
   test('a long stream continues as new and loses nothing', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isNewer, sameSnapshot } from '../../src/stream/file-change';
-import { sameFile, shortenPath, streamPathAttribute, streamRef } from '../../src/stream/identity';
+import { sameFile, shortenPath, streamNamesProblem, streamPathAttribute, streamRef } from '../../src/stream/identity';
 import { chunkIndexOfKey, chunkKey, manifestKey } from '../../src/stream/object-keys';
 import { isRecordingPath } from '../../src/watcher/file-filter';
 
@@ -29,6 +29,22 @@ describe('stream identity and object keys', () => {
     assert.equal(shortenPath('cam/rec.mp4', 11), 'cam/rec.mp4', 'a path that fits is kept as it is');
     assert.equal(streamPathAttribute('cam/rec.mp4'), 'cam/rec.mp4');
     assert.ok(bytes(shortenPath('ééééééééééééééééééééé.mp4', 24)) <= 24, 'never cut inside a character');
+  });
+
+  test("a stream's names are checked against those its path, identity and S3_PREFIX give", () => {
+    const ref = streamRef('cam/rec.mp4', { ino: 42, birthtimeMs: 1700000000123 }, 'recordings');
+    assert.equal(streamNamesProblem(ref, 'recordings'), null);
+    assert.match(
+      streamNamesProblem(ref, 'elsewhere') ?? '',
+      /S3 prefix "recordings\/cam\/rec.mp4\/42-1700000000123".*S3_PREFIX/,
+    );
+    assert.match(streamNamesProblem({ ...ref, prefix: 'recordings' }, 'recordings') ?? '', /S3 prefix "recordings"/);
+    assert.match(
+      streamNamesProblem({ ...ref, prefix: 'recordings/cam/other.mp4/7-1' }, 'recordings') ?? '',
+      /is not the one/,
+      "another stream's prefix",
+    );
+    assert.match(streamNamesProblem({ ...ref, streamId: 'x@1-2' }, 'recordings') ?? '', /stream id "x@1-2"/);
   });
 
   test('a new file under an old name gets other names (no overwrite of earlier objects)', () => {
