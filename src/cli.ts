@@ -161,7 +161,7 @@ async function hostOf(client: Client, taskQueue: string) {
 }
 
 /**
- * The workflow learns a follow's chunks when the follow ends (after up to 16 chunks or 5 minutes);
+ * The workflow learns a follow's chunks when the follow ends (after up to 64 chunks or 5 minutes);
  * the follow's heartbeat carries them on the way, at most one heartbeat interval late.
  */
 function withFollowProgress(

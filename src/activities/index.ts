@@ -319,7 +319,7 @@ export function createActivities(deps: ActivityDeps) {
               (index) => (next = index),
             );
           },
-          () => ({ nextIndex: next }),
+          () => ({ nextIndex: next, uploadedBytes: next * chunkSize }),
         );
       } finally {
         release();

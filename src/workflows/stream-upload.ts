@@ -96,6 +96,8 @@ class StreamUpload {
   private follows = false;
   /** Whether it follows an idle file too (see FOLLOW_IDLE_FILE_PATCH). */
   private followsIdle = false;
+  /** When the running follow began; its chunks reach this workflow only when it ends. */
+  private followingSince?: string;
   /** The mtime at which the last follow ended without the file being idle (on shutdown): the durable timer takes it from there. */
   private settledMtimeMs = -1;
 
@@ -288,6 +290,8 @@ class StreamUpload {
    */
   private async follow(): Promise<{ summary: ManifestSummary; file: FileSnapshot } | null> {
     const { state, chunkSize, input } = this;
+    this.followingSince = new Date().toISOString();
+    this.control.showDetails();
     const result = await this.control.unlessPaused(() =>
       this.control.unblocked(() =>
         this.io
@@ -309,6 +313,7 @@ class StreamUpload {
           }),
       ),
     );
+    this.followingSince = undefined;
     if (!result) return null;
     const rewritten = result.rewritten?.length ?? 0;
     state.rewrittenChunks += rewritten;
@@ -426,6 +431,11 @@ class StreamUpload {
     return [
       `${state.nextIndex} chunks (${formatBytes(state.nextIndex * chunkSize)}) of ${formatBytes(state.file.size)} uploaded`,
       `last activity ${this.lastActivityAt}`,
+      ...(this.followingSince
+        ? [
+            `following the file since ${this.followingSince}: the chunks it uploads are counted here when the follow ends; until then they are in the heartbeat details of its followFile activity (Pending Activities), and in \`npm run cli -- status\``,
+          ]
+        : []),
       ...(this.completion.webhookFailure
         ? [`completion webhook not delivered: ${this.completion.webhookFailure}`]
         : []),

@@ -138,6 +138,12 @@ describe('steering a stream', () => {
       );
       return manifest?.status === 'recording' && manifest.chunkCount === 3;
     });
+    // The Web UI's details: the phase, the progress, and while a follow runs, where its count is.
+    const details = async () =>
+      (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+    await waitUntil(async () => /following the file since/.test(await details()));
+    assert.match(await details(), /^\*\*recording\*\*\n\n3 chunks \(192\.0 KiB\) of 192\.0 KiB uploaded/);
+    assert.match(await details(), /heartbeat details of its followFile activity/);
     await waitUntil(async () => {
       const found = [];
       for await (const execution of stack.client.workflow.list({
