@@ -4,14 +4,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createBucket, startMinio, type S3Server } from '../../scripts/local-servers';
 import { ChunkBuffers } from '../../src/activities/chunk-buffers';
 import { sendChunks } from '../../src/activities/upload-chunk';
 import { UploadSlots } from '../../src/activities/upload-slots';
-import { createS3Client } from '../../src/s3';
 import { chunkRange } from '../../src/stream/chunk-plan';
 import { streamRef } from '../../src/stream/identity';
+import { appS3Client, type AppS3Client } from '../support/app-s3-client';
+import { objectExists } from '../support/bucket';
 import { tempDir } from '../support/stack';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { waitUntil } from '../support/wait';
@@ -29,52 +29,21 @@ const CHUNK_SIZE = 2 ** 20;
 describe('an aborted chunk PUT', () => {
   let minio: S3Server;
   let proxy: TcpProxy;
-  let s3: S3Client;
+  let client: AppS3Client;
   let watchDir: string;
-  let onNextPut: (() => void) | undefined;
 
   before(async () => {
     minio = await startMinio();
     await createBucket(minio, BUCKET);
     proxy = await startTcpProxy({ host: '127.0.0.1', port: minio.port });
-    process.env.AWS_ACCESS_KEY_ID = minio.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = minio.secretAccessKey;
-    s3 = createS3Client({
-      endpoint: proxy.endpoint,
-      region: minio.region,
-      bucket: BUCKET,
-      prefix: 'aborted',
-      forcePathStyle: true,
-      requestTimeoutMs: 60_000,
-    });
-    s3.middlewareStack.add(
-      (next, context) => (args) => {
-        if (context.commandName === 'PutObjectCommand') {
-          const hook = onNextPut;
-          onNextPut = undefined;
-          hook?.();
-        }
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'stallTheLinkAsThePutLeaves' },
-    );
+    client = appS3Client(minio, BUCKET, { prefix: 'aborted', endpoint: proxy.endpoint, requestTimeoutMs: 60_000 });
     watchDir = tempDir('aborted-put');
   });
   after(async () => {
     await proxy?.close();
-    s3?.destroy();
+    client?.s3.destroy();
     await minio?.stop();
   });
-
-  async function objectExists(key: string): Promise<boolean> {
-    try {
-      await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-      return true;
-    } catch (err) {
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
-      throw err;
-    }
-  }
 
   test('resets its connection: the server never gets the whole request, and stores nothing', async () => {
     const relPath = 'cam.mp4';
@@ -85,13 +54,13 @@ describe('an aborted chunk PUT', () => {
     const key = `${stream.prefix}/chunks/000000`;
 
     let bytesUpAtPut = 0;
-    onNextPut = () => {
+    client.onNextPut(() => {
       proxy.setMode('stall');
       bytesUpAtPut = proxy.stats().bytesUp;
-    };
+    });
     const cancel = new AbortController();
     const upload = sendChunks(
-      { s3, bucket: BUCKET, watchDir, slots: new UploadSlots(1), buffers: new ChunkBuffers() },
+      { s3: client.s3, bucket: BUCKET, watchDir, slots: new UploadSlots(1), buffers: new ChunkBuffers() },
       { stream, ranges: [chunkRange(0, CHUNK_SIZE, CHUNK_SIZE)], concurrency: 1 },
       cancel.signal,
       () => undefined,
@@ -107,6 +76,6 @@ describe('an aborted chunk PUT', () => {
     await sleep(1_500);
     const delivered = proxy.stats().bytesUp - bytesUpAtPut;
     assert.ok(delivered < CHUNK_SIZE, `the server got ${delivered} bytes of the PUT, less than its body`);
-    assert.equal(await objectExists(key), false, 'the aborted chunk is not in the bucket');
+    assert.equal(await objectExists(client.s3, BUCKET, key), false, 'the aborted chunk is not in the bucket');
   });
 });

@@ -3,10 +3,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { progressQuery } from '../../src/workflows/definitions';
-import { getObject, listKeys, readManifestObject } from '../support/bucket';
+import { getObject, listKeys, objectExists, readManifestObject } from '../support/bucket';
 import { recordHistory } from '../support/histories';
 import { startStack, startStream, startWorker, tempDir, type TestStack, type TestWorker } from '../support/stack';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
@@ -71,14 +70,7 @@ describe('cancelling a stream while a chunk PUT is in flight', () => {
       manifestIntervalMs: 0,
     });
     const chunkKey = (index: number) => `${stream.prefix}/chunks/${String(index).padStart(6, '0')}`;
-    const exists = async (key: string) =>
-      stack.s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: key })).then(
-        () => true,
-        (err: { $metadata?: { httpStatusCode?: number } }) => {
-          if (err.$metadata?.httpStatusCode === 404) return false;
-          throw err;
-        },
-      );
+    const exists = (key: string) => objectExists(stack.s3, stack.bucket, key);
     await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded >= 2, 30_000);
     const liveManifest = () => readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`);
 

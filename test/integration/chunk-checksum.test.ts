@@ -3,18 +3,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { createBucket, startMinio, type S3Server } from '../../scripts/local-servers';
 import { ChunkBuffers } from '../../src/activities/chunk-buffers';
 import { classify } from '../../src/activities/failures';
 import { MAX_BUFFERED_CHUNK, sendChunks, type UploadChunkDeps } from '../../src/activities/upload-chunk';
 import { UploadSlots } from '../../src/activities/upload-slots';
-import { createS3Client } from '../../src/s3';
 import { chunkRange } from '../../src/stream/chunk-plan';
 import { streamRef } from '../../src/stream/identity';
 import type { ChunkRecord, StreamRef } from '../../src/stream/types';
-import { getObject } from '../support/bucket';
+import { appS3Client, type AppS3Client } from '../support/app-s3-client';
+import { getObject, objectExists } from '../support/bucket';
 import { tempDir } from '../support/stack';
 
 const MiB = 2 ** 20;
@@ -32,36 +32,13 @@ describe('chunk checksums verified by the S3 server', () => {
   let minio: S3Server;
   let s3: S3Client;
   let watchDir: string;
-  /** Runs once, on the next PutObject, after the chunk was hashed and before its body is read. */
-  let onNextPut: (() => void) | undefined;
-  let putsSeen = 0;
+  let client: AppS3Client;
 
   before(async () => {
     minio = await startMinio();
     await createBucket(minio, BUCKET);
-    // The app's client reads its credentials from the environment, as in production.
-    process.env.AWS_ACCESS_KEY_ID = minio.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = minio.secretAccessKey;
-    s3 = createS3Client({
-      endpoint: minio.endpoint,
-      region: minio.region,
-      bucket: BUCKET,
-      prefix: 'checksum',
-      forcePathStyle: true,
-      requestTimeoutMs: 30_000,
-    });
-    s3.middlewareStack.add(
-      (next, context) => (args) => {
-        if (context.commandName === 'PutObjectCommand') {
-          putsSeen++;
-          const hook = onNextPut;
-          onNextPut = undefined;
-          hook?.();
-        }
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'rewriteFileAsThePutLeaves' },
-    );
+    client = appS3Client(minio, BUCKET, { prefix: 'checksum' });
+    s3 = client.s3;
     watchDir = tempDir('checksum');
   });
   after(async () => {
@@ -103,16 +80,6 @@ describe('chunk checksums verified by the S3 server', () => {
     );
   }
 
-  async function objectExists(key: string): Promise<boolean> {
-    try {
-      await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-      return true;
-    } catch (err) {
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
-      throw err;
-    }
-  }
-
   test('a streamed chunk (over 16 MiB) rewritten between its hash and its send is refused, never stored, and a retry stores the new bytes', async () => {
     const chunkSize = 20 * MiB;
     assert.ok(chunkSize > MAX_BUFFERED_CHUNK, 'the chunk takes the hash-then-stream path');
@@ -120,10 +87,10 @@ describe('chunk checksums verified by the S3 server', () => {
     const hashed = sha256(fileBytes(file, 0, chunkSize));
     const key = `${stream.prefix}/chunks/000000`;
     let rewritten = false;
-    onNextPut = () => {
+    client.onNextPut(() => {
       rewriteInPlace(file, 10 * MiB, MiB);
       rewritten = true;
-    };
+    });
 
     const refused = await upload(stream, chunkSize, chunkSize).then(
       (records) => assert.fail(`the server stored a body other than its checksum: ${JSON.stringify(records)}`),
@@ -137,7 +104,7 @@ describe('chunk checksums verified by the S3 server', () => {
     assert.match(`${refused.name} ${refused.message}`, /checksum|digest|sha256/i);
     // And Temporal retries it (the next attempt hashes the bytes again), rather than blocking the stream.
     assert.ok(!(classify(refused) instanceof ApplicationFailure), `classified ${classify(refused).message}`);
-    assert.equal(await objectExists(key), false, 'nothing is stored at the chunk key');
+    assert.equal(await objectExists(s3, BUCKET, key), false, 'nothing is stored at the chunk key');
 
     const [record] = await upload(stream, chunkSize, chunkSize);
     assert.equal(record.key, key);
@@ -152,16 +119,16 @@ describe('chunk checksums verified by the S3 server', () => {
     assert.ok(chunkSize <= MAX_BUFFERED_CHUNK, 'the chunk is read once into memory');
     const { file, stream } = writeRecording('buffered.mp4', chunkSize + 100);
     const read = fileBytes(file, 0, chunkSize);
-    const putsBefore = putsSeen;
+    const putsBefore = client.puts();
     let rewritten = false;
-    onNextPut = () => {
+    client.onNextPut(() => {
       rewriteInPlace(file, MiB, MiB);
       rewritten = true;
-    };
+    });
 
     const [record] = await upload(stream, chunkSize + 100, chunkSize);
     assert.ok(rewritten, 'the file was rewritten as the PutObject left, after the read');
-    assert.equal(putsSeen - putsBefore, 1, 'one PUT: the upload was not refused and retried');
+    assert.equal(client.puts() - putsBefore, 1, 'one PUT: the upload was not refused and retried');
     assert.notEqual(sha256(fileBytes(file, 0, chunkSize)), sha256(read), 'the rewrite changed the chunk on disk');
     const stored = await getObject(s3, BUCKET, record.key);
     assert.equal(sha256(stored), record.sha256, 'the stored object is what the record says');
