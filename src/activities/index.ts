@@ -71,10 +71,13 @@ export function createActivities(deps: ActivityDeps) {
   const { metrics } = deps;
   const store = { s3: deps.s3, bucket: deps.bucket };
   const meta = (stream: StreamRef) => ({ streamId: stream.streamId });
-  const classifiedActivity = classifiedActivities(metrics);
-  /** An activity of a stream whose names are checked first (see `streamNamesProblem`). */
-  const classified = <I extends { stream: StreamRef }, O>(activity: (input: I) => Promise<O>) =>
-    classifiedActivity(async (input: I): Promise<O> => {
+  const classified = classifiedActivities(metrics);
+  /**
+   * An activity of a stream: its stream's names checked first (see `streamNamesProblem`), its
+   * errors classified and counted (see `classifiedActivities`).
+   */
+  const streamActivity = <I extends { stream: StreamRef }, O>(activity: (input: I) => Promise<O>) =>
+    classified(async (input: I): Promise<O> => {
       const problem = streamNamesProblem(input.stream, deps.s3Prefix);
       if (problem) throw failure(FailureType.InvalidStream, problem);
       return activity(input);
@@ -224,7 +227,7 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return {
-    openStream: classified(
+    openStream: streamActivity(
       async ({ stream, file, chunkSize, reverifyBucket }: OpenStreamInput): Promise<OpenStreamResult> => {
         const stored = await readManifest(store, stream.prefix);
         const revision = nextRevision(stored?.manifest ?? null);
@@ -249,11 +252,11 @@ export function createActivities(deps: ActivityDeps) {
       },
     ),
 
-    observeStreamFile: classified(async ({ stream }: { stream: StreamRef }): Promise<FileObservation> => {
+    observeStreamFile: streamActivity(async ({ stream }: { stream: StreamRef }): Promise<FileObservation> => {
       return observeFile(deps.watchDir, stream.relPath, stream.identity);
     }),
 
-    uploadChunks: classified(
+    uploadChunks: streamActivity(
       async ({ bytesCompleteAtMs, liveManifest, ...input }: UploadChunksActivityInput): Promise<ChunkRecord[]> => {
         let uploaded = 0;
         const records = await withHeartbeat(
@@ -266,7 +269,7 @@ export function createActivities(deps: ActivityDeps) {
       },
     ),
 
-    followFile: classified(async (input: FollowFileInput): Promise<FollowFileResult> => {
+    followFile: streamActivity(async (input: FollowFileInput): Promise<FollowFileResult> => {
       const { stream, chunkSize, nextIndex, concurrency, settleMs, liveManifest, manifestIntervalMs, checked } = input;
       const release = deps.followed.follow(stream.streamId);
       let next = nextIndex;
@@ -326,7 +329,7 @@ export function createActivities(deps: ActivityDeps) {
       }
     }),
 
-    verifyChunks: classified(
+    verifyChunks: streamActivity(
       async ({ stream, chunkCount, pendingChunks, checked }: VerifyChunksInput): Promise<VerifyResult> => {
         let checking = 0;
         return withHeartbeat(
@@ -340,16 +343,16 @@ export function createActivities(deps: ActivityDeps) {
      * The last look at the file before its stream is declared complete: its state (the stream
      * goes on if it changed meanwhile) and its media duration, in one round trip.
      */
-    inspectFile: classified(async ({ stream }: { stream: StreamRef }): Promise<FileInspection> => {
+    inspectFile: streamActivity(async ({ stream }: { stream: StreamRef }): Promise<FileInspection> => {
       const observation = await observeFile(deps.watchDir, stream.relPath, stream.identity);
       if (observation.status !== 'present') return { observation, durationSeconds: null };
       // A long fragmented recording has thousands of fragments to read: heartbeat meanwhile.
       return { observation, durationSeconds: await withHeartbeat(() => mediaDuration(stream)) };
     }),
 
-    writeManifest: classified(storeManifest),
+    writeManifest: streamActivity(storeManifest),
 
-    assembleRecording: classified(async (input: AssembleInput): Promise<AssembledObject> => {
+    assembleRecording: streamActivity(async (input: AssembleInput): Promise<AssembledObject> => {
       let parts = 0;
       const assembled = await withHeartbeat(
         (signal) => composeRecording(deps, input, () => parts++, signal),
@@ -364,7 +367,7 @@ export function createActivities(deps: ActivityDeps) {
       return assembled;
     }),
 
-    notifyCompletion: classified(async ({ stream }: { stream: StreamRef }): Promise<void> => {
+    notifyCompletion: streamActivity(async ({ stream }: { stream: StreamRef }): Promise<void> => {
       if (!deps.completionWebhookUrl) {
         log.warn('no COMPLETION_WEBHOOK_URL on this worker: completion not notified', meta(stream));
         return;
