@@ -9,10 +9,13 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { log } from '@temporalio/activity';
 import { chunkCount, chunkRange } from '../stream/chunk-plan';
 import type { AssembledObject } from '../stream/manifest';
 import { chunkKey } from '../stream/object-keys';
 import type { StreamRef } from '../stream/types';
+import { streamLogFields } from './activity-deps';
+import { withHeartbeat } from './heartbeat';
 import { openStreamFile, readExactly } from './stream-file';
 
 /** S3's multipart limits: every part but the last at least 5 MiB, at most 10,000 parts. */
@@ -33,6 +36,22 @@ export interface AssembleDeps {
 
 export function assembledKey(streamPrefix: string): string {
   return `${streamPrefix}/recording.mp4`;
+}
+
+/** The recording as one object (see `composeRecording`), heartbeating the parts done. */
+export async function assembleRecording(deps: AssembleDeps, input: AssembleInput): Promise<AssembledObject> {
+  let parts = 0;
+  const assembled = await withHeartbeat(
+    (signal) => composeRecording(deps, input, () => parts++, signal),
+    () => ({ parts }),
+  );
+  log.info('recording assembled', {
+    ...streamLogFields(input.stream),
+    key: assembled.key,
+    copiedParts: assembled.copiedParts,
+    uploadedParts: assembled.uploadedParts,
+  });
+  return assembled;
 }
 
 /**

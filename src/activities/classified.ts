@@ -1,7 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { StreamMetrics } from '../metrics';
-import { classify } from './failures';
+import { FailureType } from '../stream/failures';
+import { streamNamesProblem } from '../stream/identity';
+import type { StreamRef } from '../stream/types';
+import { classify, failure } from './failures';
 
 /**
  * Wraps activities so that every attempt after the first is counted, and every error goes
@@ -20,6 +23,20 @@ export function classifiedActivities(metrics: StreamMetrics) {
         throw error;
       }
     };
+}
+
+/**
+ * Wraps the activities of a stream: its names checked first (see `streamNamesProblem`), then its
+ * errors classified and counted as `classifiedActivities` does.
+ */
+export function streamActivityWrapper(metrics: StreamMetrics, s3Prefix: string) {
+  const classified = classifiedActivities(metrics);
+  return <I extends { stream: StreamRef }, O>(activity: (input: I) => Promise<O>) =>
+    classified(async (input: I): Promise<O> => {
+      const problem = streamNamesProblem(input.stream, s3Prefix);
+      if (problem) throw failure(FailureType.InvalidStream, problem);
+      return activity(input);
+    });
 }
 
 function failureReason(error: Error): string {

@@ -1,6 +1,11 @@
+import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../stream/failures';
 import type { Manifest } from '../stream/manifest';
+import type { StreamRef } from '../stream/types';
+import { streamLogFields, type ActivityDeps } from './activity-deps';
 import { failure } from './failures';
+import { readManifest } from './manifest-store';
 
 const TIMEOUT_MS = 10_000;
 
@@ -41,4 +46,23 @@ export async function postManifest(url: string, manifest: Manifest, signal?: Abo
       ? `completion webhook answered ${response.status}, a redirect, which is not followed: configure the final URL`
       : `completion webhook refused the manifest: ${response.status}`,
   );
+}
+
+/** Sends the stream's final manifest to COMPLETION_WEBHOOK_URL (see `postManifest`), counting the outcome. */
+export async function notifyCompletion(deps: ActivityDeps, stream: StreamRef): Promise<void> {
+  const { completionWebhookUrl, metrics } = deps;
+  if (!completionWebhookUrl) {
+    log.warn('no COMPLETION_WEBHOOK_URL on this worker: completion not notified', streamLogFields(stream));
+    return;
+  }
+  const stored = await readManifest(deps, stream.prefix);
+  if (!stored) throw new Error(`no manifest for ${stream.streamId} to notify`);
+  try {
+    const status = await postManifest(completionWebhookUrl, stored.manifest, Context.current().cancellationSignal);
+    metrics.completionWebhook.inc({ outcome: 'delivered' });
+    log.info('completion webhook notified', { ...streamLogFields(stream), httpStatus: status });
+  } catch (err) {
+    metrics.completionWebhook.inc({ outcome: err instanceof ApplicationFailure ? 'rejected' : 'failed' });
+    throw err;
+  }
 }

@@ -1,7 +1,11 @@
 import type { FileHandle } from 'node:fs/promises';
+import { log } from '@temporalio/activity';
 import { isSettled } from '../stream/settled-chunks';
-import type { ChunkRecord, ChunksChecked, FileSnapshot } from '../stream/types';
-import { HASH_READ_SIZE, hashRange } from './stream-file';
+import type { ChunkRecord, ChunksChecked, FileSnapshot, VerifyChunksInput } from '../stream/types';
+import { streamLogFields, type ActivityDeps } from './activity-deps';
+import { withHeartbeat } from './heartbeat';
+import { loadChunkRecords } from './manifest-store';
+import { HASH_READ_SIZE, hashRange, openStreamFile } from './stream-file';
 
 export interface VerifyResult {
   /** Indexes of chunks whose bytes on disk no longer match the uploaded object. */
@@ -43,4 +47,38 @@ export async function findChangedChunks(
       changed.push(chunk.index);
   }
   return { changed, fileSize, mtimeMs, read };
+}
+
+/** Compares chunks [0, chunkCount) of a stream with its file (see `findChangedChunks`); says so when some changed. */
+export async function checkChunks(
+  deps: ActivityDeps,
+  { stream, chunkCount, pendingChunks, checked }: VerifyChunksInput,
+  onChunk?: (index: number) => void,
+): Promise<VerifyResult> {
+  const chunks = await loadChunkRecords(deps, stream.prefix, pendingChunks, 0, chunkCount);
+  const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
+  let result: VerifyResult;
+  try {
+    result = await findChangedChunks(handle, snapshot, chunks, checked, onChunk);
+  } finally {
+    await handle.close();
+  }
+  deps.metrics.chunksReread.inc(result.read);
+  if (result.changed.length > 0) {
+    log.warn('file changed after upload: re-uploading the chunks it rewrote', {
+      ...streamLogFields(stream),
+      changed: result.changed.length,
+      fileSize: result.fileSize,
+    });
+  }
+  return result;
+}
+
+/** The check before a stream completes, heartbeating the chunk it reads. */
+export async function verifyChunks(deps: ActivityDeps, input: VerifyChunksInput): Promise<VerifyResult> {
+  let checking = 0;
+  return withHeartbeat(
+    () => checkChunks(deps, input, (index) => (checking = index)),
+    () => ({ checking }),
+  );
 }

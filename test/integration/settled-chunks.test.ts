@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { FollowFileResult } from '../../src/activities/follow-file';
+import type { FollowFileResult } from '../../src/activities/follow-loop';
 import type { ManifestSummary } from '../../src/stream/manifest';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
 import { recordHistory } from '../support/histories';

@@ -7,7 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { toolPath } from '../../scripts/local-servers';
 import type { StreamActivities } from '../../src/activities';
-import type { FollowFileResult } from '../../src/activities/follow-file';
+import type { FollowFileResult } from '../../src/activities/follow-loop';
 import { buildManifest, summarize, type ManifestSummary } from '../../src/stream/manifest';
 import { streamRef } from '../../src/stream/identity';
 import { STREAM_SEARCH_ATTRIBUTES } from '../../src/stream/search-attributes';

@@ -1,0 +1,28 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { FollowedStreams } from '../followed-streams';
+import type { StreamMetrics } from '../metrics';
+import type { StreamRef } from '../stream/types';
+import type { ChunkBuffers } from './chunk-buffers';
+import type { UploadSlots } from './upload-slots';
+
+/** What the stream activities of one process share: its bucket, its files, its metrics. */
+export interface ActivityDeps {
+  s3: S3Client;
+  bucket: string;
+  watchDir: string;
+  metrics: StreamMetrics;
+  /** Shared by every stream of the process: at most this many chunk uploads at once. */
+  slots: UploadSlots;
+  /** Shared by every stream of the process: one reusable buffer per chunk upload in flight. */
+  buffers: ChunkBuffers;
+  /** Shared with the watcher, which does not signal the growth of a followed file. */
+  followed: FollowedStreams;
+  completionWebhookUrl?: string;
+  /** S3_PREFIX: the stream names in activity inputs must be the ones it gives. */
+  s3Prefix: string;
+}
+
+/** The fields every log line about a stream carries. */
+export function streamLogFields(stream: StreamRef): { streamId: string } {
+  return { streamId: stream.streamId };
+}

@@ -1,0 +1,25 @@
+import { log } from '@temporalio/activity';
+import type { FileInspection, StreamRef } from '../stream/types';
+import { streamLogFields, type ActivityDeps } from './activity-deps';
+import { withHeartbeat } from './heartbeat';
+import { readMediaDurationSeconds } from './media-duration';
+import { observeFile, resolveInWatchDir } from './stream-file';
+
+/** The recording's media duration; says so when it has none. */
+export async function mediaDuration(watchDir: string, stream: StreamRef): Promise<number | null> {
+  const durationSeconds = await readMediaDurationSeconds(resolveInWatchDir(watchDir, stream.relPath));
+  if (durationSeconds === null)
+    log.warn('no media duration could be read: not a complete MP4', streamLogFields(stream));
+  return durationSeconds;
+}
+
+/**
+ * The last look at the file before its stream is declared complete: its state (the stream goes on
+ * if it changed meanwhile) and its media duration, in one round trip.
+ */
+export async function inspectFile({ watchDir }: ActivityDeps, stream: StreamRef): Promise<FileInspection> {
+  const observation = await observeFile(watchDir, stream.relPath, stream.identity);
+  if (observation.status !== 'present') return { observation, durationSeconds: null };
+  // A long fragmented recording has thousands of fragments to read: heartbeat meanwhile.
+  return { observation, durationSeconds: await withHeartbeat(() => mediaDuration(watchDir, stream)) };
+}

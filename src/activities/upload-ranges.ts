@@ -1,0 +1,50 @@
+import { log } from '@temporalio/activity';
+import type { ChunkRecord, UploadChunksActivityInput, UploadChunksInput } from '../stream/types';
+import { streamLogFields, type ActivityDeps } from './activity-deps';
+import { withHeartbeat } from './heartbeat';
+import { sendChunks } from './upload-chunk';
+import { writeManifest } from './write-manifest';
+
+/**
+ * Uploads chunks (see `sendChunks`), counting and logging each; `bytesCompleteAtMs` is when
+ * their bytes were on disk, the start of their lag.
+ */
+export function uploadRanges(
+  deps: ActivityDeps,
+  input: UploadChunksInput,
+  bytesCompleteAtMs: number,
+  signal: AbortSignal,
+  onChunk?: () => void,
+): Promise<ChunkRecord[]> {
+  const { metrics } = deps;
+  return sendChunks(deps, input, signal, ({ record, sent, seconds }) => {
+    onChunk?.();
+    if (sent) {
+      metrics.chunkUploadDuration.observe(seconds);
+      metrics.chunksUploaded.inc();
+      metrics.bytesUploaded.inc(record.size);
+      metrics.chunkLag.observe(Math.max(0, Date.now() - bytesCompleteAtMs) / 1000);
+    }
+    log.info(sent ? 'chunk uploaded' : 'chunk already in the bucket', {
+      ...streamLogFields(input.stream),
+      chunk: record.index,
+      bytes: record.size,
+    });
+  });
+}
+
+/** The workflow's own batch of chunks, then the live manifest listing them when it asks for one. */
+export async function uploadChunks(
+  deps: ActivityDeps,
+  { bytesCompleteAtMs, liveManifest, ...input }: UploadChunksActivityInput,
+): Promise<ChunkRecord[]> {
+  let uploaded = 0;
+  const records = await withHeartbeat(
+    (signal) => uploadRanges(deps, input, bytesCompleteAtMs, signal, () => uploaded++),
+    () => ({ uploaded }),
+  );
+  if (liveManifest) {
+    await writeManifest(deps, { ...liveManifest, pendingChunks: [...liveManifest.pendingChunks, ...records] });
+  }
+  return records;
+}
