@@ -24,8 +24,16 @@ export interface Contender extends Timed {
   cpuSecondsPerGb: { client: number; minio: number; temporal: number };
 }
 
+/**
+ * How the app's processes are laid out: each runs everything (`all-in-one`), or each is an edge
+ * beside its files (ROLE=edge) and one more process runs the workflows (ROLE=workflow).
+ */
+export type AppLayout = 'all-in-one' | 'edges';
+
 export interface AppBacklogRun extends Contender {
+  /** The processes that read files; `edges` adds one workflow process (metered with them). */
   processes: number;
+  layout: AppLayout;
   /** How the processes share work: one task queue with host queues (HOST_ID), or one queue each. */
   queues: 'single' | 'host-queues' | 'separate';
   idleTimeoutMs: number;
@@ -146,22 +154,31 @@ export async function runAppBacklog(
   files: CachedFile[],
   processes: number,
   name: string,
+  layout: AppLayout = 'all-in-one',
 ): Promise<AppBacklogRun> {
   const { plan, stack } = ctx;
   const idleTimeoutMs = plan.backlog.idleTimeoutMs;
   // With HOST_ID, the processes share the workflows' task queue and each reads its own files on a
   // queue of its host; an app without it gets one queue per process, each process its own streams.
-  const hostQueues = processes > 1 && appReadsEnv(ctx.appDir, 'HOST_ID');
-  const queues = processes === 1 ? 'single' : hostQueues ? 'host-queues' : 'separate';
+  const hostQueues = (processes > 1 || layout === 'edges') && appReadsEnv(ctx.appDir, 'HOST_ID');
+  if (layout === 'edges' && !hostQueues) throw new Error('the app under test has no HOST_ID, hence no edge role');
+  const queues = processes === 1 && layout === 'all-in-one' ? 'single' : hostQueues ? 'host-queues' : 'separate';
+  // The workflow process's own directory: it watches nothing, but its log is named after it.
+  const workflowsDir = path.join(ctx.workDir, `${name}-workflows`);
   const runs: AppRun[] = Array.from({ length: processes }, (_, p) => ({
     watchDir: path.join(ctx.workDir, `${name}-watch-${p}`),
     prefix: name,
     taskQueue: hostQueues || processes === 1 ? `bench-${name}` : `bench-${name}-${p}`,
     idleTimeoutMs,
-    env: hostQueues ? { HOST_ID: `bench-host-${p}` } : undefined,
+    env: hostQueues ? { HOST_ID: `bench-host-${p}`, ...(layout === 'edges' && { ROLE: 'edge' }) } : undefined,
   }));
   const apps: RunningApp[] = [];
   try {
+    // Started first: an edge has no workflow worker of its own.
+    if (layout === 'edges') {
+      fs.mkdirSync(workflowsDir, { recursive: true });
+      apps.push(await startAppUnderTest(ctx, { ...runs[0], watchDir: workflowsDir, env: { ROLE: 'workflow' } }));
+    }
     for (const run of runs) {
       fs.mkdirSync(run.watchDir, { recursive: true });
       apps.push(await startAppUnderTest(ctx, run));
@@ -215,11 +232,12 @@ export async function runAppBacklog(
         {
           seconds,
           bytes: totalBytes,
-          how: `the app, ${processes} process(es), STREAM_IDLE_TIMEOUT=${idleTimeoutMs}ms`,
+          how: `the app, ${processes} ${layout === 'edges' ? 'edge process(es) and a workflow process' : 'process(es)'}, STREAM_IDLE_TIMEOUT=${idleTimeoutMs}ms`,
         },
         { client: usage.cpuSeconds, minio: host.serverCpuSeconds.minio, temporal: host.serverCpuSeconds.temporal },
       ),
       processes,
+      layout,
       queues,
       idleTimeoutMs,
       cost: appCost(usage, host, totalBytes, history),
@@ -228,7 +246,8 @@ export async function runAppBacklog(
     };
   } finally {
     for (const app of apps) await app.stop();
-    for (const run of runs) fs.rmSync(run.watchDir, { recursive: true, force: true });
+    for (const dir of [...runs.map((run) => run.watchDir), workflowsDir])
+      fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

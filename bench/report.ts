@@ -163,6 +163,15 @@ export function renderMarkdown(r: BenchResults): string {
             r.scaleOut.twoProcesses.cost,
             r.scaleOut.twoProcesses.appMetrics,
           ] as const,
+          ...(r.scaleOut.twoEdges
+            ? [
+                [
+                  'scale-out backlog, 2 edges + 1 workflow process (summed)',
+                  r.scaleOut.twoEdges.cost,
+                  r.scaleOut.twoEdges.appMetrics,
+                ] as const,
+              ]
+            : []),
         ]
       : []),
   ];
@@ -252,10 +261,18 @@ export function renderMarkdown(r: BenchResults): string {
         [
           [`1 (${s.oneProcess.from})`, fixed(s.oneProcess.seconds), fixed(s.oneProcess.mbPerSecond, 1)],
           [`2 (${s.twoProcesses.queues})`, fixed(s.twoProcesses.seconds), fixed(s.twoProcesses.mbPerSecond, 1)],
+          ...(s.twoEdges
+            ? [['2 edges + 1 workflow process', fixed(s.twoEdges.seconds), fixed(s.twoEdges.mbPerSecond, 1)]]
+            : []),
         ],
       ),
       '',
       `Speed-up ${fixed(s.speedup)}×; verified ${s.twoProcesses.verification.identical} of ${s.twoProcesses.verification.checked} streams checked.`,
+      ...(s.twoEdges
+        ? [
+            `Edges and a workflow process: speed-up ${fixed(s.edgesSpeedup ?? 0)}×; verified ${s.twoEdges.verification.identical} of ${s.twoEdges.verification.checked} streams checked.`,
+          ]
+        : []),
       '',
     );
   }
@@ -321,7 +338,12 @@ function targetRows(r: BenchResults): string[][] {
       met(growth <= TARGETS.finalizeGrowthSeconds),
     ]);
   }
-  const histories = [r.backlog?.app.cost, ...(r.live ?? []).map((run) => run.cost), r.scaleOut?.twoProcesses.cost]
+  const histories = [
+    r.backlog?.app.cost,
+    ...(r.live ?? []).map((run) => run.cost),
+    r.scaleOut?.twoProcesses.cost,
+    r.scaleOut?.twoEdges?.cost,
+  ]
     .filter((c): c is AppCost => !!c)
     .map((c) => c.history);
   if (histories.length > 0) {

@@ -31,13 +31,15 @@ test('the quick benchmark runs every section and writes its results', { timeout:
 
   const { backlog, live, scaleOut } = results;
   assert.ok(backlog && live && scaleOut, 'every section has results');
+  const twoEdges = scaleOut.twoEdges;
+  assert.ok(twoEdges, 'scale-out ran two edges and a workflow process');
   for (const contender of [backlog.disk, backlog.putLoop, backlog.rclone, backlog.app]) {
     assert.ok(
       contender.seconds > 0 && contender.bytes === backlog.totalBytes && contender.mbPerSecond > 0,
       contender.how,
     );
   }
-  for (const { verification } of [backlog.app, scaleOut.twoProcesses]) {
+  for (const { verification } of [backlog.app, scaleOut.twoProcesses, twoEdges]) {
     assert.equal(verification.checked, verification.streams, 'every stream is checked in quick mode');
     assert.equal(verification.identical, verification.streams, `streams differ: ${verification.mismatches.join(', ')}`);
   }
@@ -51,7 +53,7 @@ test('the quick benchmark runs every section and writes its results', { timeout:
     assert.equal(run.finalizeLatency.n, run.streams);
   }
 
-  const costs = [backlog.app.cost, ...live.map((run) => run.cost), scaleOut.twoProcesses.cost];
+  const costs = [backlog.app.cost, ...live.map((run) => run.cost), scaleOut.twoProcesses.cost, twoEdges.cost];
   for (const cost of costs) {
     assert.ok(cost.peakRssMb > 0 && cost.cpuSeconds > 0 && cost.cpuSecondsPerGb > 0);
     assert.ok(
@@ -60,6 +62,8 @@ test('the quick benchmark runs every section and writes its results', { timeout:
   }
   assert.equal(scaleOut.twoProcesses.processes, 2);
   assert.ok(scaleOut.speedup > 0);
+  assert.deepEqual([twoEdges.processes, twoEdges.layout, twoEdges.queues], [2, 'edges', 'host-queues']);
+  assert.ok((scaleOut.edgesSpeedup ?? 0) > 0);
 
   assert.ok(results.finalize, 'the finalize section has results');
   assert.deepEqual(
