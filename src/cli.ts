@@ -14,7 +14,7 @@ import { readChunkRecords, readManifest } from './activities/manifest-store';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
 import { printable } from './printable';
 import { createS3Client } from './s3';
-import { connectFailure, temporalConnectionOptions } from './temporal-connection';
+import { connectFailure, credentialsRefusal, temporalConnectionOptions } from './temporal-connection';
 import { formatBytes } from './stream/format-bytes';
 import { streamPathAttribute, streamRef } from './stream/identity';
 import { StreamBytesUploadedKey, StreamPathKey, StreamStatusKey, visibilityString } from './stream/search-attributes';
@@ -270,7 +270,13 @@ async function resolveStream(client: Client, stream: string | undefined): Promis
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  const message = err instanceof UsageError || err instanceof ConfigError ? err.message : (err.stack ?? err.message);
+  const refusal = credentialsRefusal(err);
+  const message =
+    err instanceof UsageError || err instanceof ConfigError
+      ? err.message
+      : refusal
+        ? `${err.message}: ${refusal}`
+        : (err.stack ?? err.message);
   // A message may quote a file name or a stream given on the command line.
   console.error(message.split('\n').map(printable).join('\n'));
   process.exit(err instanceof UsageError ? 2 : 1);

@@ -7,7 +7,12 @@ import { FollowedStreams } from './followed-streams';
 import { createLogger, TemporalPinoLogger } from './logger';
 import { createMetrics, serveMetrics } from './metrics';
 import { createS3Client } from './s3';
-import { connectFailure, describeTemporalSecurity, temporalConnectionOptions } from './temporal-connection';
+import {
+  connectFailure,
+  credentialsRefusal,
+  describeTemporalSecurity,
+  temporalConnectionOptions,
+} from './temporal-connection';
 import { registerSearchAttributes } from './temporal-setup';
 import { startWatcher } from './watcher';
 import { visibilityString } from './stream/search-attributes';
@@ -103,9 +108,9 @@ main().catch((err) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
   } else {
-    process.stderr.write(
-      `stream-uploader failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
+    const refusal = credentialsRefusal(err);
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`stream-uploader failed: ${refusal ? `${refusal}\n` : ''}${detail}\n`);
   }
   process.exit(1);
 });

@@ -52,8 +52,44 @@ export function describeTemporalSecurity(temporal: Pick<TemporalConfig, 'tls' | 
  * requires, TLS on one side only.
  */
 export async function connectFailure(options: TemporalConnectionOptions, err: unknown): Promise<Error> {
-  const reason = (await diagnoseTls(options).catch(() => undefined)) ?? (err as Error)?.message ?? String(err);
+  const reason =
+    credentialsRefusal(err) ?? (await diagnoseTls(options).catch(() => undefined)) ?? messageWithCauses(err);
   return new Error(`cannot reach Temporal at ${options.address}: ${reason}`, { cause: err });
+}
+
+/** gRPC's PERMISSION_DENIED and UNAUTHENTICATED: the server answered, and refused who we are. */
+const REFUSED_CREDENTIALS_CODES: ReadonlySet<number> = new Set([7, 16]);
+/** The same two codes as the worker's native connection (tonic) words them: its errors carry no number. */
+const REFUSED_CREDENTIALS_WORDS =
+  /The caller does not have permission|The request does not have valid authentication credentials/;
+
+const REFUSED = 'the server refused the credentials';
+
+/**
+ * Says so when `err`, or an error it wraps (the SDK wraps gRPC's in its own), is the server refusing
+ * the credentials; undefined otherwise, and for an error that says so already (`connectFailure`'s).
+ * The server's words never quote the key.
+ */
+export function credentialsRefusal(err: unknown): string | undefined {
+  for (let cause = err; cause instanceof Error; cause = cause.cause) {
+    if (cause.message.includes(REFUSED)) return undefined;
+    const { code } = cause as { code?: unknown };
+    const refused =
+      typeof code === 'number' ? REFUSED_CREDENTIALS_CODES.has(code) : REFUSED_CREDENTIALS_WORDS.test(cause.message);
+    if (refused) {
+      return `${REFUSED} (${cause.message}): check TEMPORAL_API_KEY and its permissions on TEMPORAL_NAMESPACE, or the client certificate`;
+    }
+  }
+  return undefined;
+}
+
+/** An error's message followed by those of the errors it wraps: the SDK's own says little alone. */
+function messageWithCauses(err: unknown): string {
+  const messages: string[] = [];
+  let cause = err;
+  for (; cause instanceof Error; cause = cause.cause) messages.push(cause.message);
+  if (cause !== undefined) messages.push(String(cause));
+  return messages.join(': ');
 }
 
 /** What a TLS handshake with `options` says about the server, in at most `timeoutMs`; undefined: nothing wrong found. */

@@ -14,6 +14,7 @@ import { temporalConnectionOptions } from '../../src/temporal-connection';
 import { startApp, type AppProcess } from '../support/app-process';
 import { downloadStreamSha256, s3Env, waitForCompleteManifest } from '../support/bucket';
 import { sha256File } from '../support/media';
+import { makeJwtIssuer } from '../support/jwt';
 import { startProductionTemporal, type ProductionTemporal } from '../support/temporal-postgres';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs';
 import { waitUntil } from '../support/wait';
@@ -22,17 +23,25 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const CHUNK_SIZE = 64 * 1024;
 const BUCKET = 'recordings';
 const PREFIX = 'tls';
+const NAMESPACE = 'default';
 /** The CLI's own connect timeout is 5 s: a refused or unverifiable TLS must end well within this. */
 const FAILURE_BOUND_MS = 20_000;
+/** gRPC's status code PERMISSION_DENIED. */
+const PERMISSION_DENIED = 7;
 
 /**
  * The production Temporal server with TLS on its frontend and client certificates required
- * (mutual TLS), certificates made by `openssl`: the CLI and the app reach it with the
- * TEMPORAL_TLS_* variables, and are refused, with a clear error and in bounded time, without
- * the client certificate or trusting another CA.
+ * (mutual TLS), certificates made by `openssl`, and authorization on (the server's default JWT
+ * claim mapper and authorizer): the CLI and the app reach it with the TEMPORAL_TLS_* variables and
+ * an API key (TEMPORAL_API_KEY, a JWT signed by the key the server trusts), and are refused, with
+ * a clear error and in bounded time, without the client certificate or trusting another CA, and
+ * with no API key, a forged one or one for another namespace.
  */
-describe('production Temporal server with mutual TLS', () => {
+describe('production Temporal server with mutual TLS and an API key', () => {
   let certs: TestCertificates;
+  /** The app's and the CLI's: admin of the app's namespace only. */
+  let apiKey: string;
+  let tokens: ReturnType<typeof makeJwtIssuer>;
   let temporal: ProductionTemporal;
   let minio: S3Server;
   let s3: S3Client;
@@ -44,8 +53,11 @@ describe('production Temporal server with mutual TLS', () => {
     fs.mkdirSync(root, { recursive: true });
     workDir = fs.mkdtempSync(path.join(root, 'tls-'));
     certs = makeTestCertificates(path.join(workDir, 'certs'));
+    tokens = makeJwtIssuer(path.join(workDir, 'certs', 'jwks.json'));
+    apiKey = tokens.token({ sub: 'stream-uploader', permissions: [`${NAMESPACE}:admin`] });
     [temporal, minio] = await Promise.all([
       startProductionTemporal({
+        namespace: NAMESPACE,
         frontendTls: {
           caFile: certs.ca,
           certFile: certs.server.cert,
@@ -54,6 +66,11 @@ describe('production Temporal server with mutual TLS', () => {
           clientCertFile: certs.client.cert,
           clientKeyFile: certs.client.key,
           requireClientAuth: true,
+        },
+        authorization: {
+          jwksFile: tokens.jwksFile,
+          // The helper's and create-namespace.sh's: creating a namespace is the cluster's business.
+          apiKey: tokens.token({ sub: 'temporal-admin', permissions: ['temporal-system:admin'] }),
         },
       }),
       startMinio(),
@@ -85,7 +102,32 @@ describe('production Temporal server with mutual TLS', () => {
     }
   }
 
-  const clientEnv = (): Record<string, string> => ({ ...temporal.clientEnv, TEMPORAL_NAMESPACE: temporal.namespace });
+  /** The app with `env`, refused by the server: its exit code (or still running after the bound), time taken and log. */
+  async function refusedApp(env: Record<string, string>, logFile: string) {
+    const refused = startApp(
+      {
+        ...env,
+        S3_BUCKET: BUCKET,
+        WATCH_DIR: workDir,
+        METRICS_PORT: String(await freePort()),
+        TEMPORAL_METRICS_PORT: String(await freePort()),
+      },
+      logFile,
+    );
+    const started = Date.now();
+    const code = await Promise.race([
+      new Promise<number | null>((resolve) => refused.child.once('exit', resolve)),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), FAILURE_BOUND_MS)),
+    ]);
+    if (code === 'still running') await refused.stop('SIGKILL');
+    return { code, ms: Date.now() - started, said: fs.readFileSync(logFile, 'utf8') };
+  }
+
+  const clientEnv = (): Record<string, string> => ({
+    ...temporal.clientEnv,
+    TEMPORAL_API_KEY: apiKey,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+  });
   const withoutClientCert = () => {
     const env = clientEnv();
     delete env.TEMPORAL_TLS_CLIENT_CERT_PATH;
@@ -93,14 +135,16 @@ describe('production Temporal server with mutual TLS', () => {
     return env;
   };
 
-  test('the CLI, the connection module and the `temporal` CLI connect with the CA, the server name and the client certificate', async () => {
-    // create-namespace.sh ran the official `temporal` CLI with the same TEMPORAL_TLS_* variables.
+  test('the CLI, the connection module and the `temporal` CLI connect with the CA, the server name, the client certificate and the API key', async () => {
+    // create-namespace.sh ran the official `temporal` CLI with the same TEMPORAL_TLS_* variables
+    // and TEMPORAL_API_KEY (without it, describing and creating the namespace are refused).
     temporal.namespaceRuns.forEach((run, i) =>
-      assert.equal(run.status, 0, `create-namespace.sh, run ${i + 1}, over mutual TLS:\n${run.output}`),
+      assert.equal(run.status, 0, `create-namespace.sh, run ${i + 1}, over mutual TLS with an API key:\n${run.output}`),
     );
     const env = clientEnv();
     const config = loadConfig(env, workDir, { needsBucket: false });
     assert.ok(config.temporal.tls?.clientCertPair, 'the client certificate and key were read');
+    assert.equal(config.temporal.apiKey?.reveal(), apiKey, 'the API key was read');
     const connection = await Connection.connect({
       ...temporalConnectionOptions(config.temporal),
       connectTimeout: 5000,
@@ -163,43 +207,107 @@ describe('production Temporal server with mutual TLS', () => {
       );
       assert.ok(run.ms < FAILURE_BOUND_MS, `${run.name}: failed after ${run.ms} ms`);
       assert.doesNotMatch(run.out, /BEGIN|PRIVATE KEY/, `${run.name}: no key or certificate in the error`);
+      assert.ok(!run.out.includes(apiKey.split('.')[2]), `${run.name}: no API key in the error`);
     }
     console.log('tls failures', JSON.stringify(runs.map(({ name, ms, out }) => ({ name, ms, out: out.trim() }))));
-    const refusedLog = path.join(workDir, 'refused-app.log');
 
     // The app (the worker's connection is Rust core's, not the CLI's) stops too, and says why.
-    const refused = startApp(
-      {
-        ...withoutClientCert(),
-        S3_BUCKET: BUCKET,
-        WATCH_DIR: workDir,
-        METRICS_PORT: String(await freePort()),
-        TEMPORAL_METRICS_PORT: String(await freePort()),
-      },
-      refusedLog,
-    );
-    const started = Date.now();
-    const code = await Promise.race([
-      new Promise<number | null>((resolve) => refused.child.once('exit', resolve)),
-      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), FAILURE_BOUND_MS)),
-    ]);
-    if (code === 'still running') await refused.stop('SIGKILL');
-    console.log('app refused', JSON.stringify({ ms: Date.now() - started, code }));
-    const said = fs.readFileSync(refusedLog, 'utf8');
-    assert.equal(code, 1, `the app without its client certificate exits 1 (${Date.now() - started} ms): ${said}`);
+    const { code, ms, said } = await refusedApp(withoutClientCert(), path.join(workDir, 'refused-app.log'));
+    console.log('app refused', JSON.stringify({ ms, code }));
+    assert.equal(code, 1, `the app without its client certificate exits 1 (${ms} ms): ${said}`);
+    assert.ok(!said.includes(apiKey.split('.')[2]), "the API key is not in the app's log");
     assert.match(said, /cannot reach Temporal at .*requires a client certificate.*set TEMPORAL_TLS_CLIENT_CERT_PATH/);
   });
 
-  test('the app uploads a file end to end over mutual TLS, byte for byte', async () => {
+  test('refused by the server, with PermissionDenied and in bounded time: no API key, a forged one, one for another namespace', async () => {
+    const env = clientEnv();
+    const withoutKey = { ...env };
+    delete withoutKey.TEMPORAL_API_KEY;
+    // The same key id and claims, signed by another private key: only the signature gives it away.
+    const forger = makeJwtIssuer(null, tokens.kid);
+    const cases: Array<[string, Record<string, string>]> = [
+      ['no API key', withoutKey],
+      [
+        'an API key signed by another private key',
+        { ...env, TEMPORAL_API_KEY: forger.token({ sub: 'stream-uploader', permissions: [`${NAMESPACE}:admin`] }) },
+      ],
+      [
+        "an API key for another namespace's admin",
+        {
+          ...env,
+          TEMPORAL_API_KEY: tokens.token({ sub: 'stream-uploader', permissions: ['another-namespace:admin'] }),
+        },
+      ],
+    ];
+    const runs = await Promise.all(
+      cases.map(async ([name, caseEnv], i) => {
+        // The connection module, as the app's client and the CLI use it. A token the server cannot
+        // verify is refused on every call, connect's GetSystemInfo included; no token, or one without
+        // the namespace, gets the health checks only (GetSystemInfo), and then DescribeNamespace is refused.
+        const config = loadConfig(caseEnv, workDir, { needsBucket: false });
+        const started = Date.now();
+        const refusal = await (async () => {
+          const connection = await Connection.connect({
+            ...temporalConnectionOptions(config.temporal),
+            connectTimeout: 5000,
+          });
+          try {
+            await connection.workflowService.describeNamespace({ namespace: temporal.namespace });
+          } finally {
+            await connection.close();
+          }
+        })().then(
+          () => undefined,
+          // Connection.connect wraps GetSystemInfo's gRPC error (its cause) in a ServiceError.
+          (err: Error & { code?: number; cause?: Error & { code?: number } }) => (err.code ? err : err.cause),
+        );
+        const refusalMs = Date.now() - started;
+        const [cliRun, appRun] = await Promise.all([
+          cli(['list'], caseEnv),
+          refusedApp(caseEnv, path.join(workDir, `unauthorized-app-${i}.log`)),
+        ]);
+        return { name, key: caseEnv.TEMPORAL_API_KEY, refusal, refusalMs, cli: cliRun, app: appRun };
+      }),
+    );
+    console.log(
+      'authorization refusals',
+      JSON.stringify(
+        runs.map(({ name, refusalMs, cli: { code, ms, out }, app }) => ({
+          name,
+          refusalMs,
+          cli: { code, ms, out: out.trim().split('\n')[0] },
+          app: { code: app.code, ms: app.ms, said: app.said.trim().split('\n')[0] },
+        })),
+      ),
+    );
+    for (const { name, key, refusal, refusalMs, cli: cliRun, app: appRun } of runs) {
+      assert.equal(refusal?.code, PERMISSION_DENIED, `${name}: ${refusal?.message ?? 'DescribeNamespace answered'}`);
+      assert.ok(refusalMs < FAILURE_BOUND_MS, `${name}: refused after ${refusalMs} ms`);
+      assert.notEqual(cliRun.code, 0, `${name}: the CLI fails\n${cliRun.out}`);
+      assert.match(
+        cliRun.out,
+        /the server refused the credentials .*check TEMPORAL_API_KEY/,
+        `${name}: the CLI says why`,
+      );
+      assert.ok(cliRun.ms < FAILURE_BOUND_MS, `${name}: the CLI failed after ${cliRun.ms} ms`);
+      // The app stops at start-up (registering its search attributes, or connecting), and says why.
+      assert.equal(appRun.code, 1, `${name}: the app exits 1 (${appRun.ms} ms): ${appRun.said}`);
+      assert.match(appRun.said, /PERMISSION_DENIED|does not have permission/, name);
+      assert.match(appRun.said, /the server refused the credentials/, `${name}: the app says why`);
+      for (const said of [cliRun.out, appRun.said])
+        assert.ok(!key || !said.includes(key.split('.')[2]), `${name}: the API key is not in the error`);
+    }
+  });
+
+  test('the app uploads a file end to end over mutual TLS with an API key, byte for byte', async () => {
     const watchDir = path.join(workDir, 'watch');
     fs.mkdirSync(watchDir);
     const logFile = path.join(workDir, 'app.log');
     app = startApp(
       {
-        ...temporal.clientEnv,
+        ...clientEnv(),
         ...s3Env(minio, BUCKET),
         S3_PREFIX: PREFIX,
-        TEMPORAL_NAMESPACE: temporal.namespace,
         TEMPORAL_TASK_QUEUE: `tls-${process.pid}`,
         WATCH_DIR: watchDir,
         CHUNK_SIZE: String(CHUNK_SIZE),
@@ -214,7 +322,7 @@ describe('production Temporal server with mutual TLS', () => {
     );
     const appLog = () => `app log ${logFile}; server log ${temporal.logFile}`;
     const startedLine = await app.waitForLog((line) => line.msg === 'stream-uploader started', 60_000);
-    assert.deepEqual(startedLine.temporalSecurity, { tls: 'mutual', apiKey: false });
+    assert.deepEqual(startedLine.temporalSecurity, { tls: 'mutual', apiKey: true });
     await app.waitForLog((line) => line.msg === 'watching for recordings', 30_000);
 
     const relPath = 'over-tls.mp4';
@@ -234,9 +342,10 @@ describe('production Temporal server with mutual TLS', () => {
     assert.equal(await app.stop('SIGTERM'), 0, 'graceful shutdown exits 0');
     app = undefined;
     const keyBody = fs.readFileSync(certs.client.key, 'utf8').split('\n')[1];
-    assert.ok(
-      !fs.readFileSync(logFile, 'utf8').includes(keyBody),
-      "the client key's contents are not in the app's log",
-    );
+    const logged = fs.readFileSync(logFile, 'utf8');
+    assert.ok(!logged.includes(keyBody), "the client key's contents are not in the app's log");
+    // Nor the API key, whole or any of its parts (header, claims, signature).
+    for (const part of [apiKey, ...apiKey.split('.')])
+      assert.ok(!logged.includes(part), "the API key is not in the app's log");
   });
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import YAML from 'yaml';
@@ -21,10 +22,13 @@ const DYNAMIC_CONFIG = path.join(ROOT, 'deploy', 'temporal', 'dynamicconfig', 'd
 const CONFIG_ENV = 'development-postgres12';
 const INSTALL_HINT = 'run `npm run setup` (scripts/install-tools.sh) to install it';
 const DB_USER = 'temporal';
+/** The server's default services and the internal-frontend, which only authorization needs. */
+const SERVICES = ['frontend', 'internal-frontend', 'history', 'matching', 'worker'];
 
 /**
  * TLS on the frontend (internode traffic stays plain, on loopback). The server's own system
- * workers reach the frontend as any client does, so they get the client certificate and the CA.
+ * workers reach the frontend as any client does, so they get the client certificate and the CA
+ * (with authorization, they reach an internal-frontend instead, see `writeServerConfig`).
  */
 export interface FrontendTls {
   /** The CA that signed the server's certificate and, for mutual TLS, the clients'. */
@@ -41,6 +45,21 @@ export interface FrontendTls {
   requireClientAuth: boolean;
 }
 
+/**
+ * Authorization on the frontend: the server's default JWT claim mapper and default authorizer,
+ * which take `Authorization: Bearer <JWT>` (what the SDK's `apiKey` and the CLIs'
+ * TEMPORAL_API_KEY send) signed by a key of `jwksFile`, with the roles its `permissions` claim
+ * grants (`<namespace>:admin`, `temporal-system:admin`...). PermissionDenied: any call with a
+ * token it cannot verify, and, without a token or the role, any but the health checks
+ * (GetSystemInfo included). Needs `frontendTls`: the app sends an API key only over TLS.
+ */
+export interface FrontendAuthorization {
+  /** The JSON Web Key Set (public keys, each with its `kid`) the server checks tokens against. */
+  jwksFile: string;
+  /** A JWT the server accepts, with `temporal-system:admin` (creating a namespace needs it): this helper's, create-namespace.sh's and `clientEnv`'s. */
+  apiKey: string;
+}
+
 /** A one-shot script's run: its exit status and what it printed (stdout and stderr interleaved). */
 export interface ScriptRun {
   status: number | null;
@@ -54,11 +73,12 @@ export interface ProductionTemporal {
   postgresPort: number;
   /**
    * TEMPORAL_ADDRESS and, with frontend TLS, the TEMPORAL_TLS_* variables (client certificate
-   * included) that the app, its CLI and the official `temporal` CLI all read.
+   * included) and, with authorization, TEMPORAL_API_KEY, that the app, its CLI and the official
+   * `temporal` CLI all read.
    */
   clientEnv: Record<string, string>;
   /** The options of `Connection.connect` that reach this server. */
-  connectionOptions: { address: string; tls?: TLSConfig };
+  connectionOptions: { address: string; tls?: TLSConfig; apiKey?: string };
   /** The server's log (stdout and stderr). */
   logFile: string;
   /** deploy/temporal/scripts/setup-postgres.sh, run twice before the server started. */
@@ -229,6 +249,7 @@ async function writeServerConfig(
   root: string,
   postgres: Postgres,
   tls: FrontendTls | undefined,
+  authorization: FrontendAuthorization | undefined,
 ): Promise<{ port: number; configFile: string }> {
   const template = path.join(SERVER_DIR, 'config', `${CONFIG_ENV}.yaml`);
   if (!fs.existsSync(template)) throw new Error(`${template} not found: ${INSTALL_HINT}`);
@@ -239,6 +260,21 @@ async function writeServerConfig(
     store.sql.password = postgres.password;
   }
   config.global.membership.broadcastAddress = '127.0.0.1';
+  if (authorization) {
+    config.global.authorization = {
+      jwtKeyProvider: { keySourceURIs: [pathToFileURL(authorization.jwksFile).href], refreshInterval: '1m' },
+      permissionsClaimName: 'permissions',
+      authorizer: 'default',
+      claimMapper: 'default',
+    };
+    // The server's own clients of the frontend (the worker service's system workers: scanners,
+    // per-namespace schedulers and batchers...) hold no token: the default authorizer would refuse
+    // every call of theirs. Given an internal-frontend, they use it instead, over the internode
+    // connection (plain, on loopback), and it grants them system admin (its own claim mapper).
+    config.services['internal-frontend'] = {
+      rpc: { grpcPort: 0, membershipPort: 0, httpPort: 0, bindOnLocalHost: true },
+    };
+  }
   if (config.global.pprof) config.global.pprof.port = await freePort();
   if (config.global.metrics?.prometheus)
     config.global.metrics.prometheus.listenAddress = `127.0.0.1:${await freePort()}`;
@@ -265,7 +301,8 @@ async function writeServerConfig(
         },
         client,
       },
-      // Set, it is what the worker service's clients of the frontend use (else frontend.client).
+      // Set, it is what the worker service's clients of the frontend use (else frontend.client);
+      // with an internal-frontend (authorization), they use the internode settings instead.
       systemWorker: { certFile: tls.clientCertFile, keyFile: tls.clientKeyFile, client },
     };
   }
@@ -283,6 +320,7 @@ interface ServerConfig {
     pprof?: { port: number };
     metrics?: { prometheus?: { listenAddress: string } };
     tls?: unknown;
+    authorization?: unknown;
   };
   services: Record<
     string,
@@ -293,9 +331,10 @@ interface ServerConfig {
 }
 
 export async function startProductionTemporal(
-  opts: { namespace?: string; frontendTls?: FrontendTls } = {},
+  opts: { namespace?: string; frontendTls?: FrontendTls; authorization?: FrontendAuthorization } = {},
 ): Promise<ProductionTemporal> {
-  return retryPortClash(() => startOnce(opts.namespace ?? 'default', opts.frontendTls));
+  if (opts.authorization && !opts.frontendTls) throw new Error('authorization (an API key) needs frontendTls');
+  return retryPortClash(() => startOnce(opts.namespace ?? 'default', opts.frontendTls, opts.authorization));
 }
 
 /** The variables of a secured Temporal, as the app, its CLI and the `temporal` CLI read them. */
@@ -319,7 +358,11 @@ function tlsConnectionOptions(tls: FrontendTls | undefined): TLSConfig | undefin
   };
 }
 
-async function startOnce(namespace: string, tls: FrontendTls | undefined): Promise<ProductionTemporal> {
+async function startOnce(
+  namespace: string,
+  tls: FrontendTls | undefined,
+  authorization: FrontendAuthorization | undefined,
+): Promise<ProductionTemporal> {
   const serverBin = toolPath('temporal-server');
   toolPath('temporal-sql-tool');
   toolPath('temporal');
@@ -347,13 +390,16 @@ async function startOnce(namespace: string, tls: FrontendTls | undefined): Promi
 
     const root = path.join(scratch, 'server');
     fs.mkdirSync(root);
-    const { port, configFile } = await writeServerConfig(root, postgres, tls);
+    const { port, configFile } = await writeServerConfig(root, postgres, tls, authorization);
     const address = `127.0.0.1:${port}`;
-    const clientEnv = { TEMPORAL_ADDRESS: address, ...tlsClientEnv(tls) };
-    const connectionOptions = { address, ...(tls && { tls: tlsConnectionOptions(tls) }) };
+    const apiKey = authorization?.apiKey;
+    const clientEnv = { TEMPORAL_ADDRESS: address, ...tlsClientEnv(tls), ...(apiKey && { TEMPORAL_API_KEY: apiKey }) };
+    const connectionOptions = { address, ...(tls && { tls: tlsConnectionOptions(tls) }), ...(apiKey && { apiKey }) };
     const logFile = path.join(scratch, 'temporal-server.log');
-    // --config-file: 1.32 deprecates --root/--config/--env.
-    const args = ['--config-file', configFile, '--allow-no-auth', 'start'];
+    // --config-file: 1.32 deprecates --root/--config/--env. The internal-frontend is no default service.
+    const args = authorization
+      ? ['--config-file', configFile, 'start', ...SERVICES.flatMap((service) => ['--service', service])]
+      : ['--config-file', configFile, '--allow-no-auth', 'start'];
 
     /** Starts the server and waits until its frontend answers (and, once it exists, serves the namespace). */
     const launch = async (namespaceExists: boolean): Promise<Supervised> => {

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import { loadConfig } from '../../src/config';
 import {
   connectFailure,
+  credentialsRefusal,
   describeTemporalSecurity,
   diagnoseTls,
   temporalConnectionOptions,
@@ -16,7 +17,8 @@ import { makeTestCertificates, type TestCertificates } from '../support/tls-cert
 
 /**
  * The options the app, its roles and the CLI connect with. Temporal Cloud is not reachable from
- * the tests: that TEMPORAL_API_KEY reaches `apiKey`, with TLS on, is checked here.
+ * the tests: that TEMPORAL_API_KEY reaches `apiKey`, with TLS on, is checked here, and a server
+ * that checks API keys accepts and refuses them in test/production/temporal-tls.test.ts.
  */
 describe('temporal connection options', () => {
   let dir: string;
@@ -117,5 +119,53 @@ describe('diagnoseTls', () => {
     assert.equal(await diagnoseTls({ address, tls: tlsOptions() }), undefined);
     const failure = await connectFailure({ address }, new Error('Failed to connect before the deadline'));
     assert.equal(failure.message, `cannot reach Temporal at ${address}: Failed to connect before the deadline`);
+  });
+});
+
+describe('credentialsRefusal and connectFailure', () => {
+  /** As the SDK throws them: its own error, wrapping gRPC's, which carries the status code. */
+  const wrapped = (code: number, details: string) =>
+    new Error('Failed to list workflows', { cause: Object.assign(new Error(`${code} ${details}`), { code }) });
+
+  test("a PERMISSION_DENIED or UNAUTHENTICATED under the SDK's error says the credentials were refused", () => {
+    for (const code of [7, 16]) {
+      assert.match(
+        credentialsRefusal(wrapped(code, 'Request unauthorized.')) ?? '',
+        new RegExp(`the server refused the credentials \\(${code} Request unauthorized\\.\\): check TEMPORAL_API_KEY`),
+      );
+    }
+  });
+
+  test("the worker's native connection words the refusal instead of numbering it", () => {
+    const native = new Error(
+      'Failed to call GetSystemInfo: code: \'The caller does not have permission to execute the specified operation\', message: "Request unauthorized."',
+    );
+    assert.match(
+      credentialsRefusal(native) ?? '',
+      /^the server refused the credentials \(Failed to call GetSystemInfo/,
+    );
+  });
+
+  test("connectFailure's error, which says so already, is not said again", async () => {
+    const described = await connectFailure({ address: 'not-an-address' }, wrapped(7, 'Request unauthorized.'));
+    assert.equal(credentialsRefusal(described), undefined);
+  });
+
+  test('any other failure is not called a refusal', () => {
+    assert.equal(credentialsRefusal(wrapped(14, 'UNAVAILABLE')), undefined);
+    assert.equal(credentialsRefusal(new Error('socket hang up')), undefined);
+    assert.equal(credentialsRefusal('a string'), undefined);
+  });
+
+  test("connectFailure names the refusal, else gives the wrapped errors' messages too", async () => {
+    const options = { address: 'not-an-address' };
+    assert.match(
+      (await connectFailure(options, wrapped(7, 'Request unauthorized.'))).message,
+      /^cannot reach Temporal at not-an-address: the server refused the credentials/,
+    );
+    assert.equal(
+      (await connectFailure(options, wrapped(14, 'No connection established'))).message,
+      'cannot reach Temporal at not-an-address: Failed to list workflows: 14 No connection established',
+    );
   });
 });
