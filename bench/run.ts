@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../src/config';
-import { APP_NODE_FLAGS } from '../src/node-flags';
+import type * as ProcessMemory from '../src/process-memory';
 import { startStack } from '../test/support/stack';
 import { runBacklog } from './backlog';
 import { SECTIONS, type BenchContext, type BenchPlan, type Section } from './context';
@@ -156,20 +156,47 @@ function git(appDir: string, args: string[]): string | null {
  * How node starts the app. Built, as `npm start` runs it, with the checkout's own compiler: the
  * compiled app holds less memory than one transpiled by tsx on the fly.
  */
-function appCommand(appDir: string, built: boolean, log: (message: string) => void): string[] {
+function appCommand(
+  appDir: string,
+  built: boolean,
+  nodeFlags: readonly string[],
+  log: (message: string) => void,
+): string[] {
   if (!fs.existsSync(path.join(appDir, 'src', 'main.ts'))) throw new Error(`--app-dir ${appDir} has no src/main.ts`);
-  if (!built) return [...APP_NODE_FLAGS, '--import', 'tsx', path.join('src', 'main.ts')];
+  if (!built) return [...nodeFlags, '--import', 'tsx', path.join('src', 'main.ts')];
   log(`building ${appDir} (npm run build, as npm start does)`);
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: appDir, stdio: ['ignore', 'ignore', 'inherit'] });
-  return [...APP_NODE_FLAGS, path.join('dist', 'main.js')];
+  return [...nodeFlags, path.join('dist', 'main.js')];
+}
+
+type ShippedSettings = typeof ProcessMemory;
+
+/**
+ * The node flags and malloc settings the app under test ships with (its src/process-memory.ts;
+ * before that module, src/node-flags.ts and no malloc settings), so that each version runs as it
+ * does in production, and a baseline from another checkout runs with its own.
+ */
+async function shippedProcessSettings(
+  appDir: string,
+): Promise<{ nodeFlags: readonly string[]; env: Record<string, string> }> {
+  const current = path.join(appDir, 'src', 'process-memory.ts');
+  if (fs.existsSync(current)) {
+    const shipped = (await import(current)) as ShippedSettings;
+    return { nodeFlags: shipped.APP_NODE_FLAGS, env: { ...shipped.APP_MALLOC_ENV } };
+  }
+  const older = path.join(appDir, 'src', 'node-flags.ts');
+  if (!fs.existsSync(older)) return { nodeFlags: [], env: {} };
+  return { nodeFlags: ((await import(older)) as Pick<ShippedSettings, 'APP_NODE_FLAGS'>).APP_NODE_FLAGS, env: {} };
 }
 
 async function main(): Promise<void> {
-  const { plan, label, appDir, built, outDir, appEnv } = planFrom(process.argv.slice(2));
+  const { plan, label, appDir, built, outDir, appEnv: givenEnv } = planFrom(process.argv.slice(2));
   const began = Date.now();
   const log = (message: string) =>
     process.stderr.write(`[bench +${((Date.now() - began) / 1000).toFixed(0)}s] ${message}\n`);
-  const command = appCommand(appDir, built, log);
+  const shipped = await shippedProcessSettings(appDir);
+  const command = appCommand(appDir, built, shipped.nodeFlags, log);
+  const appEnv = { ...shipped.env, ...givenEnv };
   const status = git(appDir, ['status', '--porcelain', '--', 'src']);
   const results: BenchResults = {
     label,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { createBucket, startMinio, startTemporal } from './local-servers';
 import { readableLogLine } from './readable-log';
-import { APP_NODE_FLAGS } from '../src/node-flags';
+import { APP_MALLOC_ENV, APP_NODE_FLAGS } from '../src/process-memory';
 
 /**
  * Local mode without Docker: the Temporal dev server (Web UI, state in a SQLite file), MinIO with
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     cwd: root,
     stdio: ['ignore', readable ? 'pipe' : 'inherit', 'inherit'],
     env: {
+      ...APP_MALLOC_ENV,
       ...env,
       WATCH_DIR: watchDir,
       S3_ENDPOINT: minio.endpoint,

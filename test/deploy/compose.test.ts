@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import YAML from 'yaml';
 import { requireCommand } from '../../scripts/local-servers';
 import { ENV_VARS, usesDevelopmentCredentials } from '../../src/config';
-import { APP_NODE_FLAGS } from '../../src/node-flags';
+import { APP_MALLOC_ENV, APP_NODE_FLAGS } from '../../src/process-memory';
 
 /**
  * Static checks of docker-compose.yml, example.env and the Dockerfile. No Docker engine needed:
@@ -249,13 +249,17 @@ test('scripts/validate-deploy.sh passes (compose config, hadolint, monitoring co
   assert.equal(run.status, 0, `scripts/validate-deploy.sh failed:\n${run.stdout}\n${run.stderr}`);
 });
 
-test("the Dockerfile's CMD and `npm start` run node with the app's flags (src/node-flags.ts)", () => {
+test("the Dockerfile and `npm start` run node with the app's flags and malloc settings (src/process-memory.ts)", () => {
   const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
   assert.ok(cmd, 'the Dockerfile has an exec-form CMD');
   assert.deepEqual(JSON.parse(cmd[1]), ['node', ...APP_NODE_FLAGS, 'dist/main.js']);
+  const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  for (const [name, value] of Object.entries(APP_MALLOC_ENV))
+    assert.match(runtimeStage, new RegExp(`^\\s+${name}=${value}\\b`, 'm'), `the runtime image sets ${name}=${value}`);
   const scripts = (
     JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts;
-  assert.ok(scripts.start.endsWith(`node ${APP_NODE_FLAGS.join(' ')} dist/main.js`), scripts.start);
+  const malloc = Object.entries(APP_MALLOC_ENV).map(([name, value]) => `${name}=${value}`);
+  assert.ok(scripts.start.endsWith(`${malloc.join(' ')} node ${APP_NODE_FLAGS.join(' ')} dist/main.js`), scripts.start);
 });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { APP_NODE_FLAGS } from '../../src/node-flags';
+import { APP_MALLOC_ENV, APP_NODE_FLAGS } from '../../src/process-memory';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
 
@@ -36,7 +36,7 @@ export function startApp(env: Record<string, string>, logFile?: string, opts: Ap
   const dropRoot = opts.unprivileged && process.getuid?.() === 0;
   const child = spawn(process.execPath, [...APP_NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'src', 'main.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: dropRoot ? os.tmpdir() : process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: dropRoot ? os.tmpdir() : process.env.HOME, ...APP_MALLOC_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(dropRoot ? UNPRIVILEGED : {}),
   });
