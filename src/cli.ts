@@ -26,7 +26,7 @@ import { pauseSignal, progressQuery, resumeSignal, STREAM_UPLOAD_WORKFLOW } from
 const USAGE = `usage: stream-uploader <command> [arguments]
 
 commands:
-  list [--all]          running streams (--all: finished ones too)
+  list [--all]          running streams and their hosts (--all: finished ones too)
   status <stream>       progress, chunks and last error of a stream
   chunks <stream>       every chunk record of the stream's manifest, one JSON object per line
   pause <stream>        stop uploading until resumed
@@ -85,13 +85,22 @@ async function main(argv: string[]): Promise<void> {
 
 async function list(client: Client, all: boolean): Promise<void> {
   const query = `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}'${all ? '' : ` AND ExecutionStatus = 'Running'`}`;
-  const rows = [['WORKFLOW ID', 'STATUS', 'UPLOADED', 'PATH']];
+  const rows = [['WORKFLOW ID', 'STATUS', 'UPLOADED', 'HOST', 'PATH']];
+  const hosts = new Map<string, Awaited<ReturnType<typeof hostOf>>>();
   for await (const execution of client.workflow.list({ query })) {
     const attributes = execution.typedSearchAttributes;
+    let hostCell = '';
+    if (execution.status.name === 'RUNNING') {
+      const { fileTaskQueue } = await streamInput(client, client.workflow.getHandle(execution.workflowId));
+      const host = hosts.get(fileTaskQueue) ?? (await hostOf(client, fileTaskQueue));
+      hosts.set(fileTaskQueue, host);
+      hostCell = `${hostIdOf(fileTaskQueue)}${host.polled ? '' : ' (no worker)'}`;
+    }
     rows.push([
       printable(execution.workflowId),
       attributes.get(StreamStatusKey) ?? execution.status.name.toLowerCase(),
       formatBytes(attributes.get(StreamBytesUploadedKey) ?? 0),
+      printable(hostCell),
       printable(attributes.get(StreamPathKey) ?? ''),
     ]);
   }
@@ -103,6 +112,12 @@ async function list(client: Client, all: boolean): Promise<void> {
         .join('  ')
         .trimEnd(),
     );
+  for (const host of hosts.values()) if (host.hint) console.log(`\n${printable(host.hint)}`);
+}
+
+/** The host part of a host queue's name (`<TEMPORAL_TASK_QUEUE>@<HOST_ID>`). */
+function hostIdOf(fileTaskQueue: string): string {
+  return fileTaskQueue.slice(fileTaskQueue.lastIndexOf('@') + 1);
 }
 
 async function status(client: Client, handle: WorkflowHandle): Promise<void> {

@@ -88,7 +88,7 @@ test('list, status, pause, resume and cancel a live stream by its path', async (
 
   const listed = await cli(['list']);
   assert.equal(listed.code, 0);
-  assert.match(listed.out, /WORKFLOW ID\s+STATUS\s+UPLOADED\s+PATH/);
+  assert.match(listed.out, /WORKFLOW ID\s+STATUS\s+UPLOADED\s+HOST\s+PATH/);
   assert.ok(listed.out.includes(stream.workflowId) && listed.out.includes('cam/live one.mp4'), listed.out);
 
   assert.equal((await cli(['pause', stream.workflowId])).code, 0);
@@ -159,7 +159,9 @@ test('a path too long for a workflow id is found by its path, and chunks prints 
   await waitUntil(async () => (await cli(['status', relPath])).out.includes('"chunksUploaded": 2'));
   assert.match((await cli(['status', relPath])).out, /"polled": true/, 'its host is up');
   const listed = await cli(['list']);
-  assert.ok(listed.out.includes(stream.workflowId), listed.out);
+  const row = listed.out.split('\n').find((line) => line.startsWith(stream.workflowId));
+  assert.ok(row, listed.out);
+  assert.ok(row.includes(` ${worker.config.hostId} `) && !row.includes('no worker'), row);
   assert.equal((await cli(['cancel', relPath])).code, 0);
   await waitUntil(
     async () =>
@@ -177,7 +179,7 @@ test('a path too long for a workflow id is found by its path, and chunks prints 
   );
 });
 
-test('status shows a stream whose host is gone for good, and what to do', async () => {
+test('status and list show a stream whose host is gone for good, and what to do', async () => {
   const relPath = 'gone-host.mp4';
   const file = path.join(watchDir, relPath);
   fs.writeFileSync(file, Buffer.alloc(CHUNK_SIZE + 5, 7));
@@ -206,6 +208,11 @@ test('status shows a stream whose host is gone for good, and what to do', async 
     { taskQueue: `${taskQueue}@gone-host`, polled: false },
   );
   assert.match(host.hint ?? '', /no worker polls .*@gone-host: start the app on that host/);
+  const listed = await cli(['list']);
+  assert.equal(listed.code, 0, listed.out);
+  const row = listed.out.split('\n').find((line) => line.startsWith(stream.workflowId));
+  assert.match(row ?? listed.out, / gone-host \(no worker\) /, 'list marks the stream whose host is gone');
+  assert.ok(listed.out.includes(`\n\n${host.hint}\n`), listed.out);
   await handle.terminate('test over');
 });
 

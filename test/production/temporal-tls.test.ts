@@ -166,7 +166,7 @@ describe('production Temporal server with mutual TLS and an API key', () => {
     }
     const listed = await cli(['list', '--all'], env);
     assert.equal(listed.code, 0, listed.out);
-    assert.match(listed.out, /WORKFLOW ID\s+STATUS\s+UPLOADED\s+PATH/);
+    assert.match(listed.out, /WORKFLOW ID\s+STATUS\s+UPLOADED\s+HOST\s+PATH/);
   });
 
   test('refused, with a clear error and in bounded time: no client certificate, another CA, another server name, no TLS', async () => {
