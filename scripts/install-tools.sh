@@ -49,23 +49,20 @@ if ! stamped node "$NODE_WHEEL_VERSION" || [ ! -x "$BIN/node" ]; then
 fi
 echo "node $("$BIN/node" --version): ok"
 
-# MinIO, the S3 server, built from its Go module.
-if ! stamped minio "$MINIO_VERSION" || [ ! -x "$BIN/minio" ]; then
-  need go "the Go toolchain"
-  echo "minio: building $MINIO_VERSION (about a minute)"
-  GOBIN="$BIN" go install "github.com/minio/minio@$MINIO_VERSION"
-  stamp minio "$MINIO_VERSION"
-fi
-echo "minio $MINIO_VERSION: ok"
+# A Go command built from its module at a pinned version into .tools/bin: name, version, module.
+go_install_pinned() {
+  if ! stamped "$1" "$2" || [ ! -x "$BIN/$1" ]; then
+    need go "the Go toolchain"
+    echo "$1: building $2 (about a minute)"
+    GOBIN="$BIN" go install "$3@$2"
+    stamp "$1" "$2"
+  fi
+  echo "$1 $2: ok"
+}
 
-# MinIO's client, for the compose's bucket job (the bucket and the app's own user).
-if ! stamped mc "$MC_VERSION" || [ ! -x "$BIN/mc" ]; then
-  need go "the Go toolchain"
-  echo "mc: building $MC_VERSION (about a minute)"
-  GOBIN="$BIN" go install "github.com/minio/mc@$MC_VERSION"
-  stamp mc "$MC_VERSION"
-fi
-echo "mc $MC_VERSION: ok"
+# MinIO, the S3 server, and its client, for the compose's bucket job (the bucket and the app's own user).
+go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
+go_install_pinned mc "$MC_VERSION" github.com/minio/mc
 
 # The production Temporal server and temporal-sql-tool, built from the server's Go module, with the
 # module's SQL schemas and config templates: the tests run them on PostgreSQL with the compose's scripts.
