@@ -1,4 +1,5 @@
 import { chunkRange } from '../stream/chunk-plan';
+import { sameSnapshot } from '../stream/file-change';
 import { FOLLOW_POLL_MS, followBatchChunks, MAX_FOLLOW_MS } from '../stream/follow-plan';
 import type { ManifestSummary } from '../stream/manifest';
 import { settledMtime } from '../stream/settled-chunks';
@@ -134,7 +135,7 @@ async function completeIdleFile(
     file.size > count * chunkSize ? await upload([chunkRange(count, chunkSize, file.size)], file.mtimeMs) : [];
   const durationSeconds = await mediaDuration(deps.watchDir, stream);
   const after = await observeFile(deps.watchDir, stream.relPath, stream.identity);
-  if (after.status !== 'present' || after.size !== file.size || after.mtimeMs !== file.mtimeMs) return null;
+  if (after.status !== 'present' || !sameSnapshot(after, file)) return null;
   return writeManifest(deps, {
     ...liveManifest,
     status: 'complete',
