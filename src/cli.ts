@@ -12,7 +12,7 @@ import { arrayFromPayloads } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { readChunkRecords, readManifest } from './activities/manifest-store';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
-import { printable } from './printable';
+import { printable, printableJson } from './printable';
 import { createS3Client } from './s3';
 import { connectFailure, credentialsRefusal, temporalConnectionOptions } from './temporal-connection';
 import { formatBytes } from './stream/format-bytes';
@@ -98,7 +98,7 @@ async function list(client: Client, all: boolean): Promise<void> {
     }
     rows.push([
       printable(execution.workflowId),
-      attributes.get(StreamStatusKey) ?? execution.status.name.toLowerCase(),
+      printable(attributes.get(StreamStatusKey) ?? execution.status.name.toLowerCase()),
       formatBytes(attributes.get(StreamBytesUploadedKey) ?? 0),
       printable(hostCell),
       printable(attributes.get(StreamPathKey) ?? ''),
@@ -137,7 +137,7 @@ async function status(client: Client, handle: WorkflowHandle): Promise<void> {
       (err: Error) => (err.cause instanceof Error ? err.cause.message : err.message),
     );
   }
-  console.log(JSON.stringify(report, null, 2));
+  console.log(printableJson(report, 2));
 }
 
 /** Prints the stream's chunk records from the bucket, page by page, as its manifest lists them. */
@@ -151,7 +151,7 @@ async function chunks(client: Client, config: AppConfig, handle: WorkflowHandle)
     const { chunkCount, chunkRecords } = stored.manifest;
     for (let first = 0; first < chunkCount; first += chunkRecords.perPage) {
       const records = await readChunkRecords(store, prefix, stored, first, first + chunkRecords.perPage);
-      process.stdout.write(records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+      process.stdout.write(records.map((record) => `${printableJson(record)}\n`).join(''));
     }
   } finally {
     s3.destroy();

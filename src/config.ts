@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MAX_BATCH_CHUNKS } from './stream/chunk-plan';
 import { MAX_S3_PREFIX_BYTES } from './stream/identity';
+import { printable } from './printable';
 
 /**
  * What one process runs: `all` (the default) the watcher, the activities and the workflows;
@@ -211,18 +212,44 @@ function parseListenAddress(text: string): string {
 }
 
 /**
- * The development secrets of the compose file and example.env: an app started with one of them
- * says so, for anyone who put the stack on a network without changing them.
+ * The passwords docker-compose.yml falls back to (`dev-only-*`) and example.env ships
+ * (`change-me-*`): anyone who read the repository knows them.
  */
-const DEVELOPMENT_SECRETS: ReadonlySet<string> = new Set([
+const PUBLISHED_SECRETS: ReadonlySet<string> = new Set([
   'dev-only-minio-password',
   'change-me-minio-password',
   'dev-only-app-password',
   'change-me-app-password',
+  'dev-only-postgres-password',
+  'change-me-postgres-password',
+  'dev-only-grafana-password',
+  'change-me-grafana-password',
 ]);
 
-export function usesDevelopmentCredentials(env: Env): boolean {
-  return DEVELOPMENT_SECRETS.has(env.AWS_SECRET_ACCESS_KEY ?? '');
+/**
+ * The secret-bearing variables of example.env and the compose files. The app's container sees
+ * only AWS_SECRET_ACCESS_KEY (compose passes MINIO_APP_PASSWORD as it); `npm start` on the host
+ * reads the whole .env.
+ */
+const CREDENTIAL_VARS = [
+  'AWS_SECRET_ACCESS_KEY',
+  'MINIO_APP_PASSWORD',
+  'MINIO_ROOT_PASSWORD',
+  'POSTGRES_PASSWORD',
+  'GRAFANA_ADMIN_PASSWORD',
+] as const;
+
+/** The variables of `env` still at a published development password: names only, never values. */
+export function developmentCredentials(env: Env): string[] {
+  return CREDENTIAL_VARS.filter((name) => PUBLISHED_SECRETS.has(env[name] ?? ''));
+}
+
+/** The start-up warning for `developmentCredentials`, for whoever puts the stack on a network unchanged. */
+export function developmentCredentialsWarning(variables: readonly string[]): string {
+  const compose = variables.includes('AWS_SECRET_ACCESS_KEY')
+    ? " (compose passes MINIO_APP_PASSWORD as the app's AWS_SECRET_ACCESS_KEY)"
+    : '';
+  return `running with the published development passwords of docker-compose.yml or example.env in ${variables.join(', ')}${compose}: change them before the stack is reachable from anywhere else`;
 }
 
 function parseCount(max: number): (text: string) => number {
@@ -261,13 +288,15 @@ function parseDurationWithin(min: string, max: string): (text: string) => number
 function readPemFile(cwd: string, kind: 'certificate' | 'private key'): (text: string) => Buffer | undefined {
   return (text) => {
     if (text.trim() === '') return undefined;
+    const pasted = pastedContents(text);
+    if (pasted) throw new Error(`${pasted}: set it to the file's path`);
     const file = path.resolve(cwd, text.trim());
     let pem: Buffer;
     try {
       pem = fs.readFileSync(file);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new Error(`names ${printablePath(file)}, which cannot be read${code ? ` (${code})` : ''}`, {
+      throw new Error(`names ${printable(file)}, which cannot be read${code ? ` (${code})` : ''}`, {
         cause: err,
       });
     }
@@ -284,14 +313,25 @@ function readPemFile(cwd: string, kind: 'certificate' | 'private key'): (text: s
     })();
     if (!valid)
       throw new Error(
-        `names ${printablePath(file)}, which is not a PEM ${kind === 'certificate' ? 'certificate' : 'private key (unencrypted)'}`,
+        `names ${printable(file)}, which is not a PEM ${kind === 'certificate' ? 'certificate' : 'private key (unencrypted)'}`,
       );
     return pem;
   };
 }
 
-function printablePath(file: string): string {
-  return JSON.stringify(file).slice(1, -1);
+/**
+ * Why `text`, set where a path belongs, is rather a file's contents (a private key, say), which
+ * an error must then not echo as it echoes a path.
+ */
+function pastedContents(text: string): string | undefined {
+  const armor = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1];
+  if (armor?.includes('PRIVATE KEY')) return 'looks like a PEM private key, not a path';
+  if (armor?.includes('CERTIFICATE')) return 'looks like a PEM certificate, not a path';
+  if (armor !== undefined) return 'looks like PEM content, not a path';
+  if (/[\r\n]/.test(text.trim())) return 'spans several lines, so it is not a path';
+  // Base64 key material without its PEM lines: real paths this long have a dot, a dash or the like.
+  if (/^[A-Za-z0-9+/]{100,}={0,2}$/.test(text.trim())) return 'looks like base64 key material, not a path';
+  return undefined;
 }
 
 /** A host name or IP address, as a certificate names it. */

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import { ConfigError, loadConfig, loadDotEnv, usesDevelopmentCredentials } from './config';
+import { ConfigError, developmentCredentials, developmentCredentialsWarning, loadConfig, loadDotEnv } from './config';
 import { FollowedStreams } from './followed-streams';
 import { createLogger, TemporalPinoLogger } from './logger';
 import { createMetrics, serveMetrics } from './metrics';
@@ -27,11 +27,9 @@ async function main(): Promise<void> {
   loadDotEnv(path.resolve('.env'));
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  if (usesDevelopmentCredentials(process.env)) {
-    logger.warn(
-      'running with the development S3 credentials of docker-compose.yml or example.env: set MINIO_ROOT_PASSWORD (compose) or AWS_SECRET_ACCESS_KEY before the stack is reachable from anywhere else',
-    );
-  }
+  const defaultCredentials = developmentCredentials(process.env);
+  if (defaultCredentials.length > 0)
+    logger.warn({ variables: defaultCredentials }, developmentCredentialsWarning(defaultCredentials));
   // Brackets for an IPv6 address in host:port.
   const metricsBind = isIP(config.metricsHost) === 6 ? `[${config.metricsHost}]` : config.metricsHost;
   Runtime.install({
@@ -56,7 +54,7 @@ async function main(): Promise<void> {
   const registered = await registerSearchAttributes(clientConnection, namespace);
   if (registered.length > 0) logger.info({ registered }, 'registered search attributes');
   const s3 = createS3Client(config.s3);
-  const metrics = createMetrics(() => countActiveStreams(client, config.temporal.taskQueue));
+  const metrics = createMetrics((signal) => countActiveStreams(client, config.temporal.taskQueue, signal));
   const metricsServer = await serveMetrics(metrics.registry, config.metricsHost, config.metricsPort);
   const followed = new FollowedStreams();
   const workers = await createStreamWorkers(config, workerConnection, s3, metrics, followed);
@@ -97,9 +95,12 @@ async function main(): Promise<void> {
   logger.info('stopped');
 }
 
-async function countActiveStreams(client: Client, taskQueue: string): Promise<number> {
-  const { count } = await client.workflow.count(
-    `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = ${visibilityString(taskQueue)}`,
+async function countActiveStreams(client: Client, taskQueue: string, signal: AbortSignal): Promise<number> {
+  // The signal cancels the call and its retries, which would otherwise go on after the scrape gave up.
+  const { count } = await client.withAbortSignal(signal, () =>
+    client.workflow.count(
+      `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = ${visibilityString(taskQueue)}`,
+    ),
   );
   return count;
 }

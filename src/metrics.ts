@@ -24,11 +24,54 @@ export interface StreamMetrics {
 
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-/** `countActiveStreams` is asked at scrape time, so the gauge is right after crashes and restarts too. */
-export function createMetrics(countActiveStreams: () => Promise<number>): StreamMetrics {
+/**
+ * Below the container health check's 5 s timeout: while Temporal is unreachable its client retries
+ * for half a minute, and a scrape waiting for it would fail the health check and blank every metric.
+ */
+const ACTIVE_STREAMS_QUERY_TIMEOUT_MS = 3000;
+
+/**
+ * `countActiveStreams` is asked at scrape time, so the gauge is right after crashes and restarts
+ * too. It should give up when `signal` aborts; the scrape stops waiting for it then anyway.
+ */
+export function createMetrics(countActiveStreams: (signal: AbortSignal) => Promise<number>): StreamMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const activeStreams = new Gauge({
+    name: 'stream_uploader_active_streams',
+    help: 'Streams whose workflow is running on this task queue (the last count Temporal gave: see stream_uploader_active_streams_query_up)',
+    registers,
+    async collect() {
+      await countOncePerScrape();
+    },
+  });
+  const activeStreamsQueryUp = new Gauge({
+    name: 'stream_uploader_active_streams_query_up',
+    help: 'Whether this scrape counted the active streams in Temporal (1), or it failed or timed out and stream_uploader_active_streams is stale (0)',
+    registers,
+    async collect() {
+      await countOncePerScrape();
+    },
+  });
+  // The registry collects both gauges at once: they share one query, as do overlapping scrapes.
+  let counting: Promise<void> | undefined;
+  function countOncePerScrape(): Promise<void> {
+    counting ??= refreshActiveStreams().finally(() => {
+      counting = undefined;
+    });
+    return counting;
+  }
+  async function refreshActiveStreams(): Promise<void> {
+    const signal = AbortSignal.timeout(ACTIVE_STREAMS_QUERY_TIMEOUT_MS);
+    try {
+      activeStreams.set(await untilAborted(countActiveStreams(signal), signal));
+      activeStreamsQueryUp.set(1);
+    } catch {
+      // Only this gauge pays for an unreachable Temporal; it keeps its last value, marked stale.
+      activeStreamsQueryUp.set(0);
+    }
+  }
   return {
     registry,
     chunksUploaded: new Counter({
@@ -80,14 +123,7 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
       help: 'Activity attempts after the first',
       registers,
     }),
-    activeStreams: new Gauge({
-      name: 'stream_uploader_active_streams',
-      help: 'Streams whose workflow is running on this task queue',
-      registers,
-      async collect() {
-        this.set(await countActiveStreams());
-      },
-    }),
+    activeStreams,
     streamsFinished: new Counter({
       name: 'stream_uploader_streams_finished_total',
       help: 'Streams ended, by manifest status',
@@ -107,6 +143,14 @@ export function createMetrics(countActiveStreams: () => Promise<number>): Stream
       registers,
     }),
   };
+}
+
+/** `work`, or the signal's reason as soon as it aborts, whether or not `work` heeds the signal. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+    work.then(resolve, reject);
+  });
 }
 
 /** Serves `/metrics`; the container health check probes it too. */

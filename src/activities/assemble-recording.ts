@@ -12,9 +12,9 @@ import {
 import { log } from '@temporalio/activity';
 import { chunkCount, chunkRange } from '../stream/chunk-plan';
 import type { AssembledObject } from '../stream/manifest';
-import { chunkKey } from '../stream/object-keys';
-import type { StreamRef } from '../stream/types';
+import type { ChunkRecord, StreamRef } from '../stream/types';
 import { streamLogFields } from './activity-deps';
+import { loadChunkRecords } from './manifest-store';
 import { withHeartbeat } from './heartbeat';
 import { openStreamFile, readExactly } from './stream-file';
 
@@ -26,6 +26,8 @@ export interface AssembleInput {
   stream: StreamRef;
   chunkSize: number;
   fileSize: number;
+  /** Uploads the stream's manifest does not list yet: the chunks to copy are those it is about to list. */
+  pendingChunks?: ChunkRecord[];
 }
 
 export interface AssembleDeps {
@@ -119,8 +121,16 @@ async function copyChunks(
   signal?: AbortSignal,
 ): Promise<CompletedPart[]> {
   const parts: CompletedPart[] = [];
-  for (let index = 0; index < chunkCount(input.chunkSize, input.fileSize); index++) {
-    const source = `${deps.bucket}/${encodeURIComponent(chunkKey(input.stream.prefix, index)).replace(/%2F/g, '/')}`;
+  const { prefix } = input.stream;
+  const chunks = await loadChunkRecords(
+    deps,
+    prefix,
+    input.pendingChunks ?? [],
+    0,
+    chunkCount(input.chunkSize, input.fileSize),
+  );
+  for (const { index, key } of chunks) {
+    const source = `${deps.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`;
     const copied = await deps.s3.send(
       new UploadPartCopyCommand({
         Bucket: deps.bucket,

@@ -3,11 +3,18 @@ import type { FileInspection, StreamRef } from '../stream/types';
 import { streamLogFields, type ActivityDeps } from './activity-deps';
 import { withHeartbeat } from './heartbeat';
 import { readMediaDurationSeconds } from './media-duration';
-import { observeFile, resolveInWatchDir } from './stream-file';
+import { observeFile, openInWatchDir } from './stream-file';
 
 /** The recording's media duration; says so when it has none. */
 export async function mediaDuration(watchDir: string, stream: StreamRef): Promise<number | null> {
-  const durationSeconds = await readMediaDurationSeconds(resolveInWatchDir(watchDir, stream.relPath));
+  // Not `openStreamFile`: a file replaced meanwhile is for the caller's next observation to find.
+  const handle = await openInWatchDir(watchDir, stream.relPath);
+  let durationSeconds: number | null;
+  try {
+    durationSeconds = await readMediaDurationSeconds(handle);
+  } finally {
+    await handle.close();
+  }
   if (durationSeconds === null)
     log.warn('no media duration could be read: not a complete MP4', streamLogFields(stream));
   return durationSeconds;

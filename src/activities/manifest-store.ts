@@ -111,16 +111,18 @@ export async function loadChunkRecords(
  * Writes the manifest of the stream's first `chunkCount` chunks: the pages that `pending` (the
  * records since the stored manifest) changes, then metadata.json, which counts them, so that a
  * reader never finds metadata.json counting a record not yet written. Returns the manifest and
- * the bytes written, which stay bounded however long the stream is.
+ * the bytes written, which stay bounded however long the stream is. `storedManifest` is the
+ * bucket's, when the caller has just read it.
  */
 export async function saveManifest(
   deps: ManifestStoreDeps,
   fields: ManifestFields,
   pending: ChunkRecord[],
   chunkCount: number,
+  storedManifest?: StoredManifest | null,
 ): Promise<{ manifest: Manifest; bytesWritten: number }> {
   const { prefix } = fields.stream;
-  const stored = await readManifest(deps, prefix);
+  const stored = storedManifest === undefined ? await readManifest(deps, prefix) : storedManifest;
   let bytesWritten = 0;
   let lastChunk: ChunkRecord | undefined;
   const storedCount = stored && !stored.inlineChunks ? stored.manifest.chunkCount : 0;
@@ -141,46 +143,60 @@ export async function saveManifest(
   return { manifest, bytesWritten };
 }
 
+/** Keys deleted in one request: S3's limit. */
+const DELETES_AT_ONCE = 1000;
+
 /**
- * Removes chunk objects, and pages of their records, at or past `chunkCount`, left behind when
- * the file shrank, so that the bucket holds exactly what the manifest lists.
+ * Removes what a final manifest (just saved) does not list: chunk objects and pages of records
+ * past its end (a file that shrank, chunks stored out of order before a cancel) and, with
+ * `superseded` (a complete manifest), the other objects of a chunk it lists: bytes an earlier
+ * revision stored, which it supersedes. Returns how many chunk objects went.
  */
-export async function deleteChunksFrom(
+export async function deleteUnlisted(
   deps: ManifestStoreDeps,
   streamPrefix: string,
-  chunkCount: number,
+  saved: Manifest,
+  superseded: boolean,
 ): Promise<number> {
-  const { pages } = chunkRecordPages(streamPrefix, chunkCount);
-  const staleChunks = await deleteListed(
-    deps,
-    `${streamPrefix}/chunks/`,
-    (key) => (chunkIndexOfKey(streamPrefix, key) ?? -1) >= chunkCount,
+  const objectsOfChunk = new Map<number, string[]>();
+  for (const key of await listKeys(deps, `${streamPrefix}/chunks/`)) {
+    const index = chunkIndexOfKey(streamPrefix, key);
+    if (index !== null) objectsOfChunk.set(index, [...(objectsOfChunk.get(index) ?? []), key]);
+  }
+  const staleChunks: string[] = [];
+  for (const [index, keys] of objectsOfChunk) {
+    if (index >= saved.chunkCount) staleChunks.push(...keys);
+    else if (superseded && keys.length > 1) {
+      // Only a chunk stored under two keys needs its record read: one object is the listed one.
+      const [listed] = await readChunkRecords(deps, streamPrefix, { manifest: saved }, index, index + 1);
+      if (listed) staleChunks.push(...keys.filter((key) => key !== listed.key));
+    }
+  }
+  const stalePages = (await listKeys(deps, chunkRecordsKeyPrefix(streamPrefix))).filter(
+    (key) => (recordsPageOfKey(streamPrefix, key) ?? -1) >= saved.chunkRecords.pages,
   );
-  await deleteListed(
-    deps,
-    chunkRecordsKeyPrefix(streamPrefix),
-    (key) => (recordsPageOfKey(streamPrefix, key) ?? -1) >= pages,
-  );
-  return staleChunks;
+  await deleteKeys(deps, [...staleChunks, ...stalePages]);
+  return staleChunks.length;
 }
 
-async function deleteListed(deps: ManifestStoreDeps, prefix: string, stale: (key: string) => boolean): Promise<number> {
-  let deleted = 0;
+async function listKeys(deps: ManifestStoreDeps, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
   let token: string | undefined;
   do {
     const page = await deps.s3.send(
       new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: prefix, ContinuationToken: token }),
     );
-    const keys = (page.Contents ?? []).map((object) => object.Key ?? '').filter(stale);
-    if (keys.length > 0) {
-      await deps.s3.send(
-        new DeleteObjectsCommand({ Bucket: deps.bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }),
-      );
-      deleted += keys.length;
-    }
+    keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
     token = page.NextContinuationToken;
   } while (token);
-  return deleted;
+  return keys;
+}
+
+async function deleteKeys(deps: ManifestStoreDeps, keys: string[]): Promise<void> {
+  for (let at = 0; at < keys.length; at += DELETES_AT_ONCE) {
+    const Objects = keys.slice(at, at + DELETES_AT_ONCE).map((Key) => ({ Key }));
+    await deps.s3.send(new DeleteObjectsCommand({ Bucket: deps.bucket, Delete: { Objects } }));
+  }
 }
 
 /** The parsed JSON object at `key`; null when there is none, or it is not JSON. */

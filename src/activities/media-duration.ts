@@ -1,5 +1,5 @@
 import { readSync } from 'node:fs';
-import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   addFragment,
@@ -18,9 +18,9 @@ const READ_AHEAD = 4096;
 const SLICE_MS = 5;
 
 /**
- * Reads the media duration of an MP4, in seconds, or null when the file has none that can be read
- * (not an MP4, or a recording killed before its header was written). Regular MP4 carries it in
- * `moov`; fragmented MP4 has an empty `moov`, so the fragments' samples are summed.
+ * Reads the media duration of the MP4 open as `handle`, in seconds, or null when it has none that
+ * can be read (not an MP4, or a recording killed before its header was written). Regular MP4
+ * carries it in `moov`; fragmented MP4 has an empty `moov`, so the fragments' samples are summed.
  *
  * Only the top-level boxes' headers, `moov` and each `moof` are read: never the media (`mdat`),
  * nearly the whole file. A box cut short by the end of the file (a recording still being
@@ -31,47 +31,42 @@ const SLICE_MS = 5;
  * reads and hashes: at 50 streams ending together this took seconds. They are read synchronously
  * instead, in slices of a few milliseconds.
  */
-export async function readMediaDurationSeconds(file: string): Promise<number | null> {
-  const handle = await fs.open(file, 'r');
+export async function readMediaDurationSeconds(handle: FileHandle): Promise<number | null> {
+  const { size } = await handle.stat();
+  const ahead = Buffer.allocUnsafe(READ_AHEAD);
+  let movie: Movie | undefined;
+  const fragments = new Map<number, FragmentDurations>();
   try {
-    const { size } = await handle.stat();
-    const ahead = Buffer.allocUnsafe(READ_AHEAD);
-    let movie: Movie | undefined;
-    const fragments = new Map<number, FragmentDurations>();
-    try {
-      let sliceStart = performance.now();
-      for (let position = 0; position + 8 <= size;) {
-        if (performance.now() - sliceStart > SLICE_MS) {
-          await yieldToEventLoop();
-          sliceStart = performance.now();
-        }
-        const bytesRead = readSync(handle.fd, ahead, 0, READ_AHEAD, position);
-        const view = new DataView(ahead.buffer, ahead.byteOffset, bytesRead);
-        const { type, size: boxSize } = readBoxHeader(view, 0, size - position, { beyondEnd: true });
-        // Cut short by the end of the file: what came before it counts.
-        if (position + boxSize > size) break;
-        if (type === 'moov' || type === 'moof') {
-          if (boxSize > MAX_HEADER_BOX) return null;
-          const box =
-            boxSize <= bytesRead
-              ? new DataView(ahead.buffer, ahead.byteOffset, boxSize)
-              : readBox(handle, position, boxSize);
-          if (type === 'moov') movie = parseMovie(box);
-          else addFragment(box, fragments);
-        }
-        position += boxSize;
+    let sliceStart = performance.now();
+    for (let position = 0; position + 8 <= size;) {
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
       }
-    } catch (err) {
-      if (err instanceof RangeError) return null;
-      throw err;
+      const bytesRead = readSync(handle.fd, ahead, 0, READ_AHEAD, position);
+      const view = new DataView(ahead.buffer, ahead.byteOffset, bytesRead);
+      const { type, size: boxSize } = readBoxHeader(view, 0, size - position, { beyondEnd: true });
+      // Cut short by the end of the file: what came before it counts.
+      if (position + boxSize > size) break;
+      if (type === 'moov' || type === 'moof') {
+        if (boxSize > MAX_HEADER_BOX) return null;
+        const box =
+          boxSize <= bytesRead
+            ? new DataView(ahead.buffer, ahead.byteOffset, boxSize)
+            : readBox(handle, position, boxSize);
+        if (type === 'moov') movie = parseMovie(box);
+        else addFragment(box, fragments);
+      }
+      position += boxSize;
     }
-    return movie ? durationSeconds(movie, fragments) : null;
-  } finally {
-    await handle.close();
+  } catch (err) {
+    if (err instanceof RangeError) return null;
+    throw err;
   }
+  return movie ? durationSeconds(movie, fragments) : null;
 }
 
-function readBox(handle: fs.FileHandle, position: number, size: number): DataView {
+function readBox(handle: FileHandle, position: number, size: number): DataView {
   const box = Buffer.allocUnsafe(size);
   const bytesRead = readSync(handle.fd, box, 0, size, position);
   return new DataView(box.buffer, box.byteOffset, bytesRead);

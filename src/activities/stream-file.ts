@@ -7,25 +7,53 @@ import { FailureType } from '../stream/failures';
 import type { FileIdentity, FileObservation, FileSnapshot } from '../stream/types';
 import { failure } from './failures';
 
-/** Resolves a stream's relative path inside WATCH_DIR, refusing anything that escapes it. */
-export function resolveInWatchDir(watchDir: string, relPath: string): string {
-  const absolute = path.resolve(watchDir, relPath);
-  if (path.relative(watchDir, absolute).startsWith('..') || path.isAbsolute(relPath)) {
-    throw failure(FailureType.InvalidPath, `${relPath} is outside the watched directory`);
+/**
+ * The absolute path of the stream's file beneath WATCH_DIR, as the watcher found it: the one way
+ * activities reach a file by its path. A workflow's input is not to be trusted (anyone who may
+ * start a workflow writes it), so a path the watcher would not give is refused: not canonical
+ * (absolute, or with empty, `.` or `..` segments), or through a symbolic link to a directory,
+ * which could lead anywhere. Opening the file itself with O_NOFOLLOW refuses a link there.
+ *
+ * The check compares the real path of the file's directory with where it should be. A directory
+ * of the path replaced by a link between this check and the open would still lead outside: Node
+ * has no openat() to open the path one component at a time. Winning that race takes both writing
+ * in WATCH_DIR and starting workflows; a link in place when the check runs fails the stream.
+ */
+async function resolveInWatchDir(watchDir: string, relPath: string): Promise<string> {
+  const segments = relPath.split('/');
+  if (relPath.includes('\0') || segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
+    throw failure(
+      FailureType.InvalidPath,
+      `${JSON.stringify(relPath)} is not a path the watcher gives: relative to the watched directory, separated by single "/", without "." or ".."`,
+    );
   }
-  return absolute;
+  const root = await fs.realpath(watchDir);
+  const file = path.join(root, ...segments);
+  const dir = path.dirname(file);
+  if (dir !== root && (await fs.realpath(dir)) !== dir) {
+    throw failure(
+      FailureType.InvalidPath,
+      `${JSON.stringify(relPath)} goes through a symbolic link: links in the watched directory are not followed`,
+    );
+  }
+  return file;
 }
 
 /** Stats the stream's file; a different file now at the same path counts as "replaced". */
 export async function observeFile(watchDir: string, relPath: string, identity: FileIdentity): Promise<FileObservation> {
   try {
-    const stats = await fs.lstat(resolveInWatchDir(watchDir, relPath));
+    const stats = await fs.lstat(await resolveInWatchDir(watchDir, relPath));
     if (!stats.isFile() || !sameFile(identity, fileIdentity(stats))) return { status: 'replaced' };
     return { status: 'present', size: stats.size, mtimeMs: stats.mtimeMs };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
     throw err;
   }
+}
+
+/** Opens the file at `relPath` beneath WATCH_DIR for reading (see `resolveInWatchDir`), following no link. */
+export async function openInWatchDir(watchDir: string, relPath: string): Promise<fs.FileHandle> {
+  return fs.open(await resolveInWatchDir(watchDir, relPath), constants.O_RDONLY | constants.O_NOFOLLOW);
 }
 
 /** The stream's file, open for reading, and its state when it was opened. */
@@ -39,7 +67,7 @@ export interface OpenedFile {
  * recording saved under the same name would mix two streams.
  */
 export async function openStreamFile(watchDir: string, relPath: string, identity: FileIdentity): Promise<OpenedFile> {
-  const handle = await fs.open(resolveInWatchDir(watchDir, relPath), constants.O_RDONLY | constants.O_NOFOLLOW);
+  const handle = await openInWatchDir(watchDir, relPath);
   const stats = await handle.stat();
   if (!sameFile(identity, fileIdentity(stats))) {
     await handle.close();

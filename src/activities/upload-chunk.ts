@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, type ReadStream } from 'node:fs';
+import type { ReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import {
   HeadObjectCommand,
@@ -9,13 +9,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { FailureType } from '../stream/failures';
-import { chunkKey } from '../stream/object-keys';
+import { alternateChunkKey, chunkKey } from '../stream/object-keys';
 import { settledMtime } from '../stream/settled-chunks';
 import type { ChunkRange, ChunkRecord, StreamRef, UploadChunksInput } from '../stream/types';
 import { failure } from './failures';
 import type { ChunkBuffers } from './chunk-buffers';
 import { resetOnAbort } from './reset-on-abort';
-import { hashRange, openStreamFile, readExactly, resolveInWatchDir } from './stream-file';
+import { hashRange, openStreamFile, readExactly } from './stream-file';
 import type { UploadSlots } from './upload-slots';
 
 export interface UploadChunkDeps {
@@ -100,7 +100,7 @@ async function uploadChunk(
   const uploadedAt = new Date().toISOString();
   const send = async (
     { digest, sourceMtimeMs }: ReadChunk,
-    body: () => PutObjectCommandInput['Body'],
+    body: () => Promise<PutObjectCommandInput['Body']>,
   ): Promise<UploadOutcome> => {
     const chunk = {
       ...range,
@@ -109,27 +109,27 @@ async function uploadChunk(
       uploadedAt,
       ...(sourceMtimeMs === undefined ? {} : { sourceMtimeMs }),
     };
-    return { ...(await storeChunk(deps, chunk, body, signal)), seconds: (performance.now() - started) / 1000 };
+    const alternateKey = alternateChunkKey(stream.prefix, range.index, chunk.sha256);
+    return {
+      ...(await storeChunk(deps, chunk, alternateKey, body, signal)),
+      seconds: (performance.now() - started) / 1000,
+    };
   };
   if (range.size <= MAX_BUFFERED_CHUNK) {
     return deps.buffers.use(range.size, async (buffer) => {
       const read = await readChunk(deps, stream, range, async (handle) =>
         sha256(await readExactly(handle, range.offset, range.size, buffer)),
       );
-      return send(read, () => buffer);
+      return send(read, () => Promise.resolve(buffer));
     });
   }
   const read = await readChunk(deps, stream, range, (handle) => hashRange(handle, range.offset, range.size));
   let body: ReadStream | undefined;
   try {
-    return await send(
-      read,
-      () =>
-        (body = createReadStream(resolveInWatchDir(deps.watchDir, stream.relPath), {
-          start: range.offset,
-          end: range.offset + range.size - 1,
-        })),
-    );
+    return await send(read, async () => {
+      const { handle } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
+      return (body = handle.createReadStream({ start: range.offset, end: range.offset + range.size - 1 }));
+    });
   } finally {
     // A request that failed before reading its body leaves the file open otherwise.
     body?.destroy();
@@ -137,7 +137,9 @@ async function uploadChunk(
 }
 
 /**
- * PUTs a chunk unless an identical object is already there. The server verifies its SHA-256, so a
+ * PUTs a chunk unless an identical object is already there. Other bytes at its key are never
+ * overwritten (a manifest may list them): the chunk then goes to `alternateKey`, and the manifest
+ * that lists it names that key. The server verifies its SHA-256, so a
  * streamed body that a recorder rewrites between the hash and the send fails (and is retried),
  * never storing bytes other than the recorded checksum. An identical object's record is rebuilt
  * from the object, so a retry returns the same record as the attempt it repeats.
@@ -145,19 +147,24 @@ async function uploadChunk(
 async function storeChunk(
   deps: UploadChunkDeps,
   chunk: Omit<ChunkRecord, 'etag'>,
-  body: () => PutObjectCommandInput['Body'],
+  alternateKey: string,
+  body: () => Promise<PutObjectCommandInput['Body']>,
   signal: AbortSignal,
 ): Promise<Omit<UploadOutcome, 'seconds'>> {
   const checksum = Buffer.from(chunk.sha256, 'hex').toString('base64');
-  const existing = await headObject(deps, chunk.key, signal);
-  if (existing && existing.ChecksumSHA256 === checksum && existing.ContentLength === chunk.size) {
+  const holdsChunk = (object: HeadObjectCommandOutput | null) =>
+    object?.ChecksumSHA256 === checksum && object.ContentLength === chunk.size;
+  const atKey = await headObject(deps, chunk.key, signal);
+  const key = atKey && !holdsChunk(atKey) ? alternateKey : chunk.key;
+  const existing = key === chunk.key ? atKey : await headObject(deps, key, signal);
+  if (existing && holdsChunk(existing)) {
     const uploadedAt = existing.Metadata?.[UPLOADED_AT] ?? existing.LastModified?.toISOString() ?? chunk.uploadedAt;
-    return { record: { ...chunk, etag: existing.ETag ?? '', uploadedAt }, sent: false };
+    return { record: { ...chunk, key, etag: existing.ETag ?? '', uploadedAt }, sent: false };
   }
   const put = new PutObjectCommand({
     Bucket: deps.bucket,
-    Key: chunk.key,
-    Body: body(),
+    Key: key,
+    Body: await body(),
     ContentLength: chunk.size,
     ChecksumSHA256: checksum,
     ContentType: 'application/octet-stream',
@@ -173,7 +180,7 @@ async function storeChunk(
     { step: 'build', name: 'unsignedChunkPayload' },
   );
   const { ETag } = await resetOnAbort(signal, () => deps.s3.send(put, { abortSignal: signal }));
-  return { record: { ...chunk, etag: ETag ?? '' }, sent: true };
+  return { record: { ...chunk, key, etag: ETag ?? '' }, sent: true };
 }
 
 interface ReadChunk {

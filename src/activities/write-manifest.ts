@@ -1,25 +1,32 @@
 import { log } from '@temporalio/activity';
-import { summarize, type ManifestSummary } from '../stream/manifest';
+import { chunksToList, summarize, type ManifestSummary } from '../stream/manifest';
 import type { WriteManifestInput } from '../stream/types';
 import { streamLogFields, type ActivityDeps } from './activity-deps';
-import { deleteChunksFrom, saveManifest } from './manifest-store';
+import { deleteUnlisted, readManifest, saveManifest } from './manifest-store';
 
 /**
- * Writes the manifest: the stored records of chunks [0, chunkCount), overlaid by the pending ones.
- * A final manifest first removes the chunks past its end (those of a file that shrank).
+ * Writes the manifest: the stored records of the chunks it lists (see `chunksToList`), overlaid by
+ * the pending ones. A final one then removes what no manifest lists, after it is written: a crash
+ * in between leaves extra objects, never a manifest listing a deleted chunk. That is what lies
+ * past its end, since it lists at least as many chunks as the one before it (which listed at
+ * least as many as its own predecessor, back to the last complete one, which removed the rest);
+ * a complete one also removes the earlier bytes of the chunks it lists.
  */
 export async function writeManifest(
   { s3, bucket, metrics }: ActivityDeps,
   { chunkCount, pendingChunks, idleTimeoutMs, ...fields }: WriteManifestInput,
 ): Promise<ManifestSummary> {
   const store = { s3, bucket };
-  if (fields.status !== 'recording') {
-    const removed = await deleteChunksFrom(store, fields.stream.prefix, chunkCount);
-    if (removed > 0) {
-      log.info('removed chunks past the end of the shrunk file', { ...streamLogFields(fields.stream), removed });
-    }
+  const { prefix } = fields.stream;
+  const stored = await readManifest(store, prefix);
+  const listed = chunksToList(fields, chunkCount, pendingChunks, stored?.manifest);
+  const { manifest, bytesWritten } = await saveManifest(store, fields, listed.pending, listed.count, stored);
+  const extendsStored = manifest.chunkCount >= (stored?.manifest.chunkCount ?? 0);
+  if (manifest.status === 'complete' || (manifest.status !== 'recording' && extendsStored)) {
+    const removed = await deleteUnlisted(store, prefix, manifest, manifest.status === 'complete');
+    if (removed > 0)
+      log.info('removed chunks the final manifest does not list', { ...streamLogFields(fields.stream), removed });
   }
-  const { manifest, bytesWritten } = await saveManifest(store, fields, pendingChunks, chunkCount);
   metrics.manifestBytes.inc(bytesWritten);
   if (manifest.status !== 'recording') metrics.streamsFinished.inc({ status: manifest.status });
   if (manifest.status === 'complete') {
@@ -32,5 +39,5 @@ export async function writeManifest(
     bytes: manifest.totalSize,
     manifestBytes: bytesWritten,
   });
-  return summarize(manifest, fields.stream.prefix);
+  return summarize(manifest, prefix);
 }

@@ -239,6 +239,29 @@ export function nextRevision(stored: Manifest | null): { revision: number; previ
   };
 }
 
+/**
+ * The chunks a manifest of this run's first `count` chunks lists, given the manifest the bucket
+ * holds. A complete one lists the file as it is, every chunk checked against it. Any other keeps
+ * listing the stored manifest's chunks past this run's own: a re-run that is cancelled, fails or
+ * is still going never un-lists what an earlier revision stored, so chunks leave the listing only
+ * when a complete revision supersedes them. Over those, only this run's full chunks are laid (its
+ * partial tail would leave a gap). A stored manifest cut in another chunk size is not extended.
+ */
+export function chunksToList(
+  fields: Pick<ManifestFields, 'status' | 'chunkSize'>,
+  count: number,
+  pending: ChunkRecord[],
+  stored: Pick<Manifest, 'chunkCount' | 'chunkSize'> | undefined,
+): { count: number; pending: ChunkRecord[] } {
+  if (fields.status === 'complete' || !stored || stored.chunkSize !== fields.chunkSize || stored.chunkCount <= count)
+    return { count, pending };
+  const end = stored.chunkCount;
+  return {
+    count: end,
+    pending: pending.filter((record) => record.size === fields.chunkSize || record.index === end - 1),
+  };
+}
+
 /** Whether a manifest already records the whole of the file as it is now. */
 export function isCompleteFor(manifest: Manifest, file: FileSnapshot): boolean {
   return manifest.status === 'complete' && manifest.totalSize === file.size && manifest.source.mtimeMs === file.mtimeMs;

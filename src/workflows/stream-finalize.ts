@@ -52,7 +52,14 @@ export async function finalizeStream(
   ctx.learn(snapshotOf(observation, stream.relPath));
   const assembled =
     input.assemble && sameSnapshot(state.file, before)
-      ? await control.unblocked(() => io.assembleRecording({ stream, chunkSize, fileSize: verified.fileSize }))
+      ? await control.unblocked(() =>
+          io.assembleRecording({
+            stream,
+            chunkSize,
+            fileSize: verified.fileSize,
+            pendingChunks: state.pendingChunks,
+          }),
+        )
       : undefined;
   // Any change since `before`, seen by the last stat or signalled meanwhile: the stream goes on.
   if (!sameSnapshot(state.file, before)) {

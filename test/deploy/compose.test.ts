@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
 import { requireCommand } from '../../scripts/local-servers';
-import { ENV_VARS, usesDevelopmentCredentials } from '../../src/config';
+import { developmentCredentials, ENV_VARS } from '../../src/config';
 import { APP_MALLOC_ENV, APP_NODE_FLAGS } from '../../src/process-memory';
 
 /**
@@ -155,8 +155,9 @@ test('a fresh clone runs with `docker compose up` alone: no .env needed, every p
     bare.services.minio.environment?.MINIO_ROOT_USER,
     "the app holds the bucket job's user, not MinIO's root",
   );
-  assert.ok(
-    usesDevelopmentCredentials({ AWS_SECRET_ACCESS_KEY: String(app.AWS_SECRET_ACCESS_KEY) }),
+  assert.deepEqual(
+    developmentCredentials({ AWS_SECRET_ACCESS_KEY: String(app.AWS_SECRET_ACCESS_KEY) }),
+    ['AWS_SECRET_ACCESS_KEY'],
     'and the app warns about them',
   );
   for (const [name, svc] of Object.entries(bare.services)) {

@@ -104,17 +104,34 @@ test('list, status, pause, resume and cancel a live stream by its path', async (
 });
 
 test('a name with a quote and control characters is found by its path and printed escaped, never raw', async () => {
-  const relPath = "cam/it's \u001b[2J\u202eclip.mp4";
+  // ESC, C1's CSI (U+009B, which a terminal takes as ESC [) and a right-to-left override.
+  const relPath = "cam/it's \u001b[2J\u202eclip\u009b2J.mp4";
+  const raw = (out: string) => ['\u001b', '\u009b', '\u202e'].some((char) => out.includes(char));
   const { stream } = await startStream(relPath, 1);
   await waitUntil(async () => (await cli(['status', relPath])).out.includes('"chunksUploaded": 1'));
   const listed = await cli(['list']);
   assert.equal(listed.code, 0);
-  assert.ok(listed.out.includes("cam/it's \\u{1b}[2J\\u{202e}clip.mp4"), listed.out);
-  assert.ok(!listed.out.includes('\u001b') && !listed.out.includes('\u202e'), 'no raw escape or override');
+  assert.ok(listed.out.includes("cam/it's \\u{1b}[2J\\u{202e}clip\\u{9b}2J.mp4"), listed.out);
+  assert.ok(!raw(listed.out), `no raw escape or override: ${listed.out}`);
   const unknown = await cli(['status', 'cam/\u001b[31mmissing.mp4']);
   assert.equal(unknown.code, 2);
   assert.ok(unknown.out.includes('\\u{1b}[31mmissing.mp4') && !unknown.out.includes('\u001b'), unknown.out);
   assert.equal((await cli(['cancel', stream.workflowId])).code, 0);
+  await waitUntil(async () => (await cli(['status', relPath])).out.includes('"execution": "CANCELLED"'));
+
+  // JSON output escapes them too, and still parses to the names.
+  const status = await cli(['status', relPath]);
+  assert.equal(status.code, 0);
+  assert.ok(!raw(status.out), `status: ${status.out}`);
+  assert.equal((JSON.parse(status.out) as { workflowId: string }).workflowId, stream.workflowId);
+  const printed = await cli(['chunks', relPath]);
+  assert.equal(printed.code, 0);
+  assert.ok(!raw(printed.out), `chunks: ${printed.out}`);
+  const keys = printed.out
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { key: string }).key);
+  assert.ok(keys.length > 0 && keys.every((key) => key.startsWith(`${stream.prefix}/`)), printed.out);
 });
 
 test('reupload sends back a chunk that went missing from the bucket, and only that one', async () => {

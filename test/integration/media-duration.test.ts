@@ -7,6 +7,15 @@ import { readMediaDurationSeconds } from '../../src/activities/media-duration';
 import { ffprobeDurationSeconds, makeMp4 } from '../support/media';
 import { tempDir } from '../support/stack';
 
+async function durationOf(file: string): Promise<number | null> {
+  const handle = await fs.promises.open(file);
+  try {
+    return await readMediaDurationSeconds(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The duration the manifest records, read from real ffmpeg recordings, whole, cut short, or not MP4s at all. */
 describe('media duration of a recording', () => {
   const dir = tempDir('duration');
@@ -15,7 +24,7 @@ describe('media duration of a recording', () => {
     for (const kind of ['regular', 'fragmented'] as const) {
       const file = path.join(dir, `${kind}.mp4`);
       await makeMp4(file, { seconds: 6, kind });
-      const seconds = await readMediaDurationSeconds(file);
+      const seconds = await durationOf(file);
       assert.ok(
         seconds !== null && Math.abs(seconds - (await ffprobeDurationSeconds(file))) < 0.1,
         `${kind}: ${seconds}`,
@@ -29,7 +38,7 @@ describe('media duration of a recording', () => {
     const cut = path.join(dir, 'cut-fragmented.mp4');
     const bytes = fs.readFileSync(whole);
     fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    const seconds = await readMediaDurationSeconds(cut);
+    const seconds = await durationOf(cut);
     assert.ok(seconds !== null && seconds > 1 && seconds < 5, `half of 6 s of fragments: ${seconds}`);
   });
 
@@ -42,10 +51,10 @@ describe('media duration of a recording', () => {
     const mdatAt = bytes.indexOf('mdat') - 4;
     bytes.writeUInt32BE(0, mdatAt);
     fs.writeFileSync(killed, bytes.subarray(0, bytes.indexOf('moov') - 4));
-    assert.equal(await readMediaDurationSeconds(killed), null);
+    assert.equal(await durationOf(killed), null);
 
     const noise = path.join(dir, 'noise.mp4');
     fs.writeFileSync(noise, randomBytes(3 * 2 ** 20));
-    assert.equal(await readMediaDurationSeconds(noise), null);
+    assert.equal(await durationOf(noise), null);
   });
 });

@@ -12,8 +12,12 @@ import { countUploads, versionHistory, type ObjectVersion, type UploadCounts } f
  * object versions.
  */
 
-/** `complete`: the bucket must hold the file byte for byte. `failed`: the file went away mid-stream. */
-export type Outcome = 'complete' | 'failed';
+/**
+ * `complete`: the bucket must hold the file byte for byte. `failed`: the file went away mid-stream.
+ * `deleted`: the file went away at some point; its scenario checks the stream itself, and the
+ * audit only counts its objects as the stream's.
+ */
+export type Outcome = 'complete' | 'failed' | 'deleted';
 
 export interface ExpectedStream {
   relPath: string;
@@ -47,6 +51,7 @@ const manifestKeyOf = (stream: ExpectedStream) => `${stream.prefix}/metadata.jso
 
 /** Null once the stream is where it must end, else what it is still at. */
 function pendingReason(stream: ExpectedStream, manifest: Manifest | undefined): string | null {
+  if (stream.outcome === 'deleted') return null;
   if (!manifest) return 'no manifest';
   if (stream.outcome === 'failed') return manifest.status === 'failed' ? null : `status ${manifest.status}`;
   const stats = fs.statSync(stream.file);
@@ -111,8 +116,9 @@ export interface Audit {
   problems: string[];
 }
 
-const CHUNK_KEY = /\/chunks\/\d+$/;
-const STREAM_OBJECT = /\/(chunks\/\d+|chunk-records\/\d+\.json|metadata\.json|recording\.mp4)$/;
+/** A chunk's object, or its alternate (other bytes of the same chunk: see `alternateChunkKey`). */
+const CHUNK_KEY = /\/chunks\/\d+(\.[0-9a-f]{16})?$/;
+const STREAM_OBJECT = /\/(chunks\/\d+(\.[0-9a-f]{16})?|chunk-records\/\d+\.json|metadata\.json|recording\.mp4)$/;
 
 export async function auditBucket(
   s3: S3Client,
@@ -135,6 +141,7 @@ export async function auditBucket(
   let bytes = 0;
   await mapLimit(streams, 8, async (stream) => {
     const fail = (problem: string) => problems.push(`${stream.relPath}: ${problem}`);
+    if (stream.outcome === 'deleted') return;
     let manifest: ManifestWithChunks;
     try {
       manifest = await readManifestObject(s3, bucket, manifestKeyOf(stream));

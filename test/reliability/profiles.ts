@@ -1,3 +1,4 @@
+import type { OperatorPlan } from './operator-scenarios';
 import type { RecordingPlan } from './recordings';
 
 /** How hard a run pushes: the fast subset for every test run, the full suite for the report. */
@@ -19,6 +20,8 @@ export interface Profile {
   temporalDownMs: number;
   sigterms: number;
   smallFiles: number;
+  /** The randomized sequences of operator actions, recorder habits and faults. */
+  operators: OperatorPlan;
   /** How long streams get to end after the faults; past it they count as incomplete (a hang). */
   completionTimeoutMs: number;
 }
@@ -37,6 +40,7 @@ export const FAST: Profile = {
   temporalDownMs: 3000,
   sigterms: 1,
   smallFiles: 100,
+  operators: { sequences: 3, actions: [4, 6], lanes: 3, endTimeoutMs: 60_000 },
   completionTimeoutMs: 60_000,
 };
 
@@ -54,5 +58,6 @@ export const FULL: Profile = {
   temporalDownMs: 20_000,
   sigterms: 3,
   smallFiles: 2000,
+  operators: { sequences: 200, actions: [5, 10], lanes: 4, endTimeoutMs: 120_000 },
   completionTimeoutMs: 300_000,
 };

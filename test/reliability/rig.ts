@@ -36,6 +36,8 @@ export interface RigOptions {
    * `<dir>/temporal.sqlite` (`temporal server start-dev --db-filename` on a copy shows it).
    */
   inMemoryTemporal?: boolean;
+  /** The app's idle timeout, if not `IDLE_TIMEOUT_MS`: the audit holds completions to it. */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -49,6 +51,8 @@ export interface Rig {
   dir: string;
   watchDir: string;
   s3Prefix: string;
+  /** The app's environment: what the CLI needs to reach the same servers. */
+  env: Record<string, string>;
   stack: TestStack;
   proxy: TcpProxy;
   /** The app process started last. */
@@ -91,11 +95,12 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   await enableVersioning(stack.s3, stack.bucket);
   const proxy = await startTcpProxy({ host: '127.0.0.1', port: stack.minio.port });
   const s3Prefix = 'reliability';
+  const idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
   const env = stack.env({
     S3_ENDPOINT: proxy.endpoint,
     WATCH_DIR: watchDir,
     CHUNK_SIZE: String(CHUNK_SIZE),
-    STREAM_IDLE_TIMEOUT: `${IDLE_TIMEOUT_MS}ms`,
+    STREAM_IDLE_TIMEOUT: `${idleTimeoutMs}ms`,
     WATCH_COALESCE_INTERVAL: '250ms',
     S3_PREFIX: s3Prefix,
     TEMPORAL_TASK_QUEUE: `reliability-${options.name}`,
@@ -112,6 +117,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     dir,
     watchDir,
     s3Prefix,
+    env,
     stack,
     proxy,
     app: undefined as unknown as AppProcess,
@@ -136,7 +142,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     async settle(streams, timeoutMs) {
       const incomplete = await waitForStreams(stack.s3, stack.bucket, streams, timeoutMs);
       const settledAt = Date.now();
-      const audit = await auditBucket(stack.s3, stack.bucket, s3Prefix, streams, IDLE_TIMEOUT_MS);
+      const audit = await auditBucket(stack.s3, stack.bucket, s3Prefix, streams, idleTimeoutMs);
       for (const [relPath, reason] of incomplete)
         audit.problems.push(`${relPath}: did not end as expected within ${timeoutMs / 1000} s (${reason})`);
       return { ...audit, incomplete, settledAt };

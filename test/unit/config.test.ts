@@ -5,11 +5,21 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
-import { ConfigError, loadConfig, parseBoolean, parseDuration, parseSize } from '../../src/config';
+import {
+  ConfigError,
+  developmentCredentials,
+  developmentCredentialsWarning,
+  loadConfig,
+  loadDotEnv,
+  parseBoolean,
+  parseDuration,
+  parseSize,
+} from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs';
 
 const minimal = { S3_BUCKET: 'recordings' };
+const ROOT = path.resolve(__dirname, '..', '..');
 
 describe('config', () => {
   test('parses sizes with and without units', () => {
@@ -242,6 +252,36 @@ describe('config', () => {
       assert.doesNotMatch(all, /sekrit|BEGIN|-----/);
     });
 
+    test('a PEM pasted where its path belongs is refused naming the variable, never echoing the contents', () => {
+      const keyPem = fs.readFileSync(certs.client.key, 'utf8');
+      const certPem = fs.readFileSync(certs.client.cert, 'utf8');
+      const keyBase64 = keyPem.replace(/-----[A-Z ]+-----|\s/g, '');
+      const pasted = {
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: certPem,
+        TEMPORAL_TLS_CLIENT_CERT_PATH: certs.client.cert,
+        TEMPORAL_TLS_CLIENT_KEY_PATH: keyPem,
+      };
+      const wrong = problems(pasted);
+      assert.deepEqual(wrong, [
+        "TEMPORAL_TLS_SERVER_CA_CERT_PATH looks like a PEM certificate, not a path: set it to the file's path",
+        "TEMPORAL_TLS_CLIENT_KEY_PATH looks like a PEM private key, not a path: set it to the file's path",
+      ]);
+      // As .env files and shells also carry it: on one line with \n escapes, without its PEM lines.
+      for (const key of [keyPem.replace(/\n/g, '\\n'), keyBase64, keyPem.split('\n').slice(1, -2).join('\n')]) {
+        const [problem] = problems({
+          ...pasted,
+          TEMPORAL_TLS_SERVER_CA_CERT_PATH: '',
+          TEMPORAL_TLS_CLIENT_KEY_PATH: key,
+        });
+        assert.match(problem, /^TEMPORAL_TLS_CLIENT_KEY_PATH (looks like|spans several lines)/);
+        wrong.push(problem);
+      }
+      const shown = wrong.join('\n');
+      for (const line of [...keyPem.split('\n'), ...certPem.split('\n')].filter((l) => l.length > 8))
+        assert.ok(!shown.includes(line), `the error shows ${line}`);
+      assert.ok(!shown.includes(keyBase64.slice(0, 16)), 'the error shows the key');
+    });
+
     test('TEMPORAL_TLS=false with TLS settings or an API key is a contradiction, not a silent downgrade', () => {
       assert.deepEqual(
         problems({ TEMPORAL_TLS: 'false', TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.ca, TEMPORAL_API_KEY: API_KEY }),
@@ -307,6 +347,43 @@ describe('config', () => {
         'TEMPORAL_TLS is false, but TEMPORAL_API_KEY need TLS: unset them or TEMPORAL_TLS',
       ]);
       assert.ok(!wrong.join('\n').includes('hunter42'));
+    });
+  });
+
+  describe('development credentials: every variable still at a password published in this repository', () => {
+    /** What docker-compose.yml falls back to, `${NAME:-dev-only-...}`, and what example.env sets. */
+    const composeDefaults = Object.fromEntries(
+      [
+        ...fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8').matchAll(/\$\{(\w+):-(dev-only-[\w-]+)\}/g),
+      ].map(([, name, value]) => [name, value]),
+    );
+    const exampleEnv: NodeJS.ProcessEnv = {};
+    loadDotEnv(path.join(ROOT, 'example.env'), exampleEnv);
+    const everyPassword = [
+      'AWS_SECRET_ACCESS_KEY',
+      'MINIO_APP_PASSWORD',
+      'MINIO_ROOT_PASSWORD',
+      'POSTGRES_PASSWORD',
+      'GRAFANA_ADMIN_PASSWORD',
+    ];
+
+    test("names each one, compose's defaults and example.env's", () => {
+      // The compose app's AWS_SECRET_ACCESS_KEY is MINIO_APP_PASSWORD's default.
+      const compose = { ...composeDefaults, AWS_SECRET_ACCESS_KEY: composeDefaults.MINIO_APP_PASSWORD };
+      assert.deepEqual(developmentCredentials(compose), everyPassword);
+      assert.deepEqual(developmentCredentials(exampleEnv), everyPassword);
+      for (const name of everyPassword)
+        assert.deepEqual(developmentCredentials({ [name]: exampleEnv[name] }), [name], `${name} alone`);
+    });
+
+    test('says nothing of passwords changed or unset, and never prints one', () => {
+      const changed = Object.fromEntries(everyPassword.map((name) => [name, `${name}-changed-0d9f`]));
+      assert.deepEqual(developmentCredentials(changed), []);
+      assert.deepEqual(developmentCredentials({}), []);
+      const warning = developmentCredentialsWarning(developmentCredentials(exampleEnv));
+      for (const name of everyPassword) assert.match(warning, new RegExp(name));
+      for (const value of [...Object.values(composeDefaults), ...everyPassword.map((name) => exampleEnv[name]!)])
+        assert.ok(!warning.includes(value), `the warning shows ${value}`);
     });
   });
 });

@@ -4,6 +4,7 @@ import {
   buildManifest,
   CHUNK_RECORDS_PER_PAGE,
   chunksOfPage,
+  chunksToList,
   isCompleteFor,
   mergeChunkRecords,
   nextRevision,
@@ -113,6 +114,37 @@ describe('manifest', () => {
     assert.equal(isCompleteFor(manifest, { size: 231, mtimeMs: Date.UTC(2026, 0, 1) }), false);
     const summary = summarize(manifest, stream.prefix);
     assert.equal(summary.manifestKey, 'p/rec.mp4/1-2/metadata.json');
+  });
+
+  test('only a complete manifest lists fewer chunks than the stored one: others keep listing them', () => {
+    const stored = { chunkCount: 10, chunkSize: 100 };
+    const pending = [record(0), record(1), record(2, 40)];
+    for (const status of ['recording', 'cancelled', 'failed'] as const) {
+      const listed = chunksToList({ status, chunkSize: 100 }, 3, pending, stored);
+      assert.equal(listed.count, 10, status);
+      // The partial tail at 2 would leave a gap before chunk 3: the stored record of chunk 2 stays.
+      assert.deepEqual(
+        listed.pending.map((chunk) => chunk.index),
+        [0, 1],
+        status,
+      );
+    }
+    assert.deepEqual(chunksToList({ status: 'complete', chunkSize: 100 }, 3, pending, stored), { count: 3, pending });
+    assert.deepEqual(chunksToList({ status: 'cancelled', chunkSize: 100 }, 12, pending, stored), {
+      count: 12,
+      pending,
+    });
+    assert.deepEqual(chunksToList({ status: 'cancelled', chunkSize: 100 }, 3, pending, undefined), {
+      count: 3,
+      pending,
+    });
+    assert.deepEqual(
+      chunksToList({ status: 'cancelled', chunkSize: 200 }, 3, pending, stored),
+      { count: 3, pending },
+      'a manifest cut in another chunk size is not extended',
+    );
+    const tailAtEnd = [record(0), record(9, 40)];
+    assert.deepEqual(chunksToList({ status: 'failed', chunkSize: 100 }, 1, tailAtEnd, stored).pending, tailAtEnd);
   });
 
   test('a new run builds on the full chunks of an earlier manifest only', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isNewer, sameSnapshot } from '../../src/stream/file-change';
 import { sameFile, shortenPath, streamNamesProblem, streamPathAttribute, streamRef } from '../../src/stream/identity';
-import { chunkIndexOfKey, chunkKey, manifestKey } from '../../src/stream/object-keys';
+import { alternateChunkKey, chunkIndexOfKey, chunkKey, manifestKey } from '../../src/stream/object-keys';
 import { isRecordingPath } from '../../src/watcher/file-filter';
 
 describe('stream identity and object keys', () => {
@@ -62,6 +62,13 @@ describe('stream identity and object keys', () => {
     assert.equal(chunkIndexOfKey('p', 'p/chunks/000123'), 123);
     assert.equal(chunkIndexOfKey('p', 'p/metadata.json'), null);
     assert.equal(chunkIndexOfKey('p', 'q/chunks/000001'), null);
+  });
+
+  test("names a chunk's alternate object by its content, and lists it under its index", () => {
+    const key = alternateChunkKey('p', 7, 'ab'.repeat(32));
+    assert.equal(key, 'p/chunks/000007.abababababababab');
+    assert.equal(chunkIndexOfKey('p', key), 7);
+    assert.equal(chunkIndexOfKey('p', 'p/chunks/000007.tmp'), null);
   });
 
   test('never lets an older observation replace a newer one', () => {

@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { ManifestWithChunks } from '../../src/stream/manifest';
+import { getObject, readManifestObject } from './bucket';
+
+/**
+ * What the bucket must keep of one stream, checked from outside the app: every chunk a finalized
+ * revision listed, until a later complete revision supersedes it. Fed with each manifest the test
+ * reads; a revision it never saw is not held against the bucket.
+ */
+export class KeptBytes {
+  /** Chunk objects that must stay, by key: their SHA-256, and the revision that listed them. */
+  private readonly kept = new Map<string, { sha256: string; revision: number; index: number }>();
+  /** The newest complete revision seen. */
+  private completeRevision = 0;
+
+  observe(manifest: ManifestWithChunks): void {
+    if (manifest.status === 'recording' || manifest.revision < this.completeRevision) return;
+    if (manifest.status === 'complete' && manifest.revision > this.completeRevision) {
+      this.completeRevision = manifest.revision;
+      for (const [key, chunk] of this.kept) if (chunk.revision < manifest.revision) this.kept.delete(key);
+    }
+    for (const chunk of manifest.chunks)
+      this.kept.set(chunk.key, { sha256: chunk.sha256, revision: manifest.revision, index: chunk.index });
+  }
+
+  /** Problems: kept chunks missing from the bucket or holding other bytes. */
+  async check(s3: S3Client, bucket: string): Promise<string[]> {
+    const problems: string[] = [];
+    for (const [key, chunk] of this.kept) {
+      const found = await sha256Of(s3, bucket, key);
+      if (found !== chunk.sha256)
+        problems.push(
+          `chunk ${chunk.index} of revision ${chunk.revision} (${key}) ${found ? 'holds other bytes' : 'is gone'}`,
+        );
+    }
+    return problems;
+  }
+}
+
+/** The stream's manifest with its chunks, or null when it has none yet. */
+export async function readStreamManifest(
+  s3: S3Client,
+  bucket: string,
+  streamPrefix: string,
+): Promise<ManifestWithChunks | null> {
+  try {
+    return await readManifestObject(s3, bucket, `${streamPrefix}/metadata.json`);
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return null;
+    throw err;
+  }
+}
+
+/** Problems: chunks the manifest lists that are missing or differ from their SHA-256. */
+export async function checkListedChunks(s3: S3Client, bucket: string, manifest: ManifestWithChunks): Promise<string[]> {
+  const problems: string[] = [];
+  for (const chunk of manifest.chunks) {
+    const found = await sha256Of(s3, bucket, chunk.key);
+    if (found !== chunk.sha256)
+      problems.push(
+        `revision ${manifest.revision} (${manifest.status}) lists chunk ${chunk.index} (${chunk.key}), which ${found ? 'holds other bytes' : 'is gone'}`,
+      );
+  }
+  return problems;
+}
+
+async function sha256Of(s3: S3Client, bucket: string, key: string): Promise<string | null> {
+  try {
+    return createHash('sha256')
+      .update(await getObject(s3, bucket, key))
+      .digest('hex');
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return null;
+    throw err;
+  }
+}
