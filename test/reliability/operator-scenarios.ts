@@ -203,12 +203,14 @@ async function runSequence(
       said.push((await cli('reupload', file)).out.trim());
     await waitFor(ended, (done) => done, 15_000);
   }
-  if (!(await ended()))
+  if (!(await ended())) {
+    const status = (await cli('status', workflowId)).out.replace(/\s+/g, ' ');
     problems.push(
       say(
-        `not ended ${plan.endTimeoutMs / 1000} s after its actions (${(await look())?.status}); the CLI said: ${said.slice(-4).join(' / ')}`,
+        `not ended ${plan.endTimeoutMs / 1000} s after its actions (manifest ${(await look())?.status}); the CLI said: ${said.slice(-2).join(' / ')}; status: ${status}`,
       ),
     );
+  }
   const stream: ExpectedStream = deleted ? { relPath, file, prefix, outcome: 'deleted' } : rig.expect(relPath);
   const last = await look();
   if (last) problems.push(...(await checkListedChunks(rig.stack.s3, rig.stack.bucket, last)).map(say));

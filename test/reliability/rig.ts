@@ -59,8 +59,8 @@ export interface Rig {
   app: AppProcess;
   /** App processes started so far. */
   runs: number;
-  /** Starts the app (again); does not wait for it to be up. */
-  startApp(): AppProcess;
+  /** Starts the app (again), of this checkout or of `root`; does not wait for it to be up. */
+  startApp(root?: string): AppProcess;
   /** Seconds from `sinceMs` to the current app's first progress line at or after it. */
   secondsToProgress(sinceMs: number, timeoutMs?: number): Promise<number>;
   /** Every run's log lines, in order. */
@@ -122,8 +122,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     proxy,
     app: undefined as unknown as AppProcess,
     runs: 0,
-    startApp() {
-      rig.app = startApp(env, logFile, { unprivileged: options.unprivileged });
+    startApp(root) {
+      rig.app = startApp(env, logFile, { unprivileged: options.unprivileged, root });
       apps.push(rig.app);
       rig.runs++;
       return rig.app;

@@ -29,13 +29,16 @@ export interface AppOptions {
    * apply to it; the directories it watches must then be readable by others.
    */
   unprivileged?: boolean;
+  /** The checkout whose app runs: this one by default, an earlier release's worktree for an upgrade. */
+  root?: string;
 }
 
 /** `logFile` keeps the app's stdout and stderr for a look after a failure. */
 export function startApp(env: Record<string, string>, logFile?: string, opts: AppOptions = {}): AppProcess {
   const dropRoot = opts.unprivileged && process.getuid?.() === 0;
-  const child = spawn(process.execPath, [...APP_NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'src', 'main.ts')], {
-    cwd: ROOT,
+  const root = opts.root ?? ROOT;
+  const child = spawn(process.execPath, [...APP_NODE_FLAGS, '--import', 'tsx', path.join(root, 'src', 'main.ts')], {
+    cwd: root,
     env: { PATH: process.env.PATH, HOME: dropRoot ? os.tmpdir() : process.env.HOME, ...APP_MALLOC_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(dropRoot ? UNPRIVILEGED : {}),

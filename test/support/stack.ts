@@ -119,7 +119,7 @@ export async function startWorker(stack: TestStack, overrides: Record<string, st
  */
 export async function startStream(
   stack: TestStack,
-  worker: TestWorker,
+  worker: Pick<TestWorker, 'config'>,
   relPath: string,
   extra: Partial<StreamUploadInput> = {},
   options: Pick<WorkflowStartOptions, 'typedSearchAttributes'> = {},
