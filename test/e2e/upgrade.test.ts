@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
+import { freePort } from '../../scripts/local-servers';
 import { loadConfig } from '../../src/config';
 import { streamRef } from '../../src/stream/identity';
 import { progressQuery } from '../../src/workflows/definitions';
+import { startApp, type AppProcess } from '../support/app-process';
 import { readStreamManifest } from '../support/kept-bytes';
 import { makeMp4, recordLive, writeTaggedCopy } from '../support/media';
 import { runCli } from '../support/operator-cli';
@@ -114,6 +116,54 @@ describe('an upgrade from the previous release with streams in flight', () => {
         passed = true;
       } finally {
         clearInterval(appending);
+        if (fs.existsSync(releaseDir)) removeRelease(releaseDir);
+        await rig.stop(!passed);
+      }
+    });
+  }
+
+  for (const first of ['workflow', 'edge'] as const) {
+    test(`a rolling upgrade of the split roles, the ${first} process first, keeps a live recording byte-exact`, async () => {
+      const rig = await startRig({ name: `upgrade-roles-${first}`, idleTimeoutMs: 3000 });
+      const releaseDir = path.join(rig.dir, 'release');
+      let passed = false;
+      const apps: AppProcess[] = [];
+      try {
+        checkOutRelease(release, releaseDir);
+        const roleEnv = async (role: 'edge' | 'workflow') => ({
+          ...rig.env,
+          ROLE: role,
+          METRICS_PORT: String(await freePort()),
+          TEMPORAL_METRICS_PORT: String(await freePort()),
+        });
+        const start = async (role: 'edge' | 'workflow', root?: string) => {
+          const app = startApp(await roleEnv(role), path.join(rig.dir, `${role}.log`), { root });
+          apps.push(app);
+          await app.waitForLog((line) => line.msg === 'stream-uploader started', 120_000);
+          return app;
+        };
+        const running = { edge: await start('edge', releaseDir), workflow: await start('workflow', releaseDir) };
+        const file = path.join(rig.watchDir, 'live.mp4');
+        const recording = recordLive(file, { seconds: 20, kind: 'regular', bitrate: '2M' });
+        await waitUntil(() => fs.existsSync(file));
+        const chunksListed = async () => {
+          const stats = fs.statSync(file);
+          const { prefix } = streamRef('live.mp4', { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, rig.s3Prefix);
+          return (await readStreamManifest(rig.stack.s3, rig.stack.bucket, prefix))?.chunkCount ?? 0;
+        };
+        // Each step of the rollout: one role replaced by this checkout's, the other left as it is.
+        for (const role of first === 'workflow' ? (['workflow', 'edge'] as const) : (['edge', 'workflow'] as const)) {
+          const before = await chunksListed();
+          await running[role].stop('SIGTERM');
+          running[role] = await start(role);
+          await waitUntil(async () => (await chunksListed()) >= before + 2, 60_000);
+        }
+        await recording.done;
+        const settled = await rig.settle([rig.expect('live.mp4')], 120_000);
+        assert.deepEqual(settled.problems, []);
+        passed = true;
+      } finally {
+        for (const app of apps) await app.stop('SIGKILL');
         if (fs.existsSync(releaseDir)) removeRelease(releaseDir);
         await rig.stop(!passed);
       }
