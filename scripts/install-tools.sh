@@ -49,6 +49,17 @@ if ! stamped node "$NODE_WHEEL_VERSION" || [ ! -x "$BIN/node" ]; then
 fi
 echo "node $("$BIN/node" --version): ok"
 
+# moto's S3 server: the second S3 implementation the server-side encryption tests run against.
+MOTO_VERSION=5.2.6
+if ! stamped moto "$MOTO_VERSION" || [ ! -x "$BIN/moto_server" ]; then
+  need python3 "Python 3 with venv"
+  [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  ln -sf "$TOOLS/venv/bin/moto_server" "$BIN/moto_server"
+  stamp moto "$MOTO_VERSION"
+fi
+echo "moto_server $MOTO_VERSION: ok"
+
 # A Go command built from its module at a pinned version into .tools/bin: name, version, module.
 go_install_pinned() {
   if ! stamped "$1" "$2" || [ ! -x "$BIN/$1" ]; then

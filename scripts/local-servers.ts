@@ -16,7 +16,7 @@ export const TOOLS_BIN = path.resolve(__dirname, '..', '.tools', 'bin');
 const INSTALL_HINT = 'run `npm run setup` (scripts/install-tools.sh) to install it';
 
 export function toolPath(
-  name: 'temporal' | 'minio' | 'mc' | 'hadolint' | 'temporal-server' | 'temporal-sql-tool',
+  name: 'temporal' | 'minio' | 'mc' | 'hadolint' | 'temporal-server' | 'temporal-sql-tool' | 'moto_server',
 ): string {
   const file = path.join(TOOLS_BIN, name);
   if (!fs.existsSync(file)) throw new Error(`${name} not found at ${file}: ${INSTALL_HINT}`);
@@ -245,6 +245,11 @@ type MinioOptions = {
   accessKeyId?: string;
   secretAccessKey?: string;
   logFile?: string;
+  /**
+   * Gives MinIO a KMS key of this name (a random 32-byte secret), so that it takes server-side
+   * encryption: S3_SSE=AES256, and aws:kms with this name as the key id.
+   */
+  kmsKeyName?: string;
 };
 
 export async function startMinio(opts: MinioOptions = {}): Promise<S3Server> {
@@ -260,7 +265,12 @@ async function startMinioOnce(opts: MinioOptions): Promise<S3Server> {
   const accessKeyId = opts.accessKeyId ?? `test-${randomBytes(4).toString('hex')}`;
   const secretAccessKey = opts.secretAccessKey ?? randomBytes(18).toString('base64url');
   const endpoint = `http://127.0.0.1:${port}`;
-  const env = { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey };
+  const env = {
+    ...process.env,
+    MINIO_ROOT_USER: accessKeyId,
+    MINIO_ROOT_PASSWORD: secretAccessKey,
+    ...(opts.kmsKeyName && { MINIO_KMS_SECRET_KEY: `${opts.kmsKeyName}:${randomBytes(32).toString('base64')}` }),
+  };
   const args = [
     'server',
     dataDir,
@@ -303,6 +313,44 @@ async function startMinioOnce(opts: MinioOptions): Promise<S3Server> {
       fs.rmSync(scratch, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * moto's S3 server, a second S3 implementation, keeping its objects in memory: it cannot restart.
+ * It takes any credentials.
+ */
+export async function startMoto(): Promise<S3Server> {
+  return retryPortClash(async () => {
+    const port = await freePort();
+    const scratch = scratchDir('moto');
+    const endpoint = `http://127.0.0.1:${port}`;
+    const server = supervise(
+      toolPath('moto_server'),
+      ['-H', '127.0.0.1', '-p', String(port)],
+      process.env,
+      path.join(scratch, 'moto.log'),
+    );
+    await waitUntil('moto_server', server, async () => (await fetch(`${endpoint}/moto-api/`)).ok).catch(
+      (err: Error) => {
+        fs.rmSync(scratch, { recursive: true, force: true });
+        throw err;
+      },
+    );
+    return {
+      endpoint,
+      consoleUrl: `${endpoint}/moto-api/`,
+      accessKeyId: 'moto-test',
+      secretAccessKey: randomBytes(18).toString('base64url'),
+      region: 'us-east-1',
+      dataDir: scratch,
+      port,
+      restart: () => Promise.reject(new Error('moto keeps its objects in memory: it cannot restart')),
+      async stop() {
+        await server.stop();
+        fs.rmSync(scratch, { recursive: true, force: true });
+      },
+    };
+  });
 }
 
 /** A client with the server's root credentials (for setup and for checks independent of the app). */

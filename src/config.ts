@@ -28,6 +28,10 @@ export interface AppConfig {
   uploadConcurrency: number;
   /** Chunk uploads in flight in this process, over all its streams. */
   maxConcurrentUploads: number;
+  /** Bytes per second of chunk uploads for the whole process; absent: no limit. */
+  uploadRateLimit?: number;
+  /** File-name patterns (`*.mp4`) of the recordings to upload; a file matching any of them is one. */
+  watchPatterns: string[];
   /** Names this host's task queue, where the activities that read its files run. */
   hostId: string;
   s3: S3Config;
@@ -54,7 +58,27 @@ export interface S3Config {
   forcePathStyle: boolean;
   /** A connection silent this long is given up and the upload retried. */
   requestTimeoutMs: number;
+  /** Server-side encryption of every object the app writes; absent: the bucket's default. */
+  sse?: ServerSideEncryption;
+  /** The storage class of every object the app writes; absent: the bucket's default (STANDARD). */
+  storageClass?: StorageClass;
 }
+
+export type ServerSideEncryption = { type: 'AES256' } | { type: 'aws:kms'; kmsKeyId?: string };
+
+/**
+ * The classes whose objects can be read at once: the app reads its manifests and record pages
+ * back, and copies its chunks into the assembled object. GLACIER and DEEP_ARCHIVE need a restore.
+ */
+export const STORAGE_CLASSES = [
+  'STANDARD',
+  'REDUCED_REDUNDANCY',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+  'GLACIER_IR',
+] as const;
+export type StorageClass = (typeof STORAGE_CLASSES)[number];
 
 export interface TemporalConfig {
   address: string;
@@ -117,6 +141,8 @@ export const ENV_VARS = [
   'WATCH_RESCAN_INTERVAL',
   'UPLOAD_CONCURRENCY',
   'MAX_CONCURRENT_UPLOADS',
+  'UPLOAD_RATE_LIMIT',
+  'WATCH_PATTERNS',
   'ROLE',
   'HOST_ID',
   'S3_ENDPOINT',
@@ -125,6 +151,9 @@ export const ENV_VARS = [
   'S3_PREFIX',
   'S3_FORCE_PATH_STYLE',
   'S3_REQUEST_TIMEOUT',
+  'S3_SSE',
+  'S3_SSE_KMS_KEY_ID',
+  'S3_STORAGE_CLASS',
   'TEMPORAL_ADDRESS',
   'TEMPORAL_NAMESPACE',
   'TEMPORAL_TASK_QUEUE',
@@ -343,6 +372,77 @@ function parseServerName(text: string): string {
 }
 
 /**
+ * The lowest UPLOAD_RATE_LIMIT: below it a single chunk would take hours and outlive the
+ * activities' timeouts.
+ */
+const MIN_UPLOAD_RATE = 2 ** 10;
+
+/** `50MB`, `5MiB/s` and the like (a size per second), or empty for no limit. */
+function parseRate(text: string): number | undefined {
+  if (text.trim() === '') return undefined;
+  const bytes = parseSize(text.replace(/\/s\s*$/i, ''));
+  if (bytes < MIN_UPLOAD_RATE) throw new Error('must be at least 1KiB (per second), or empty for no limit');
+  return bytes;
+}
+
+/**
+ * Comma-separated file-name patterns: `*` stands for any characters and `?` for one, matched
+ * against the name without its folders, whatever the case (`*.mp4` matches `CAM.MP4`).
+ */
+export function parseWatchPatterns(text: string): string[] {
+  const patterns = text
+    .split(',')
+    .map((pattern) => pattern.trim())
+    .filter((pattern) => pattern !== '');
+  if (patterns.length === 0) throw new Error('must list at least one file-name pattern (example: *.mp4,*.mov)');
+  for (const pattern of patterns) {
+    if (pattern.includes('/') || pattern.includes('\\'))
+      throw new Error('patterns match file names, not paths: no "/" or "\\" (example: *.mp4,*.mov)');
+    if (pattern.startsWith('.'))
+      throw new Error(
+        'patterns must not start with "." (hidden files are never uploaded; for an extension write *.mkv)',
+      );
+  }
+  return patterns;
+}
+
+function parseStorageClass(text: string): StorageClass | undefined {
+  const value = text.trim().toUpperCase();
+  if (value === '') return undefined;
+  if (value === 'GLACIER' || value === 'DEEP_ARCHIVE')
+    throw new Error(
+      'cannot be GLACIER or DEEP_ARCHIVE: the app reads its manifests back, and those need a restore first (GLACIER_IR can be read at once)',
+    );
+  if (!(STORAGE_CLASSES as readonly string[]).includes(value))
+    throw new Error(`is not one of ${STORAGE_CLASSES.join(', ')}`);
+  return value as StorageClass;
+}
+
+/** S3_SSE and its KMS key: a key without `aws:kms` would be ignored, so it is an error. */
+function readServerSideEncryption(read: Reader, problems: string[]): ServerSideEncryption | undefined {
+  const type = read('S3_SSE', '', (t) => {
+    const value = t.trim();
+    if (value === '') return undefined;
+    const known = ['AES256', 'aws:kms'].find((name) => name.toLowerCase() === value.toLowerCase());
+    if (!known) throw new Error('is not AES256 (keys managed by S3) or aws:kms (keys in KMS), or empty for none');
+    return known as ServerSideEncryption['type'];
+  });
+  const kmsKeyId = read('S3_SSE_KMS_KEY_ID', '', (t) => {
+    const value = t.trim();
+    if (value === '') return undefined;
+    if (!/^[\x21-\x7e]{1,2048}$/.test(value))
+      throw new Error('must be printable ASCII without spaces (a KMS key id, ARN or alias)');
+    return value;
+  });
+  if (kmsKeyId !== undefined && type !== 'aws:kms') {
+    problems.push('S3_SSE_KMS_KEY_ID is set, but S3_SSE is not aws:kms: set S3_SSE=aws:kms or unset the key id');
+    return undefined;
+  }
+  if (type === 'aws:kms') return kmsKeyId === undefined ? { type } : { type, kmsKeyId };
+  return type === 'AES256' ? { type } : undefined;
+}
+
+/**
  * A chunk is one object: S3 takes single PUTs up to 5 GiB. Below 1 KiB a stream would be a
  * flood of requests and objects for nothing.
  */
@@ -405,6 +505,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
     watchRescanIntervalMs: read('WATCH_RESCAN_INTERVAL', '10s', parseDurationWithin('1s', '24h')),
     uploadConcurrency: read('UPLOAD_CONCURRENCY', '2', parseCount(MAX_BATCH_CHUNKS)),
     maxConcurrentUploads: read('MAX_CONCURRENT_UPLOADS', '8', parseCount(256)),
+    uploadRateLimit: read('UPLOAD_RATE_LIMIT', '', parseRate),
+    watchPatterns: read('WATCH_PATTERNS', '*.mp4', parseWatchPatterns),
     hostId,
     s3: {
       endpoint: read('S3_ENDPOINT', '', (t) => {
@@ -430,6 +532,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
       }),
       forcePathStyle: read('S3_FORCE_PATH_STYLE', 'false', parseBoolean),
       requestTimeoutMs: read('S3_REQUEST_TIMEOUT', '30s', parseDurationWithin('1s', '1h')),
+      sse: readServerSideEncryption(read, problems),
+      storageClass: read('S3_STORAGE_CLASS', '', parseStorageClass),
     },
     temporal: {
       address: read('TEMPORAL_ADDRESS', 'localhost:7233', text),

@@ -4,6 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { ChunkBuffers } from './activities/chunk-buffers';
+import { UploadRate } from './activities/upload-rate';
 import { UploadSlots } from './activities/upload-slots';
 import type { AppConfig } from './config';
 import { FollowedStreams } from './followed-streams';
@@ -46,6 +47,7 @@ export async function createStreamWorkers(
     watchDir: config.watchDir,
     metrics,
     slots: new UploadSlots(config.maxConcurrentUploads),
+    ...(config.uploadRateLimit !== undefined && { rate: new UploadRate(config.uploadRateLimit) }),
     buffers: new ChunkBuffers(),
     followed,
     completionWebhookUrl: config.completionWebhookUrl,

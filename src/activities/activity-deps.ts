@@ -3,6 +3,7 @@ import type { FollowedStreams } from '../followed-streams';
 import type { StreamMetrics } from '../metrics';
 import type { StreamRef } from '../stream/types';
 import type { ChunkBuffers } from './chunk-buffers';
+import type { UploadRate } from './upload-rate';
 import type { UploadSlots } from './upload-slots';
 
 /** What the stream activities of one process share: its bucket, its files, its metrics. */
@@ -13,6 +14,8 @@ export interface ActivityDeps {
   metrics: StreamMetrics;
   /** Shared by every stream of the process: at most this many chunk uploads at once. */
   slots: UploadSlots;
+  /** Shared by every stream of the process: UPLOAD_RATE_LIMIT; absent: no limit. */
+  rate?: UploadRate;
   /** Shared by every stream of the process: one reusable buffer per chunk upload in flight. */
   buffers: ChunkBuffers;
   /** Shared with the watcher, which does not signal the growth of a followed file. */

@@ -60,7 +60,7 @@ export async function followFile(deps: ActivityDeps, input: FollowFileInput): Pr
 function followIo(deps: ActivityDeps, input: FollowFileInput, signal: AbortSignal): FollowIo {
   const { stream, nextIndex, concurrency, liveManifest } = input;
   const upload: Upload = (ranges, bytesCompleteAtMs) =>
-    uploadRanges(deps, { stream, ranges, concurrency }, bytesCompleteAtMs, signal);
+    uploadRanges(deps, { stream, ranges, concurrency }, 'live', bytesCompleteAtMs, signal);
   return {
     observe: () => observeFile(deps.watchDir, stream.relPath, stream.identity),
     upload,

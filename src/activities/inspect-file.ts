@@ -16,7 +16,7 @@ export async function mediaDuration(watchDir: string, stream: StreamRef): Promis
     await handle.close();
   }
   if (durationSeconds === null)
-    log.warn('no media duration could be read: not a complete MP4', streamLogFields(stream));
+    log.warn('no media duration could be read: not a complete MP4 or MOV', streamLogFields(stream));
   return durationSeconds;
 }
 

@@ -16,10 +16,15 @@ const MAX_HEADER_BOX = 256 * 2 ** 20;
 const READ_AHEAD = 4096;
 /** The longest the reads below hold the event loop before letting other streams' work run. */
 const SLICE_MS = 5;
+/**
+ * The boxes an MP4 or a QuickTime MOV (the same box structure) can begin with. Other containers
+ * (Matroska, MPEG-TS) are not parsed: their first bytes, read as a box, could pass for one.
+ */
+const FIRST_BOXES: ReadonlySet<string> = new Set(['ftyp', 'moov', 'mdat', 'free', 'skip', 'wide', 'pnot']);
 
 /**
- * Reads the media duration of the MP4 open as `handle`, in seconds, or null when it has none that
- * can be read (not an MP4, or a recording killed before its header was written). Regular MP4
+ * Reads the media duration of the MP4 or MOV open as `handle`, in seconds, or null when it has
+ * none that can be read (another container, or a recording killed before its header was written). Regular MP4
  * carries it in `moov`; fragmented MP4 has an empty `moov`, so the fragments' samples are summed.
  *
  * Only the top-level boxes' headers, `moov` and each `moof` are read: never the media (`mdat`),
@@ -46,6 +51,7 @@ export async function readMediaDurationSeconds(handle: FileHandle): Promise<numb
       const bytesRead = readSync(handle.fd, ahead, 0, READ_AHEAD, position);
       const view = new DataView(ahead.buffer, ahead.byteOffset, bytesRead);
       const { type, size: boxSize } = readBoxHeader(view, 0, size - position, { beyondEnd: true });
+      if (position === 0 && !FIRST_BOXES.has(type)) return null;
       // Cut short by the end of the file: what came before it counts.
       if (position + boxSize > size) break;
       if (type === 'moov' || type === 'moof') {

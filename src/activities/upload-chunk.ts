@@ -16,6 +16,7 @@ import { failure } from './failures';
 import type { ChunkBuffers } from './chunk-buffers';
 import { resetOnAbort } from './reset-on-abort';
 import { hashRange, openStreamFile, readExactly } from './stream-file';
+import type { UploadPriority, UploadRate } from './upload-rate';
 import type { UploadSlots } from './upload-slots';
 
 export interface UploadChunkDeps {
@@ -23,6 +24,8 @@ export interface UploadChunkDeps {
   bucket: string;
   watchDir: string;
   slots: UploadSlots;
+  /** UPLOAD_RATE_LIMIT; absent: no limit. */
+  rate?: UploadRate;
   buffers: ChunkBuffers;
 }
 
@@ -38,11 +41,13 @@ const UPLOADED_AT = 'uploaded-at';
 /**
  * Uploads consecutive chunks of a stream, at most `concurrency` at once and never more than the
  * process's upload slots allow. The first failure stops the others: the caller retries the batch,
- * and what already reached the bucket is then found there, not sent again.
+ * and what already reached the bucket is then found there, not sent again. `priority` orders them
+ * against other streams' chunks for the slots and the rate limit.
  */
 export async function sendChunks(
   deps: UploadChunkDeps,
   input: UploadChunksInput,
+  priority: UploadPriority,
   signal: AbortSignal,
   onChunk: (outcome: UploadOutcome) => void,
 ): Promise<ChunkRecord[]> {
@@ -56,8 +61,9 @@ export async function sendChunks(
     while (next < ranges.length) {
       const position = next++;
       const outcome = await deps.slots.use(
-        () => uploadChunk(deps, input.stream, ranges[position], batch.signal),
+        () => uploadChunk(deps, input.stream, ranges[position], priority, batch.signal),
         batch.signal,
+        priority,
       );
       records[position] = outcome.record;
       onChunk(outcome);
@@ -94,6 +100,7 @@ async function uploadChunk(
   deps: UploadChunkDeps,
   stream: StreamRef,
   range: ChunkRange,
+  priority: UploadPriority,
   signal: AbortSignal,
 ): Promise<UploadOutcome> {
   const started = performance.now();
@@ -111,7 +118,7 @@ async function uploadChunk(
     };
     const alternateKey = alternateChunkKey(stream.prefix, range.index, chunk.sha256);
     return {
-      ...(await storeChunk(deps, chunk, alternateKey, body, signal)),
+      ...(await storeChunk(deps, chunk, alternateKey, body, priority, signal)),
       seconds: (performance.now() - started) / 1000,
     };
   };
@@ -149,6 +156,7 @@ async function storeChunk(
   chunk: Omit<ChunkRecord, 'etag'>,
   alternateKey: string,
   body: () => Promise<PutObjectCommandInput['Body']>,
+  priority: UploadPriority,
   signal: AbortSignal,
 ): Promise<Omit<UploadOutcome, 'seconds'>> {
   const checksum = Buffer.from(chunk.sha256, 'hex').toString('base64');
@@ -161,6 +169,8 @@ async function storeChunk(
     const uploadedAt = existing.Metadata?.[UPLOADED_AT] ?? existing.LastModified?.toISOString() ?? chunk.uploadedAt;
     return { record: { ...chunk, key, etag: existing.ETag ?? '', uploadedAt }, sent: false };
   }
+  // Only bytes that go out count against the limit: a chunk already stored costs none.
+  await deps.rate?.take(chunk.size, priority, signal);
   const put = new PutObjectCommand({
     Bucket: deps.bucket,
     Key: key,

@@ -3,21 +3,24 @@ import type { ChunkRecord, UploadChunksActivityInput, UploadChunksInput } from '
 import { streamLogFields, type ActivityDeps } from './activity-deps';
 import { withHeartbeat } from './heartbeat';
 import { sendChunks } from './upload-chunk';
+import type { UploadPriority } from './upload-rate';
 import { writeManifest } from './write-manifest';
 
 /**
  * Uploads chunks (see `sendChunks`), counting and logging each; `bytesCompleteAtMs` is when
- * their bytes were on disk, the start of their lag.
+ * their bytes were on disk, the start of their lag, which thus includes the time waiting for the
+ * upload slots and UPLOAD_RATE_LIMIT.
  */
 export function uploadRanges(
   deps: ActivityDeps,
   input: UploadChunksInput,
+  priority: UploadPriority,
   bytesCompleteAtMs: number,
   signal: AbortSignal,
   onChunk?: () => void,
 ): Promise<ChunkRecord[]> {
   const { metrics } = deps;
-  return sendChunks(deps, input, signal, ({ record, sent, seconds }) => {
+  return sendChunks(deps, input, priority, signal, ({ record, sent, seconds }) => {
     onChunk?.();
     if (sent) {
       metrics.chunkUploadDuration.observe(seconds);
@@ -33,14 +36,17 @@ export function uploadRanges(
   });
 }
 
-/** The workflow's own batch of chunks, then the live manifest listing them when it asks for one. */
+/**
+ * The workflow's own batch of chunks, then the live manifest listing them when it asks for one.
+ * These are a backlog: a growing file's chunks are the follow's (see `followFile`).
+ */
 export async function uploadChunks(
   deps: ActivityDeps,
   { bytesCompleteAtMs, liveManifest, ...input }: UploadChunksActivityInput,
 ): Promise<ChunkRecord[]> {
   let uploaded = 0;
   const records = await withHeartbeat(
-    (signal) => uploadRanges(deps, input, bytesCompleteAtMs, signal, () => uploaded++),
+    (signal) => uploadRanges(deps, input, 'backlog', bytesCompleteAtMs, signal, () => uploaded++),
     () => ({ uploaded }),
   );
   if (liveManifest) {

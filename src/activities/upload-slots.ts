@@ -1,18 +1,21 @@
+import type { UploadPriority } from './upload-rate';
+
 /**
  * A bound on the chunk uploads one process runs at once, shared by all its streams, so that fifty
  * live streams do not open fifty connections and split the uplink fifty ways. Waiters are served
- * in arrival order.
+ * live first, then backlog, each in arrival order: a backlog holding every slot would otherwise
+ * delay live chunks by whole chunks.
  */
 export class UploadSlots {
   private free: number;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Record<UploadPriority, Array<() => void>> = { live: [], backlog: [] };
 
   constructor(size: number) {
     this.free = size;
   }
 
-  async use<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    await this.acquire(signal);
+  async use<T>(work: () => Promise<T>, signal?: AbortSignal, priority: UploadPriority = 'backlog'): Promise<T> {
+    await this.acquire(priority, signal);
     try {
       return await work();
     } finally {
@@ -20,7 +23,7 @@ export class UploadSlots {
     }
   }
 
-  private acquire(signal?: AbortSignal): Promise<void> {
+  private acquire(priority: UploadPriority, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     if (this.free > 0) {
       this.free--;
@@ -31,17 +34,18 @@ export class UploadSlots {
         signal?.removeEventListener('abort', abort);
         resolve();
       };
+      const queue = this.waiting[priority];
       const abort = () => {
-        this.waiting.splice(this.waiting.indexOf(grant), 1);
+        queue.splice(queue.indexOf(grant), 1);
         reject(signal!.reason);
       };
-      this.waiting.push(grant);
+      queue.push(grant);
       signal?.addEventListener('abort', abort, { once: true });
     });
   }
 
   private release(): void {
-    const next = this.waiting.shift();
+    const next = this.waiting.live.shift() ?? this.waiting.backlog.shift();
     if (next) next();
     else this.free++;
   }

@@ -7,6 +7,7 @@ import { completesChunk } from '../stream/chunk-plan';
 import { Coalescer } from './coalescer';
 import { QuietTimers } from './quiet-timers';
 import { createQuietNotifier, createStreamSignaler, streamOptionsFrom } from './stream-signaler';
+import { recordingFilter } from './file-filter';
 import { watchDirectory, type FileEvent } from './watch-directory';
 
 const RETRY_SIGNAL_AFTER_MS = 5_000;
@@ -69,6 +70,7 @@ export async function startWatcher(
     onSkipped: (reason) => metrics?.filesSkipped.inc({ reason }),
     logger,
     rescanIntervalMs: config.watchRescanIntervalMs,
+    isRecordingPath: recordingFilter(config.watchPatterns),
   });
   const existing = await watch.ready;
   logger.info({ watchDir: config.watchDir, existingFiles: existing }, 'watching for recordings');

@@ -5,7 +5,7 @@ import chokidar from 'chokidar';
 import type { AppLogger } from '../logger';
 import { fileIdentity } from '../stream/identity';
 import type { FileIdentity, FileSnapshot } from '../stream/types';
-import { isRecordingPath } from './file-filter';
+import type { RecordingFilter } from './file-filter';
 import { printable } from '../printable';
 import { relativePath } from './relative-path';
 
@@ -26,6 +26,8 @@ export interface WatchOptions {
   onSkipped?: (reason: SkipReason) => void;
   logger: AppLogger;
   rescanIntervalMs: number;
+  /** WATCH_PATTERNS: which files are recordings. */
+  isRecordingPath: RecordingFilter;
 }
 
 export interface DirectoryWatch {
@@ -46,7 +48,14 @@ const NEW_FOLDER_RESCAN_MS = 1_000;
  * tree is also rescanned every `rescanIntervalMs` (and shortly after a new folder appears), and a
  * file whose size, mtime or identity changed since it was last reported is reported again.
  */
-export function watchDirectory({ dir, onFile, onSkipped, logger, rescanIntervalMs }: WatchOptions): DirectoryWatch {
+export function watchDirectory({
+  dir,
+  onFile,
+  onSkipped,
+  logger,
+  rescanIntervalMs,
+  isRecordingPath,
+}: WatchOptions): DirectoryWatch {
   const watcher = chokidar.watch(dir, {
     followSymlinks: false,
     ignoreInitial: false,

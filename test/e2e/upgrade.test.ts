@@ -63,8 +63,9 @@ describe('an upgrade from the previous release with streams in flight', () => {
         await rig.app.waitForLog((line) => line.msg === 'watching for recordings');
 
         writeTaggedCopy(fs.readFileSync(media), inWatchDir('finished.mp4'), 'finished');
-        const live = recordLive(inWatchDir('live.mp4'), { seconds: 25, kind: 'regular', bitrate: '2M' });
-        const paused = recordLive(inWatchDir('paused.mp4'), { seconds: 20, kind: 'fragmented', bitrate: '2M' });
+        // Long enough to be live whenever the upgrade comes; stopped (ffmpeg finishes the file) after it.
+        const live = recordLive(inWatchDir('live.mp4'), { seconds: 120, kind: 'regular', bitrate: '2M' });
+        const paused = recordLive(inWatchDir('paused.mp4'), { seconds: 120, kind: 'fragmented', bitrate: '2M' });
         const unreadable = path.join(rig.dir, 'blocked.mp4');
         writeTaggedCopy(fs.readFileSync(media), unreadable, 'blocked');
         fs.chmodSync(unreadable, 0o000);
@@ -99,7 +100,9 @@ describe('an upgrade from the previous release with streams in flight', () => {
         fs.chmodSync(inWatchDir('blocked.mp4'), 0o644);
         await cli('resume', 'blocked.mp4');
         await cli('resume', 'paused.mp4');
-        await Promise.all([live.done, paused.done]);
+        const listedLive = (await manifestOf('live.mp4'))?.chunkCount ?? 0;
+        await waitUntil(async () => ((await manifestOf('live.mp4'))?.chunkCount ?? 0) > listedLive, 60_000);
+        await Promise.all([live.stop(), paused.stop()]);
         clearInterval(appending);
 
         const streams = ['finished.mp4', 'live.mp4', 'paused.mp4', 'blocked.mp4', 'cont/long.bin'].map((relPath) =>
@@ -144,7 +147,7 @@ describe('an upgrade from the previous release with streams in flight', () => {
         };
         const running = { edge: await start('edge', releaseDir), workflow: await start('workflow', releaseDir) };
         const file = path.join(rig.watchDir, 'live.mp4');
-        const recording = recordLive(file, { seconds: 20, kind: 'regular', bitrate: '2M' });
+        const recording = recordLive(file, { seconds: 120, kind: 'regular', bitrate: '2M' });
         await waitUntil(() => fs.existsSync(file));
         const chunksListed = async () => {
           const stats = fs.statSync(file);
@@ -158,7 +161,7 @@ describe('an upgrade from the previous release with streams in flight', () => {
           running[role] = await start(role);
           await waitUntil(async () => (await chunksListed()) >= before + 2, 60_000);
         }
-        await recording.done;
+        await recording.stop();
         const settled = await rig.settle([rig.expect('live.mp4')], 120_000);
         assert.deepEqual(settled.problems, []);
         passed = true;

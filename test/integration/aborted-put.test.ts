@@ -62,6 +62,7 @@ describe('an aborted chunk PUT', () => {
     const upload = sendChunks(
       { s3: client.s3, bucket: BUCKET, watchDir, slots: new UploadSlots(1), buffers: new ChunkBuffers() },
       { stream, ranges: [chunkRange(0, CHUNK_SIZE, CHUNK_SIZE)], concurrency: 1 },
+      'backlog',
       cancel.signal,
       () => undefined,
     );

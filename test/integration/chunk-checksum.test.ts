@@ -75,6 +75,7 @@ describe('chunk checksums verified by the S3 server', () => {
     return sendChunks(
       deps(),
       { stream, ranges: [chunkRange(0, chunkSize, fileSize)], concurrency: 1 },
+      'backlog',
       new AbortController().signal,
       () => undefined,
     );

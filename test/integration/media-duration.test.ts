@@ -32,6 +32,19 @@ describe('media duration of a recording', () => {
     }
   });
 
+  test('MOV is read as MP4 is; Matroska and MPEG-TS, which the app does not parse, have none', async () => {
+    const mov = path.join(dir, 'camera.mov');
+    await makeMp4(mov, { seconds: 5, kind: 'regular' });
+    assert.equal(fs.readFileSync(mov).toString('latin1', 4, 12), 'ftypqt  ', 'a QuickTime file, brand qt');
+    const seconds = await durationOf(mov);
+    assert.ok(seconds !== null && Math.abs(seconds - (await ffprobeDurationSeconds(mov))) < 0.1, `mov: ${seconds}`);
+    for (const other of ['obs.mkv', 'segment.ts']) {
+      const file = path.join(dir, other);
+      await makeMp4(file, { seconds: 3, kind: 'regular' });
+      assert.equal(await durationOf(file), null, other);
+    }
+  });
+
   test('a fragmented recording cut inside a fragment counts its complete fragments', async () => {
     const whole = path.join(dir, 'whole-fragmented.mp4');
     await makeMp4(whole, { seconds: 6, kind: 'fragmented' });

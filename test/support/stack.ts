@@ -43,9 +43,17 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-/** `temporalDbFile` keeps Temporal's state in that SQLite file, so `temporal.restart()` resumes its workflows. */
-export async function startStack(opts: { temporalDbFile?: string } = {}): Promise<TestStack> {
-  const [temporal, minio] = await Promise.all([startTemporal({ dbFile: opts.temporalDbFile }), startMinio()]);
+/**
+ * `temporalDbFile` keeps Temporal's state in that SQLite file, so `temporal.restart()` resumes its
+ * workflows. `startS3` starts another S3 server than a plain MinIO.
+ */
+export async function startStack(
+  opts: { temporalDbFile?: string; startS3?: () => Promise<S3Server> } = {},
+): Promise<TestStack> {
+  const [temporal, minio] = await Promise.all([
+    startTemporal({ dbFile: opts.temporalDbFile }),
+    (opts.startS3 ?? startMinio)(),
+  ]);
   const bucket = 'recordings';
   await createBucket(minio, bucket);
   const s3 = s3ClientFor(minio);

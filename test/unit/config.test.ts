@@ -134,6 +134,57 @@ describe('config', () => {
     );
   });
 
+  test('UPLOAD_RATE_LIMIT, S3_SSE, S3_STORAGE_CLASS and WATCH_PATTERNS: off and *.mp4 by default', () => {
+    const defaults = loadConfig(minimal);
+    assert.equal(defaults.uploadRateLimit, undefined);
+    assert.equal(defaults.s3.sse, undefined);
+    assert.equal(defaults.s3.storageClass, undefined);
+    assert.deepEqual(defaults.watchPatterns, ['*.mp4']);
+    const set = loadConfig({
+      ...minimal,
+      UPLOAD_RATE_LIMIT: '5MiB/s',
+      S3_SSE: 'aws:kms',
+      S3_SSE_KMS_KEY_ID: 'alias/recordings',
+      S3_STORAGE_CLASS: 'standard_ia',
+      WATCH_PATTERNS: ' *.mp4, *.mov ,*.mkv,',
+    });
+    assert.equal(set.uploadRateLimit, 5 * 2 ** 20);
+    assert.deepEqual(set.s3.sse, { type: 'aws:kms', kmsKeyId: 'alias/recordings' });
+    assert.equal(set.s3.storageClass, 'STANDARD_IA');
+    assert.deepEqual(set.watchPatterns, ['*.mp4', '*.mov', '*.mkv']);
+    assert.equal(loadConfig({ ...minimal, UPLOAD_RATE_LIMIT: '800000' }).uploadRateLimit, 800_000);
+    assert.deepEqual(loadConfig({ ...minimal, S3_SSE: 'aes256' }).s3.sse, { type: 'AES256' });
+  });
+
+  test('rejects a bad rate, encryption, storage class or pattern with the reason', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...minimal, ...env });
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    assert.deepEqual(problems({ UPLOAD_RATE_LIMIT: 'fast' }), [
+      'UPLOAD_RATE_LIMIT is not a size (examples: 10485760, 10MiB, 512KiB, 5MB)',
+    ]);
+    assert.match(problems({ UPLOAD_RATE_LIMIT: '100' })[0], /UPLOAD_RATE_LIMIT must be at least 1KiB/);
+    assert.match(problems({ S3_SSE: 'kms' })[0], /S3_SSE is not AES256 .* or aws:kms/);
+    assert.match(
+      problems({ S3_SSE: 'AES256', S3_SSE_KMS_KEY_ID: 'k1' })[0],
+      /S3_SSE_KMS_KEY_ID is set, but S3_SSE is not aws:kms/,
+    );
+    assert.match(problems({ S3_SSE_KMS_KEY_ID: 'k1' })[0], /S3_SSE_KMS_KEY_ID is set/);
+    assert.match(problems({ S3_STORAGE_CLASS: 'GLACIER' })[0], /S3_STORAGE_CLASS cannot be GLACIER .* need a restore/);
+    assert.match(problems({ S3_STORAGE_CLASS: 'COLD' })[0], /S3_STORAGE_CLASS is not one of STANDARD, /);
+    assert.match(problems({ WATCH_PATTERNS: ' , ' })[0], /WATCH_PATTERNS must list at least one/);
+    assert.match(
+      problems({ WATCH_PATTERNS: '*.mp4,cam/*.mkv' })[0],
+      /WATCH_PATTERNS patterns match file names, not paths/,
+    );
+    assert.match(problems({ WATCH_PATTERNS: '.mkv' })[0], /WATCH_PATTERNS patterns must not start with "\."/);
+  });
+
   test('names every bad variable at once, without echoing secrets', () => {
     const error = (() => {
       try {

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { isNewer, sameSnapshot } from '../../src/stream/file-change';
 import { sameFile, shortenPath, streamNamesProblem, streamPathAttribute, streamRef } from '../../src/stream/identity';
 import { alternateChunkKey, chunkIndexOfKey, chunkKey, manifestKey } from '../../src/stream/object-keys';
-import { isRecordingPath } from '../../src/watcher/file-filter';
+import { recordingFilter } from '../../src/watcher/file-filter';
 
 describe('stream identity and object keys', () => {
   test('names a stream after its path and file identity', () => {
@@ -80,13 +80,25 @@ describe('stream identity and object keys', () => {
     assert.equal(sameSnapshot(known, { ...known }), true);
   });
 
-  test('watches .mp4 recordings only, not hidden or temporary files', () => {
+  test('watches .mp4 recordings only by default, not hidden or temporary files', () => {
+    const isRecordingPath = recordingFilter(['*.mp4']);
     assert.equal(isRecordingPath('a.mp4'), true);
     assert.equal(isRecordingPath('cam/B.MP4'), true);
     assert.equal(isRecordingPath('a.mov'), false);
+    assert.equal(isRecordingPath('a.mp4x'), false);
     assert.equal(isRecordingPath('.a.mp4'), false);
     assert.equal(isRecordingPath('.hidden/a.mp4'), false);
     assert.equal(isRecordingPath('a.mp4.part'), false);
     assert.equal(isRecordingPath('a.mp4~'), false);
+  });
+
+  test('watches every WATCH_PATTERNS pattern, matched against the file name whatever the case', () => {
+    const isRecordingPath = recordingFilter(['*.mp4', '*.mov', '*.mkv', '*.ts', 'cam?-*.avi']);
+    for (const name of ['a.mp4', 'b.MOV', 'c d/e.mkv', 'seg00012.ts', 'cam1-x.avi'])
+      assert.equal(isRecordingPath(name), true, name);
+    for (const name of ['a.webm', 'a.ts.part', '.x/a.mkv', 'cam12-x.avi', 'a.mkv.tmp', 'amkv'])
+      assert.equal(isRecordingPath(name), false, name);
+    assert.equal(recordingFilter(['a+b(1).mp4'])('a+b(1).mp4'), true, 'regex characters stand for themselves');
+    assert.equal(recordingFilter(['a+b(1).mp4'])('aab1.mp4'), false);
   });
 });

@@ -53,3 +53,17 @@ test('an upload cancelled while it waits leaves the queue, and a failed one free
   );
   assert.equal(await slots.use(async () => 'ran'), 'ran', 'the failed upload gave its slot back');
 });
+
+test('a live upload waiting gets the next slot before backlog uploads that waited longer', async () => {
+  const slots = new UploadSlots(1);
+  const first = gate();
+  const holding = slots.use(() => first.opened);
+  const started: string[] = [];
+  const waiting = [
+    slots.use(async () => void started.push('backlog'), undefined, 'backlog'),
+    slots.use(async () => void started.push('live'), undefined, 'live'),
+  ];
+  first.open();
+  await Promise.all([holding, ...waiting]);
+  assert.deepEqual(started, ['live', 'backlog']);
+});
