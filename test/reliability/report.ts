@@ -79,6 +79,13 @@ function figuresMarkdown(report: Report): string {
       `| ${row.title} | ${row.runs} | ${row.faultsInjected} | ${row.streams} | ${mib(row.bytes)} | ${row.mismatchedStreams} | ${row.incompleteStreams} | ${row.prematureCompletions} | ${row.duplicateChunkUploads} | ${row.rewrittenChunkUploads} | ${recovery} | ${row.problems.length} |`,
     );
   }
+  for (const row of report.scenarios) {
+    if ('error' in row || row.extra.sequences === undefined) continue;
+    lines.push(
+      '',
+      `${row.fault}: ${row.extra.sequences} sequences, ${row.faultsInjected} actions (${String(row.extra.actions)}).`,
+    );
+  }
   const problems = report.scenarios.flatMap((row) =>
     'error' in row ? [] : listed(row.problems).map((problem) => `- ${row.fault}: ${problem.replace(/\s+/g, ' ')}`),
   );
