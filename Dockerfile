@@ -13,6 +13,21 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
+# ---- deps: the build's dependencies less the dev ones, pruned to what runs on this platform ----
+# @temporalio/core-bridge ships the native core of five platforms (about 25 MB each) and the Rust
+# sources of it: only this platform's core stays. Source maps, type declarations, TypeScript
+# sources, tests and docs of the dependencies go too; the LICENSE files stay.
+FROM build AS deps
+RUN npm prune --omit=dev --no-audit --no-fund \
+ && target="$(node -p "require('@temporalio/core-bridge/common').getPrebuiltTargetName()")" \
+ && find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "$target" -exec rm -rf {} + \
+ && rm -rf node_modules/@temporalio/core-bridge/sdk-core node_modules/@temporalio/core-bridge/src \
+      node_modules/@temporalio/core-bridge/bridge-macros node_modules/@temporalio/core-bridge/Cargo.* \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+      -o -name '*.ts' -o \( \( -iname '*.md' -o -iname '*.markdown' \) ! -iname 'licen[cs]e*' \) \) -delete \
+ && find node_modules -depth -type d \( -name test -o -name tests -o -name __tests__ \) -exec rm -rf {} + \
+ && node -e "require('@temporalio/core-bridge'); require('@temporalio/worker')"
+
 # ---- runtime: production dependencies + compiled output only ----
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1: forwards SIGTERM/SIGINT to node and reaps zombies, so the app's graceful shutdown runs.
@@ -31,7 +46,7 @@ ENV NODE_ENV=production \
 
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 
 RUN mkdir -p /data/input && chown 1000:1000 /data/input

@@ -10,6 +10,7 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # github.com/minio/minio, bui
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9      # github.com/minio/mc, the newest the Go module proxy serves; runs deploy/minio/create-bucket.sh in the tests (compose runs it in the minio/mc image)
 TEMPORAL_SERVER_VERSION=1.32.2      # production Temporal server + temporal-sql-tool, go.temporal.io/server built with go install; docker-compose.yml's temporalio images carry the same tag
 TEMPORAL_SERVER_GO=go1.27.3         # the Go toolchain go.temporal.io/server needs; the go command fetches it itself
+COMPOSE_VERSION=v5.6.0              # the docker compose CLI plugin, built from github.com/docker/compose/v5 where the machine has none
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
@@ -75,6 +76,40 @@ go_install_pinned() {
 go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
 go_install_pinned mc "$MC_VERSION" github.com/minio/mc
 
+# Prometheus and promtool at the compose's prom/prometheus tag (3.M.P is module v0.3MM.P): the tests
+# check the alert rules with promtool and load the dashboard's queries into a real Prometheus. `go
+# install` refuses the module (its go.mod has exclude directives), so it is built from its download,
+# into the folder scripts/local-images.sh builds its Prometheus image from, so one build serves both.
+# Without the service-discovery plugins (cloud SDKs, half the build): file and HTTP discovery stay,
+# and the compose's targets are static.
+PROMETHEUS_VERSION=3.7.3
+PROMETHEUS_MODULE_VERSION="v0.$((300 + $(echo "$PROMETHEUS_VERSION" | cut -d. -f2))).$(echo "$PROMETHEUS_VERSION" | cut -d. -f3)"
+PROMETHEUS_DIR="$TOOLS/prometheus-$PROMETHEUS_MODULE_VERSION"
+grep -q "image: prom/prometheus:v$PROMETHEUS_VERSION\$" "$ROOT/docker-compose.yml" \
+  || { echo "install-tools: docker-compose.yml's prom/prometheus is not v$PROMETHEUS_VERSION: change PROMETHEUS_VERSION" >&2; exit 1; }
+if [ ! -x "$PROMETHEUS_DIR/prometheus" ] || [ ! -x "$PROMETHEUS_DIR/promtool" ]; then
+  need go "the Go toolchain"
+  echo "prometheus: building $PROMETHEUS_VERSION (about three minutes, a minute with Go's caches warm)"
+  module_dir="$(GOTOOLCHAIN="$TEMPORAL_SERVER_GO" go mod download -json "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  [ -d "$module_dir/cmd/prometheus" ] || { echo "install-tools: github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION did not download" >&2; exit 1; }
+  build="$(mktemp -d)"
+  cp -R "$module_dir/." "$build/"
+  chmod -R u+w "$build"
+  rm "$build/plugins/plugins.go"
+  mkdir -p "$PROMETHEUS_DIR.tmp"
+  (cd "$build" && GOTOOLCHAIN="$TEMPORAL_SERVER_GO" CGO_ENABLED=0 go build -trimpath -o "$PROMETHEUS_DIR.tmp/" \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION -X github.com/prometheus/common/version.Branch=module-$PROMETHEUS_MODULE_VERSION" \
+    ./cmd/prometheus ./cmd/promtool)
+  cp "$build/documentation/examples/prometheus.yml" "$build/LICENSE" "$build/NOTICE" "$PROMETHEUS_DIR.tmp/"
+  rm -rf "$build" "$PROMETHEUS_DIR"
+  mv "$PROMETHEUS_DIR.tmp" "$PROMETHEUS_DIR"
+fi
+ln -sf "$PROMETHEUS_DIR/prometheus" "$BIN/prometheus"
+ln -sf "$PROMETHEUS_DIR/promtool" "$BIN/promtool"
+echo "prometheus $("$BIN/prometheus" --version 2>&1 | head -n1 | awk '{print $3}'): ok"
+echo "promtool $("$BIN/promtool" --version 2>&1 | head -n1 | awk '{print $3}'): ok"
+
 # The production Temporal server and temporal-sql-tool, built from the server's Go module, with the
 # module's SQL schemas and config templates: the tests run them on PostgreSQL with the compose's scripts.
 TEMPORAL_SERVER_DIR="$TOOLS/temporal-server"
@@ -131,3 +166,56 @@ echo "rclone $(rclone version 2>/dev/null | head -n1 | awk '{print $2}'): ok"
 echo "postgresql $("$(pg_bin)/pg_ctl" --version | awk '{print $3}'): ok"
 echo "nc $(dpkg-query -W -f='${Version}' netcat-openbsd 2>/dev/null || echo '(not from netcat-openbsd)'): ok"
 echo "openssl $(openssl version | awk '{print $2}'): ok"
+
+# A Docker engine and the `docker compose` plugin, for test/deploy/compose-up.test.ts (the compose
+# stack as users start it) and scripts/local-images.sh. An engine that answers is used as it is;
+# otherwise Debian's docker.io (engine, containerd, runc) is installed and dockerd started, as root:
+# a user without root needs an engine already running and access to its socket (the docker group,
+# or rootless Docker with DOCKER_HOST set). debootstrap makes the stand-in images' Debian base.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else need sudo "root rights, for $*"; sudo "$@"; fi
+}
+docker_missing=()
+command -v dockerd >/dev/null 2>&1 || docker info >/dev/null 2>&1 || docker_missing+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || docker_missing+=(debootstrap)
+if [ ${#docker_missing[@]} -gt 0 ]; then
+  need apt-get "Debian's package manager, to install ${docker_missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${docker_missing[@]}" >/dev/null
+fi
+if ! docker info >/dev/null 2>&1; then
+  command -v dockerd >/dev/null 2>&1 || { echo "install-tools: no Docker engine answers and dockerd is missing" >&2; exit 1; }
+  [ "$(id -u)" -eq 0 ] || { echo "install-tools: no Docker engine answers; start dockerd as root (or run rootless Docker and set DOCKER_HOST)" >&2; exit 1; }
+  # No init system to ask here (containers, CI): dockerd in its own session, its log beside the tools.
+  echo "dockerd: starting (log: $TOOLS/dockerd.log)"
+  setsid nohup dockerd >"$TOOLS/dockerd.log" 2>&1 </dev/null &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { tail -n 20 "$TOOLS/dockerd.log" >&2; echo "install-tools: dockerd did not start" >&2; exit 1; }
+fi
+echo "docker engine $(docker version --format '{{.Server.Version}}'): ok"
+
+# The compose plugin users have; where there is none, one built from its Go module (`go install`
+# refuses that module: its go.mod has exclude directives), kept in .tools and copied into the
+# user's CLI plugins. Debian's docker-compose 1.29 above only checks the file statically.
+COMPOSE_BUILT="$TOOLS/docker-compose-$COMPOSE_VERSION"
+if ! docker compose version >/dev/null 2>&1; then
+  if [ ! -x "$COMPOSE_BUILT" ]; then
+    need go "the Go toolchain"
+    echo "docker compose: building $COMPOSE_VERSION (about three minutes, 40 s with Go's caches warm)"
+    module_dir="$(GOTOOLCHAIN="$TEMPORAL_SERVER_GO" go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" \
+      | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+    [ -d "$module_dir/cmd" ] || { echo "install-tools: github.com/docker/compose/v5@$COMPOSE_VERSION did not download" >&2; exit 1; }
+    build="$(mktemp -d)"
+    cp -R "$module_dir/." "$build/"
+    chmod -R u+w "$build"
+    (cd "$build" && GOTOOLCHAIN="$TEMPORAL_SERVER_GO" CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" -o "$COMPOSE_BUILT.tmp" ./cmd)
+    rm -rf "$build"
+    mv -f "$COMPOSE_BUILT.tmp" "$COMPOSE_BUILT"
+  fi
+  plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+  mkdir -p "$plugins"
+  cp -f "$COMPOSE_BUILT" "$plugins/docker-compose"
+fi
+echo "docker compose $(docker compose version --short): ok"
+echo "debootstrap $(dpkg-query -W -f='${Version}' debootstrap 2>/dev/null || echo '?'): ok"

@@ -16,7 +16,16 @@ export const TOOLS_BIN = path.resolve(__dirname, '..', '.tools', 'bin');
 const INSTALL_HINT = 'run `npm run setup` (scripts/install-tools.sh) to install it';
 
 export function toolPath(
-  name: 'temporal' | 'minio' | 'mc' | 'hadolint' | 'temporal-server' | 'temporal-sql-tool' | 'moto_server',
+  name:
+    | 'temporal'
+    | 'minio'
+    | 'mc'
+    | 'hadolint'
+    | 'temporal-server'
+    | 'temporal-sql-tool'
+    | 'moto_server'
+    | 'prometheus'
+    | 'promtool',
 ): string {
   const file = path.join(TOOLS_BIN, name);
   if (!fs.existsSync(file)) throw new Error(`${name} not found at ${file}: ${INSTALL_HINT}`);

@@ -9,11 +9,11 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { arrayFromPayloads } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
 import { readChunkRecords, readManifest } from './activities/manifest-store';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
 import { printable, printableJson } from './printable';
 import { createS3Client } from './s3';
+import { activityPollers, hostIdOf, streamInput as startedInput } from './stream-survey';
 import { connectFailure, credentialsRefusal, temporalConnectionOptions } from './temporal-connection';
 import { formatBytes } from './stream/format-bytes';
 import { streamPathAttribute, streamRef } from './stream/identity';
@@ -115,11 +115,6 @@ async function list(client: Client, all: boolean): Promise<void> {
   for (const host of hosts.values()) if (host.hint) console.log(`\n${printable(host.hint)}`);
 }
 
-/** The host part of a host queue's name (`<TEMPORAL_TASK_QUEUE>@<HOST_ID>`). */
-function hostIdOf(fileTaskQueue: string): string {
-  return fileTaskQueue.slice(fileTaskQueue.lastIndexOf('@') + 1);
-}
-
 async function status(client: Client, handle: WorkflowHandle): Promise<void> {
   const description = await handle.describe();
   const report: Record<string, unknown> = { workflowId: handle.workflowId, execution: description.status.name };
@@ -163,7 +158,7 @@ async function chunks(client: Client, config: AppConfig, handle: WorkflowHandle)
  * good leaves its streams waiting, which only this shows.
  */
 async function hostOf(client: Client, taskQueue: string) {
-  const polled = await isPolled(client, taskQueue);
+  const polled = (await activityPollers(client, taskQueue)) > 0;
   return {
     taskQueue,
     polled,
@@ -197,30 +192,10 @@ function withFollowProgress(
   return { ...progress, chunksUploaded: followed, uploadedBytes: followed * chunkSize };
 }
 
-/** Whether a worker polls the activity task queue `taskQueue` (Temporal remembers pollers for minutes). */
-async function isPolled(client: Client, taskQueue: string): Promise<boolean> {
-  const { pollers } = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    taskQueue: { name: taskQueue },
-    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-  });
-  return (pollers?.length ?? 0) > 0;
-}
-
-/**
- * The input the stream's current run started with: its names, as they were derived when it
- * started (a long path's are shortened, so they cannot be derived back from the workflow id).
- */
 async function streamInput(client: Client, handle: WorkflowHandle): Promise<StreamUploadInput> {
-  const { history } = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId: handle.workflowId },
-    maximumPageSize: 1,
-  });
-  const started = history?.events?.[0]?.workflowExecutionStartedEventAttributes;
-  const [input] = arrayFromPayloads(client.options.loadedDataConverter.payloadConverter, started?.input?.payloads);
+  const input = await startedInput(client, handle.workflowId);
   if (!input) throw new UsageError(`${handle.workflowId} is not a stream's workflow`);
-  return input as StreamUploadInput;
+  return input;
 }
 
 /** Starts a run that trusts no earlier manifest: chunks missing or different in the bucket are sent again. */
@@ -250,7 +225,7 @@ async function reupload(client: Client, config: AppConfig, file: string | undefi
     file: { size: stats.size, mtimeMs: stats.mtimeMs },
     reverifyBucket: true,
   };
-  if (!(await isPolled(client, input.fileTaskQueue)))
+  if ((await activityPollers(client, input.fileTaskQueue)) === 0)
     throw new UsageError(
       `no app polls ${input.fileTaskQueue}: run this where the app runs, with its HOST_ID and TEMPORAL_TASK_QUEUE`,
     );

@@ -7,6 +7,7 @@ import { FollowedStreams } from './followed-streams';
 import { createLogger, TemporalPinoLogger } from './logger';
 import { createMetrics, serveMetrics } from './metrics';
 import { createS3Client } from './s3';
+import { streamSurveyor } from './stream-survey';
 import {
   connectFailure,
   credentialsRefusal,
@@ -15,8 +16,6 @@ import {
 } from './temporal-connection';
 import { registerSearchAttributes } from './temporal-setup';
 import { startWatcher } from './watcher';
-import { visibilityString } from './stream/search-attributes';
-import { STREAM_UPLOAD_WORKFLOW } from './workflows/definitions';
 import { createStreamWorkers } from './worker';
 
 /**
@@ -54,7 +53,10 @@ async function main(): Promise<void> {
   const registered = await registerSearchAttributes(clientConnection, namespace);
   if (registered.length > 0) logger.info({ registered }, 'registered search attributes');
   const s3 = createS3Client(config.s3);
-  const metrics = createMetrics((signal) => countActiveStreams(client, config.temporal.taskQueue, signal));
+  const metrics = createMetrics(
+    streamSurveyor(client, config.temporal.taskQueue),
+    config.role === 'workflow' ? undefined : config.watchDir,
+  );
   const metricsServer = await serveMetrics(metrics.registry, config.metricsHost, config.metricsPort);
   const followed = new FollowedStreams();
   const workers = await createStreamWorkers(config, workerConnection, s3, metrics, followed);
@@ -93,16 +95,6 @@ async function main(): Promise<void> {
   await workerConnection.close();
   s3.destroy();
   logger.info('stopped');
-}
-
-async function countActiveStreams(client: Client, taskQueue: string, signal: AbortSignal): Promise<number> {
-  // The signal cancels the call and its retries, which would otherwise go on after the scrape gave up.
-  const { count } = await client.withAbortSignal(signal, () =>
-    client.workflow.count(
-      `WorkflowType = '${STREAM_UPLOAD_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = ${visibilityString(taskQueue)}`,
-    ),
-  );
-  return count;
 }
 
 main().catch((err) => {

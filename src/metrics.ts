@@ -1,5 +1,8 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { FailureType } from './stream/failures';
+import { RUNNING_PHASES, type StreamSurvey } from './stream-survey';
 
 /**
  * The app's Prometheus metrics. Dashboards and alerts depend on these names. Labels stay
@@ -31,48 +34,68 @@ const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const ACTIVE_STREAMS_QUERY_TIMEOUT_MS = 3000;
 
 /**
- * `countActiveStreams` is asked at scrape time, so the gauge is right after crashes and restarts
+ * `surveyStreams` is asked at scrape time, so the gauges are right after crashes and restarts
  * too. It should give up when `signal` aborts; the scrape stops waiting for it then anyway.
+ * `watchDir` (absent in a workflow process, which has none) gets its filesystem's free space.
  */
-export function createMetrics(countActiveStreams: (signal: AbortSignal) => Promise<number>): StreamMetrics {
+export function createMetrics(
+  surveyStreams: (signal: AbortSignal) => Promise<StreamSurvey>,
+  watchDir?: string,
+): StreamMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const surveyOncePerScrape = oncePerScrape(refreshSurvey);
+  const surveyed = { registers, collect: surveyOncePerScrape };
   const activeStreams = new Gauge({
     name: 'stream_uploader_active_streams',
     help: 'Streams whose workflow is running on this task queue (the last count Temporal gave: see stream_uploader_active_streams_query_up)',
-    registers,
-    async collect() {
-      await countOncePerScrape();
-    },
+    ...surveyed,
+  });
+  const streamsByPhase = new Gauge({
+    name: 'stream_uploader_streams',
+    help: 'Running streams on this task queue by phase (StreamStatus): recording, paused (by an operator) or blocked (waiting for `cli resume`)',
+    labelNames: ['phase'],
+    ...surveyed,
+  });
+  const hostQueueStreams = new Gauge({
+    name: 'stream_uploader_host_queue_streams',
+    help: "Running streams whose file activities wait on a host's queue, by HOST_ID",
+    labelNames: ['host'],
+    ...surveyed,
+  });
+  const hostQueuePollers = new Gauge({
+    name: 'stream_uploader_host_queue_pollers',
+    help: "Workers polling a host's queue (Temporal forgets a gone worker after a few minutes), by HOST_ID, for hosts with running streams",
+    labelNames: ['host'],
+    ...surveyed,
   });
   const activeStreamsQueryUp = new Gauge({
     name: 'stream_uploader_active_streams_query_up',
-    help: 'Whether this scrape counted the active streams in Temporal (1), or it failed or timed out and stream_uploader_active_streams is stale (0)',
-    registers,
-    async collect() {
-      await countOncePerScrape();
-    },
+    help: 'Whether this scrape surveyed the running streams in Temporal (1), or it failed or timed out and the stream gauges are stale (0)',
+    ...surveyed,
   });
-  // The registry collects both gauges at once: they share one query, as do overlapping scrapes.
-  let counting: Promise<void> | undefined;
-  function countOncePerScrape(): Promise<void> {
-    counting ??= refreshActiveStreams().finally(() => {
-      counting = undefined;
-    });
-    return counting;
-  }
-  async function refreshActiveStreams(): Promise<void> {
+  async function refreshSurvey(): Promise<void> {
     const signal = AbortSignal.timeout(ACTIVE_STREAMS_QUERY_TIMEOUT_MS);
     try {
-      activeStreams.set(await untilAborted(countActiveStreams(signal), signal));
+      const survey = await untilAborted(surveyStreams(signal), signal);
+      activeStreams.set(survey.running);
+      for (const phase of RUNNING_PHASES) streamsByPhase.set({ phase }, survey.phases[phase]);
+      // A host whose streams all ended drops out, rather than staying at its last value.
+      hostQueueStreams.reset();
+      hostQueuePollers.reset();
+      for (const { host, streams, pollers } of survey.hosts) {
+        hostQueueStreams.set({ host }, streams);
+        hostQueuePollers.set({ host }, pollers);
+      }
       activeStreamsQueryUp.set(1);
     } catch {
-      // Only this gauge pays for an unreachable Temporal; it keeps its last value, marked stale.
+      // Only these gauges pay for an unreachable Temporal; they keep their last values, marked stale.
       activeStreamsQueryUp.set(0);
     }
   }
-  return {
+  if (watchDir !== undefined) watchDirGauges(watchDir, registers);
+  const metrics: StreamMetrics = {
     registry,
     chunksUploaded: new Counter({
       name: 'stream_uploader_chunks_uploaded_total',
@@ -142,6 +165,43 @@ export function createMetrics(countActiveStreams: (signal: AbortSignal) => Promi
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+  };
+  // Every known label value from 0: rate() and increase() miss a series' first sample, so a first
+  // failure (or a one-off webhook given up) would otherwise never show in a panel or an alert.
+  for (const outcome of ['delivered', 'rejected', 'failed']) metrics.completionWebhook.inc({ outcome }, 0);
+  for (const reason of ['transient', 'cancelled', ...Object.values(FailureType)])
+    metrics.uploadFailures.inc({ reason }, 0);
+  for (const status of ['complete', 'cancelled', 'failed']) metrics.streamsFinished.inc({ status }, 0);
+  return metrics;
+}
+
+/**
+ * The free space of `watchDir`'s filesystem: a full disk truncates the recordings themselves, before
+ * anything is uploaded. Read at scrape time; a failed read (the directory gone) leaves NaN.
+ */
+function watchDirGauges(watchDir: string, registers: Registry[]): void {
+  const statfsOncePerScrape = oncePerScrape(async () => {
+    const stats = await fs.promises.statfs(watchDir).catch(() => undefined);
+    freeBytes.set(stats ? stats.bavail * stats.bsize : NaN);
+    sizeBytes.set(stats ? stats.blocks * stats.bsize : NaN);
+    freeInodes.set(stats ? stats.ffree : NaN);
+    inodes.set(stats ? stats.files : NaN);
+  });
+  const gauge = (name: string, help: string) => new Gauge({ name, help, registers, collect: statfsOncePerScrape });
+  const freeBytes = gauge('stream_uploader_watch_dir_free_bytes', "Bytes free to the app on WATCH_DIR's filesystem");
+  const sizeBytes = gauge('stream_uploader_watch_dir_size_bytes', "Size of WATCH_DIR's filesystem");
+  const freeInodes = gauge('stream_uploader_watch_dir_free_inodes', "Free inodes on WATCH_DIR's filesystem");
+  const inodes = gauge('stream_uploader_watch_dir_inodes', "Inodes of WATCH_DIR's filesystem");
+}
+
+/** `refresh` shared by every gauge it feeds: the registry collects them at once, as do overlapping scrapes. */
+function oncePerScrape(refresh: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => {
+    running ??= refresh().finally(() => {
+      running = undefined;
+    });
+    return running;
   };
 }
 

@@ -13,12 +13,11 @@ import { ChunkBuffers } from '../../src/activities/chunk-buffers';
 import { MAX_BUFFERED_CHUNK } from '../../src/activities/upload-chunk';
 import { UploadSlots } from '../../src/activities/upload-slots';
 import { FollowedStreams } from '../../src/followed-streams';
-import { createMetrics } from '../../src/metrics';
 import { FailureType } from '../../src/stream/failures';
 import { streamRef } from '../../src/stream/identity';
 import type { StreamRef } from '../../src/stream/types';
 import { listKeys } from '../support/bucket';
-import { tempDir } from '../support/stack';
+import { tempDir, unservedMetrics } from '../support/stack';
 
 const BUCKET = 'recordings';
 const PREFIX = 'watched';
@@ -55,7 +54,7 @@ describe('activities read only files beneath WATCH_DIR, named as the watcher nam
       s3,
       bucket: BUCKET,
       watchDir,
-      metrics: createMetrics(() => Promise.resolve(0)),
+      metrics: unservedMetrics(),
       slots: new UploadSlots(2),
       buffers: new ChunkBuffers(),
       followed: new FollowedStreams(),

@@ -5,10 +5,9 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
-import { createMetrics } from '../../src/metrics';
 import { startWatcher, type Watcher } from '../../src/watcher';
 import type { LogLine } from '../support/app-process';
-import { startStack, tempDir, type TestStack } from '../support/stack';
+import { startStack, tempDir, unservedMetrics, type TestStack } from '../support/stack';
 import { waitUntil } from '../support/wait';
 
 /**
@@ -22,7 +21,7 @@ describe('the watcher reports every recording, and says why it skips one', () =>
   let watchDir: string;
   let watcher: Watcher;
   const logs: LogLine[] = [];
-  const metrics = createMetrics(async () => 0);
+  const metrics = unservedMetrics();
   const skipped = async (reason: string) =>
     (await metrics.filesSkipped.get()).values.find((value) => value.labels.reason === reason)?.value ?? 0;
   const signalled = () =>

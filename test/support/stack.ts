@@ -95,6 +95,11 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
+/** Metrics of an in-process worker: no /metrics is served, so there is nothing to survey. */
+export function unservedMetrics(): StreamMetrics {
+  return createMetrics(async () => ({ running: 0, phases: { recording: 0, paused: 0, blocked: 0 }, hosts: [] }));
+}
+
 export async function startWorker(stack: TestStack, overrides: Record<string, string>): Promise<TestWorker> {
   const env = stack.env(overrides);
   const config = loadConfig({
@@ -106,7 +111,7 @@ export async function startWorker(stack: TestStack, overrides: Record<string, st
   process.env.AWS_SECRET_ACCESS_KEY = env.AWS_SECRET_ACCESS_KEY;
   const connection = await NativeConnection.connect({ address: stack.temporal.address });
   const s3 = createS3Client(config.s3);
-  const metrics = createMetrics(async () => 0);
+  const metrics = unservedMetrics();
   const workers = await createStreamWorkers(config, connection, s3, metrics);
   const running = Promise.all(workers.map((worker) => worker.run()));
   return {
