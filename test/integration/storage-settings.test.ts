@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -78,13 +79,18 @@ function storageSettingsOn(
             assert.equal(summary.assembled?.sha256, fileSha256);
             const whole = await getObject(stack.s3, stack.bucket, summary.assembled!.key);
             assert.equal(whole.length, fs.statSync(file).size);
-            // What the upload's integrity check compares (never the ETag, an MD5 of the bytes only without KMS).
+            // What the upload's integrity check compares (never the ETag, an MD5 of the bytes only
+            // without KMS): the stored SHA-256 where the server gives it back (moto 5.2 does not), and
+            // each chunk's own bytes in any case.
             for (const chunk of manifest.chunks) {
               const head = await stack.s3.send(
                 new HeadObjectCommand({ Bucket: stack.bucket, Key: chunk.key, ChecksumMode: 'ENABLED' }),
               );
-              assert.equal(head.ChecksumSHA256, Buffer.from(chunk.sha256, 'hex').toString('base64'), chunk.key);
+              if (server === 'MinIO')
+                assert.equal(head.ChecksumSHA256, Buffer.from(chunk.sha256, 'hex').toString('base64'), chunk.key);
               assert.equal(head.ContentLength, chunk.size, chunk.key);
+              const bytes = await getObject(stack.s3, stack.bucket, chunk.key);
+              assert.equal(createHash('sha256').update(bytes).digest('hex'), chunk.sha256, chunk.key);
             }
           } finally {
             await worker.stop();
