@@ -252,7 +252,7 @@ const operators: Scenario = {
       const only = process.env.OPERATOR_SEQUENCE_SEED;
       const seeds = only ? [Number(only)] : Array.from({ length: sequences }, () => context.random.int(1, 2 ** 31 - 1));
       const world = new WorldLock();
-      await rig.startApp().waitForLog((line) => line.msg === 'watching for recordings');
+      await rig.startApp().waitForLog((line) => line.msg === 'stream-uploader started');
       const outcomes: SequenceOutcome[] = [];
       let next = 0;
       const counts: Partial<Record<Action, number>> = {};
@@ -270,6 +270,8 @@ const operators: Scenario = {
           }
         }),
       );
+      // A sequence may have restarted the app last: it is up before the metrics are read.
+      await rig.app.waitForLog((line) => line.msg === 'stream-uploader started', 120_000);
       return {
         streams: outcomes.flatMap((outcome) => (outcome.stream ? [outcome.stream] : [])),
         faultsInjected: outcomes.reduce((sum, outcome) => sum + outcome.actions, 0),
