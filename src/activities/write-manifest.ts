@@ -1,5 +1,5 @@
 import { log } from '@temporalio/activity';
-import { chunksToList, summarize, type ManifestSummary } from '../stream/manifest';
+import { chunksToList, comesAfterCompletion, summarize, type ManifestSummary } from '../stream/manifest';
 import type { WriteManifestInput } from '../stream/types';
 import { streamLogFields, type ActivityDeps } from './activity-deps';
 import { deleteUnlisted, readManifest, saveManifest } from './manifest-store';
@@ -19,6 +19,13 @@ export async function writeManifest(
   const store = { s3, bucket };
   const { prefix } = fields.stream;
   const stored = await readManifest(store, prefix);
+  if (stored && comesAfterCompletion(fields, stored.manifest)) {
+    log.info('the stream completed in this revision: its complete manifest stays', {
+      ...streamLogFields(fields.stream),
+      status: fields.status,
+    });
+    return summarize(stored.manifest, prefix);
+  }
   const listed = chunksToList(fields, chunkCount, pendingChunks, stored?.manifest);
   const { manifest, bytesWritten } = await saveManifest(store, fields, listed.pending, listed.count, stored);
   const extendsStored = manifest.chunkCount >= (stored?.manifest.chunkCount ?? 0);

@@ -262,6 +262,19 @@ export function chunksToList(
   };
 }
 
+/**
+ * Whether a manifest about to be written comes after the complete one of its own revision: a
+ * cancel or a failure that reaches a run as its stream completes (a follow completes it itself)
+ * changes nothing the bucket holds, so the complete manifest stays. Its records are newer than
+ * the run's own, which would otherwise list chunks the completion has just removed.
+ */
+export function comesAfterCompletion(
+  fields: Pick<ManifestFields, 'status' | 'revision'>,
+  stored: Pick<Manifest, 'status' | 'revision'> | undefined,
+): boolean {
+  return stored?.status === 'complete' && stored.revision === fields.revision && fields.status !== 'complete';
+}
+
 /** Whether a manifest already records the whole of the file as it is now. */
 export function isCompleteFor(manifest: Manifest, file: FileSnapshot): boolean {
   return manifest.status === 'complete' && manifest.totalSize === file.size && manifest.source.mtimeMs === file.mtimeMs;

@@ -22,7 +22,6 @@ describe('operator actions on a finished recording keep every byte of it', () =>
 
   before(async () => {
     rig = await startRig({ name: 'operators', idleTimeoutMs: 2000 });
-    // About 60 chunks of 256 KiB: a re-run takes long enough to be caught midway.
     const made = path.join(rig.dir, 'source.mp4');
     await makeMp4(made, { seconds: 16, kind: 'regular', bitrate: '8M' });
     source = fs.readFileSync(made);
@@ -87,59 +86,85 @@ describe('operator actions on a finished recording keep every byte of it', () =>
     (await rig.stack.client.workflow.getHandle(recording.workflowId).describe()).runId;
 
   /**
-   * Starts a re-upload slowed down (each request crawls to S3), waits for it to store or find its
-   * first chunk, then cuts S3 off (no byte moves): the re-run is caught midway, whatever the
-   * machine's speed. `passS3` lets the bytes flow again at full speed.
+   * Starts a re-upload with S3 cut off (no byte moves): whatever the machine's speed, the re-run is
+   * going and has reached no chunk when the operator acts. The old code then deleted every chunk.
+   * `passS3` lets the bytes flow again.
    */
-  async function reuploadStalledMidway(recording: Recording) {
-    const since = Date.now();
-    rig.proxy.throttleUp(4000);
-    await cli('reupload', recording.file);
-    await rig.app.waitForLog(
-      (line) =>
-        ['chunk uploaded', 'chunk already in the bucket'].includes(String(line.msg)) &&
-        Date.parse(String(line.time)) >= since,
-    );
+  async function reuploadWhileS3Stalls(recording: Recording) {
+    const runId = await runIdOf(recording);
     rig.proxy.setMode('stall');
+    await cli('reupload', recording.file);
+    await newRunOf(recording, runId);
   }
 
-  function passS3() {
-    rig.proxy.throttleUp(null);
-    rig.proxy.setMode('pass');
-  }
+  const passS3 = () => rig.proxy.setMode('pass');
 
   async function assertKept(recording: Recording, last: ManifestWithChunks) {
     recording.kept.observe(last);
     assert.deepEqual(await checkListedChunks(rig.stack.s3, rig.stack.bucket, last), []);
-    assert.deepEqual(await recording.kept.check(rig.stack.s3, rig.stack.bucket), []);
+    assert.deepEqual(await recording.kept.check(rig.stack.s3, rig.stack.bucket, recording.prefix), []);
     // The recording as revision 1 stored it can still be read whole.
     assert.equal(await downloadStreamSha256(rig.stack.s3, rig.stack.bucket, recording.complete), recording.sha256);
   }
 
-  test('a reupload cancelled midway', async () => {
+  /** Cuts S3 off as soon as the re-run has opened the stream (learnt its revision), before it completes. */
+  async function stallOnceOpened(since: number) {
+    await rig.app.waitForLog(
+      (line) => line.msg === 'resuming stream from its stored manifest' && Date.parse(String(line.time)) >= since,
+    );
+    rig.proxy.setMode('stall');
+  }
+
+  /**
+   * Cancels the stream and waits until its follow took the cancel (through its heartbeat), so that
+   * S3 coming back cannot let it complete the stream first.
+   */
+  async function cancelTheFollow(recording: Recording) {
+    await cli('cancel', recording.workflowId);
+    const handle = rig.stack.client.workflow.getHandle(recording.workflowId);
+    await waitUntil(
+      async () =>
+        !((await handle.describe()).raw.pendingActivities ?? []).some(
+          (activity) => activity.activityType?.name === 'followFile',
+        ),
+      60_000,
+    );
+  }
+
+  /** The stream's manifest once its run has ended. */
+  async function afterTheRun(recording: Recording) {
+    const handle = rig.stack.client.workflow.getHandle(recording.workflowId);
+    await waitUntil(async () => (await handle.describe()).status.name !== 'RUNNING', 90_000);
+    return (await readStreamManifest(rig.stack.s3, rig.stack.bucket, recording.prefix))!;
+  }
+
+  test('a reupload cancelled before it opened the stream leaves the complete manifest as it was', async () => {
     const recording = await finishedRecording('reupload-cancelled');
-    await reuploadStalledMidway(recording);
+    await reuploadWhileS3Stalls(recording);
     await cli('cancel', recording.workflowId);
     passS3();
-    const cancelled = await manifestWhere(recording.prefix, (m) => m.status === 'cancelled' && m.revision === 2);
-    assert.equal(cancelled.chunkCount, recording.complete.chunkCount, 'the cancelled re-run lists every chunk');
-    await assertKept(recording, cancelled);
+    const last = await afterTheRun(recording);
+    assert.deepEqual({ status: last.status, revision: last.revision }, { status: 'complete', revision: 1 });
+    await assertKept(recording, last);
   });
 
-  test('a re-run after touch, cancelled', async () => {
+  test('a re-run after touch, cancelled before it completes, keeps listing every chunk', async () => {
     const recording = await finishedRecording('touch-cancelled');
-    const runId = await runIdOf(recording);
+    const since = Date.now();
     const now = new Date();
     fs.utimesSync(recording.file, now, now);
-    await newRunOf(recording, runId);
-    await cli('cancel', recording.workflowId);
-    const cancelled = await manifestWhere(recording.prefix, (m) => m.status === 'cancelled' && m.revision === 2);
-    await assertKept(recording, cancelled);
+    await stallOnceOpened(since);
+    await cancelTheFollow(recording);
+    passS3();
+    const last = await afterTheRun(recording);
+    assert.deepEqual({ status: last.status, revision: last.revision }, { status: 'cancelled', revision: 2 });
+    assert.equal(last.chunkCount, recording.complete.chunkCount, 'the cancelled re-run lists every chunk');
+    await assertKept(recording, last);
   });
 
-  test('a re-run whose file is deleted midway', async () => {
+  test('a re-run whose file is deleted while it runs', async () => {
     const recording = await finishedRecording('deleted-midway');
-    await reuploadStalledMidway(recording);
+    await reuploadWhileS3Stalls(recording);
     fs.rmSync(recording.file);
     passS3();
     const failed = await manifestWhere(recording.prefix, (m) => m.status === 'failed' && m.revision === 2);
@@ -148,24 +173,29 @@ describe('operator actions on a finished recording keep every byte of it', () =>
 
   test('a re-run paused, then cancelled', async () => {
     const recording = await finishedRecording('paused-cancelled');
-    await reuploadStalledMidway(recording);
+    await reuploadWhileS3Stalls(recording);
     await cli('pause', recording.workflowId);
-    await waitUntil(async () => (await runCli(rig.env, ['status', recording.workflowId])).out.includes('"paused"'));
     passS3();
+    await waitUntil(async () => (await runCli(rig.env, ['status', recording.workflowId])).out.includes('"paused"'));
     await cli('cancel', recording.workflowId);
-    const cancelled = await manifestWhere(recording.prefix, (m) => m.status === 'cancelled' && m.revision === 2);
-    await assertKept(recording, cancelled);
+    const last = await afterTheRun(recording);
+    assert.deepEqual({ status: last.status, revision: last.revision }, { status: 'cancelled', revision: 2 });
+    assert.equal(last.chunkCount, recording.complete.chunkCount, 'the cancelled re-run lists every chunk');
+    await assertKept(recording, last);
   });
 
   test('the app killed (SIGKILL) right after a cancelled re-run wrote its manifest, then restarted', async () => {
     const recording = await finishedRecording('killed-after-cancel');
-    await reuploadStalledMidway(recording);
-    await cli('cancel', recording.workflowId);
+    const since = Date.now();
+    const now = new Date();
+    fs.utimesSync(recording.file, now, now);
+    await stallOnceOpened(since);
+    await cancelTheFollow(recording);
     passS3();
     const cancelled = await manifestWhere(recording.prefix, (m) => m.status === 'cancelled' && m.revision === 2);
     await rig.app.stop('SIGKILL');
     rig.startApp();
-    await rig.app.waitForLog((line) => line.msg === 'watching for recordings', 60_000);
+    await rig.app.waitForLog((line) => line.msg === 'stream-uploader started', 60_000);
     await assertKept(recording, cancelled);
   });
 });

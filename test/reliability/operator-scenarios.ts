@@ -165,7 +165,9 @@ async function runSequence(
         await world.run(async () => {
           await rig.app.stop('SIGKILL');
           await sleep(random.int(0, 3000));
-          rig.startApp();
+          // Up before the next fault: an app that cannot reach Temporal as it starts exits, for its
+          // supervisor (compose's restart policy) to start it again, which this world has not.
+          await rig.startApp().waitForLog((line) => line.msg === 'stream-uploader started', 120_000);
         });
         break;
       case 'restart-temporal':
@@ -214,7 +216,7 @@ async function runSequence(
   const stream: ExpectedStream = deleted ? { relPath, file, prefix, outcome: 'deleted' } : rig.expect(relPath);
   const last = await look();
   if (last) problems.push(...(await checkListedChunks(rig.stack.s3, rig.stack.bucket, last)).map(say));
-  problems.push(...(await kept.check(rig.stack.s3, rig.stack.bucket)).map(say));
+  problems.push(...(await kept.check(rig.stack.s3, rig.stack.bucket, prefix)).map(say));
   return { stream, actions: sequence.steps.length, problems };
 }
 

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ManifestWithChunks } from '../../src/stream/manifest';
 import { getObject, readManifestObject } from './bucket';
+import { versionHistory } from './object-versions';
 
 /**
  * What the bucket must keep of one stream, checked from outside the app: every chunk a finalized
  * revision listed, until a later complete revision supersedes it. Fed with each manifest the test
- * reads; a revision it never saw is not held against the bucket.
+ * reads; a revision it never saw is not held against the bucket. With versioning on in the bucket,
+ * a complete revision the test did not see still counts: every version of metadata.json is read.
  */
 export class KeptBytes {
   /** Chunk objects that must stay, by key: their SHA-256, and the revision that listed them. */
@@ -25,7 +27,10 @@ export class KeptBytes {
   }
 
   /** Problems: kept chunks missing from the bucket or holding other bytes. */
-  async check(s3: S3Client, bucket: string): Promise<string[]> {
+  async check(s3: S3Client, bucket: string, streamPrefix: string): Promise<string[]> {
+    const completed = await completeRevisions(s3, bucket, streamPrefix);
+    for (const [key, chunk] of this.kept)
+      if (completed.some((revision) => revision > chunk.revision)) this.kept.delete(key);
     const problems: string[] = [];
     for (const [key, chunk] of this.kept) {
       const found = await sha256Of(s3, bucket, key);
@@ -74,4 +79,17 @@ async function sha256Of(s3: S3Client, bucket: string, key: string): Promise<stri
     if ((err as { name?: string }).name === 'NoSuchKey') return null;
     throw err;
   }
+}
+
+/** The revisions of every complete metadata.json the bucket's versions hold (none without versioning). */
+async function completeRevisions(s3: S3Client, bucket: string, streamPrefix: string): Promise<number[]> {
+  const key = `${streamPrefix}/metadata.json`;
+  const revisions: number[] = [];
+  for (const version of (await versionHistory(s3, bucket, key)).get(key) ?? []) {
+    if (version.deleteMarker) continue;
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: version.versionId }));
+    const manifest = JSON.parse(await object.Body!.transformToString('utf8')) as { status?: string; revision?: number };
+    if (manifest.status === 'complete' && typeof manifest.revision === 'number') revisions.push(manifest.revision);
+  }
+  return revisions;
 }

@@ -5,6 +5,7 @@ import {
   CHUNK_RECORDS_PER_PAGE,
   chunksOfPage,
   chunksToList,
+  comesAfterCompletion,
   isCompleteFor,
   mergeChunkRecords,
   nextRevision,
@@ -145,6 +146,19 @@ describe('manifest', () => {
     );
     const tailAtEnd = [record(0), record(9, 40)];
     assert.deepEqual(chunksToList({ status: 'failed', chunkSize: 100 }, 1, tailAtEnd, stored).pending, tailAtEnd);
+  });
+
+  test("a cancel or failure after a revision's complete manifest leaves it in place; a later revision does not", () => {
+    const complete = { status: 'complete' as const, revision: 2 };
+    assert.equal(comesAfterCompletion({ status: 'cancelled', revision: 2 }, complete), true);
+    assert.equal(comesAfterCompletion({ status: 'failed', revision: 2 }, complete), true);
+    assert.equal(comesAfterCompletion({ status: 'complete', revision: 2 }, complete), false);
+    assert.equal(comesAfterCompletion({ status: 'recording', revision: 3 }, complete), false);
+    assert.equal(
+      comesAfterCompletion({ status: 'cancelled', revision: 2 }, { status: 'recording', revision: 2 }),
+      false,
+    );
+    assert.equal(comesAfterCompletion({ status: 'cancelled', revision: 1 }, undefined), false);
   });
 
   test('a new run builds on the full chunks of an earlier manifest only', () => {
