@@ -107,12 +107,20 @@ describe('operator actions on a finished recording keep every byte of it', () =>
     assert.equal(await downloadStreamSha256(rig.stack.s3, rig.stack.bucket, recording.complete), recording.sha256);
   }
 
-  /** Cuts S3 off as soon as the re-run has opened the stream (learnt its revision), before it completes. */
-  async function stallOnceOpened(since: number) {
+  /**
+   * Touches the file, which starts a re-run; cuts S3 off as soon as that run has opened the stream
+   * (learnt its revision), so that it cannot complete; cancels it; lets S3 back.
+   */
+  async function touchThenCancelTheRerun(recording: Recording) {
+    const since = Date.now();
+    const now = new Date();
+    fs.utimesSync(recording.file, now, now);
     await rig.app.waitForLog(
       (line) => line.msg === 'resuming stream from its stored manifest' && Date.parse(String(line.time)) >= since,
     );
     rig.proxy.setMode('stall');
+    await cancelTheFollow(recording);
+    passS3();
   }
 
   /**
@@ -150,12 +158,7 @@ describe('operator actions on a finished recording keep every byte of it', () =>
 
   test('a re-run after touch, cancelled before it completes, keeps listing every chunk', async () => {
     const recording = await finishedRecording('touch-cancelled');
-    const since = Date.now();
-    const now = new Date();
-    fs.utimesSync(recording.file, now, now);
-    await stallOnceOpened(since);
-    await cancelTheFollow(recording);
-    passS3();
+    await touchThenCancelTheRerun(recording);
     const last = await afterTheRun(recording);
     assert.deepEqual({ status: last.status, revision: last.revision }, { status: 'cancelled', revision: 2 });
     assert.equal(last.chunkCount, recording.complete.chunkCount, 'the cancelled re-run lists every chunk');
@@ -186,12 +189,7 @@ describe('operator actions on a finished recording keep every byte of it', () =>
 
   test('the app killed (SIGKILL) right after a cancelled re-run wrote its manifest, then restarted', async () => {
     const recording = await finishedRecording('killed-after-cancel');
-    const since = Date.now();
-    const now = new Date();
-    fs.utimesSync(recording.file, now, now);
-    await stallOnceOpened(since);
-    await cancelTheFollow(recording);
-    passS3();
+    await touchThenCancelTheRerun(recording);
     const cancelled = await manifestWhere(recording.prefix, (m) => m.status === 'cancelled' && m.revision === 2);
     await rig.app.stop('SIGKILL');
     rig.startApp();

@@ -19,6 +19,16 @@ import { createLogger } from '../../src/logger';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs';
 
 const minimal = { S3_BUCKET: 'recordings' };
+
+/** The problems loadConfig finds in `minimal` with `env` laid over it; none when it loads. */
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig({ ...minimal, ...env });
+    return [];
+  } catch (err) {
+    return (err as ConfigError).problems;
+  }
+}
 const ROOT = path.resolve(__dirname, '..', '..');
 
 describe('config', () => {
@@ -100,14 +110,6 @@ describe('config', () => {
   });
 
   test('bounds every size and duration: a timer past 2^31 ms would fire at once, a 1-byte chunk floods the bucket', () => {
-    const problems = (env: Record<string, string>) => {
-      try {
-        loadConfig({ ...minimal, ...env });
-        return [];
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-    };
     assert.deepEqual(problems({ CHUNK_SIZE: '1' }), ['CHUNK_SIZE must be from 1KiB to 5GiB']);
     assert.deepEqual(problems({ CHUNK_SIZE: '6GiB' }), ['CHUNK_SIZE must be from 1KiB to 5GiB']);
     assert.deepEqual(problems({ STREAM_IDLE_TIMEOUT: '600h' }), ['STREAM_IDLE_TIMEOUT must be from 100ms to 24h']);
@@ -157,14 +159,6 @@ describe('config', () => {
   });
 
   test('rejects a bad rate, encryption, storage class or pattern with the reason', () => {
-    const problems = (env: Record<string, string>) => {
-      try {
-        loadConfig({ ...minimal, ...env });
-        return [];
-      } catch (err) {
-        return (err as ConfigError).problems;
-      }
-    };
     assert.deepEqual(problems({ UPLOAD_RATE_LIMIT: 'fast' }), [
       'UPLOAD_RATE_LIMIT is not a size (examples: 10485760, 10MiB, 512KiB, 5MB)',
     ]);
