@@ -89,6 +89,12 @@ export interface OperatorPlan {
   lanes: number;
   /** How long a sequence's recording gets to end complete once the actions are over. */
   endTimeoutMs: number;
+  /**
+   * Draws the sequences from this seed rather than the run's: the few sequences of the fast subset
+   * are ones that passed, so that `npm test` guards against regressions while the long run, drawn
+   * afresh each time, looks for the next defect (see docs/reliability.md for those still open).
+   */
+  seed?: number;
 }
 
 /** Faults of the world one at a time, whichever sequence draws them: one app, one server. */
@@ -252,7 +258,8 @@ const operators: Scenario = {
       const plan = context.profile.operators;
       const { sequences, actions, lanes } = plan;
       const only = process.env.OPERATOR_SEQUENCE_SEED;
-      const seeds = only ? [Number(only)] : Array.from({ length: sequences }, () => context.random.int(1, 2 ** 31 - 1));
+      const random = plan.seed === undefined ? context.random : seededRandom(plan.seed);
+      const seeds = only ? [Number(only)] : Array.from({ length: sequences }, () => random.int(1, 2 ** 31 - 1));
       const world = new WorldLock();
       await rig.startApp().waitForLog((line) => line.msg === 'stream-uploader started');
       const outcomes: SequenceOutcome[] = [];

@@ -40,7 +40,7 @@ export const FAST: Profile = {
   temporalDownMs: 3000,
   sigterms: 1,
   smallFiles: 100,
-  operators: { sequences: 3, actions: [4, 6], lanes: 3, endTimeoutMs: 60_000 },
+  operators: { sequences: 3, actions: [4, 6], lanes: 3, endTimeoutMs: 60_000, seed: 1662708869 },
   completionTimeoutMs: 60_000,
 };
 
