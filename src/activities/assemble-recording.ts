@@ -12,6 +12,7 @@ import {
 import { log } from '@temporalio/activity';
 import { chunkCount, chunkRange } from '../stream/chunk-plan';
 import type { AssembledObject } from '../stream/manifest';
+import { chunkKey } from '../stream/object-keys';
 import type { ChunkRecord, StreamRef } from '../stream/types';
 import { streamLogFields } from './activity-deps';
 import { loadChunkRecords } from './manifest-store';
@@ -26,7 +27,10 @@ export interface AssembleInput {
   stream: StreamRef;
   chunkSize: number;
   fileSize: number;
-  /** Uploads the stream's manifest does not list yet: the chunks to copy are those it is about to list. */
+  /**
+   * Uploads the stream's manifest does not list yet: the chunks to copy are those it is about to
+   * list. Absent from inputs scheduled before chunks could have alternate keys.
+   */
   pendingChunks?: ChunkRecord[];
 }
 
@@ -122,14 +126,14 @@ async function copyChunks(
 ): Promise<CompletedPart[]> {
   const parts: CompletedPart[] = [];
   const { prefix } = input.stream;
-  const chunks = await loadChunkRecords(
-    deps,
-    prefix,
-    input.pendingChunks ?? [],
-    0,
-    chunkCount(input.chunkSize, input.fileSize),
-  );
-  for (const { index, key } of chunks) {
+  const count = chunkCount(input.chunkSize, input.fileSize);
+  // Scheduled by a release before alternate chunk keys (no pendingChunks in its input): every
+  // chunk of it is at its plain key, and its pending records are not in the stored manifest yet.
+  const keys =
+    input.pendingChunks === undefined
+      ? Array.from({ length: count }, (_, index) => chunkKey(prefix, index))
+      : (await loadChunkRecords(deps, prefix, input.pendingChunks, 0, count)).map((chunk) => chunk.key);
+  for (const [index, key] of keys.entries()) {
     const source = `${deps.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`;
     const copied = await deps.s3.send(
       new UploadPartCopyCommand({
