@@ -1,4 +1,5 @@
-import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, isCancellation } from '@temporalio/workflow';
 import { NON_RETRYABLE_FAILURES } from '../stream/failures';
 import type { FollowProgress, StreamFailure } from '../stream/types';
 
@@ -24,4 +25,13 @@ export function cancelledFollowProgress(err: unknown): FollowProgress | null {
   if (!(cause instanceof CancelledFailure)) return null;
   const [progress] = cause.details as Partial<FollowProgress>[];
   return Array.isArray(progress?.records) && Array.isArray(progress.rewritten) ? (progress as FollowProgress) : null;
+}
+
+/**
+ * Whether an error ends an activity that the workflow asked to stop: its cancellation, or, when
+ * its worker died before it heard of the cancel, the timeout that Temporal then reports instead
+ * (and does not retry, since a cancel was requested).
+ */
+export function endedByCancel(err: unknown): boolean {
+  return isCancellation(err) || (err instanceof ActivityFailure && err.retryState === RetryState.CANCEL_REQUESTED);
 }

@@ -3,6 +3,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -10,7 +11,14 @@ import {
 import { StreamStatusKey } from '../stream/search-attributes';
 import type { StreamFailure, StreamPhase } from '../stream/types';
 import { pauseSignal, resumeSignal } from './definitions';
-import { failureOf } from './failure-of';
+import { endedByCancel, failureOf } from './failure-of';
+
+/**
+ * Streams started by this version treat a follow they cancelled for a pause as stopped however it
+ * ended: cancelled after a resume came, or timed out because its worker died first. Earlier runs
+ * cancelled the stream in the first case and failed it in the second.
+ */
+const PAUSED_FOLLOW_ENDS_PATCH = 'paused-follow-ends';
 
 /**
  * What an operator sees of a stream and does to it: its phase (a search attribute, and the
@@ -75,11 +83,21 @@ export class StreamControl {
       await running.catch(() => undefined);
       throw err;
     }
-    if (!settled) scope.cancel();
+    const cancelledForPause = !settled;
+    if (cancelledForPause) scope.cancel();
     try {
       return await running;
     } catch (err) {
       if (isCancellation(err) && this.paused.paused) return null;
+      // A stream cancelled meanwhile ends as cancelled: the caller writes its manifest.
+      if (
+        cancelledForPause &&
+        endedByCancel(err) &&
+        !CancellationScope.current().consideredCancelled &&
+        patched(PAUSED_FOLLOW_ENDS_PATCH)
+      ) {
+        return null;
+      }
       throw err;
     }
   }

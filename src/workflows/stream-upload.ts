@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   continueAsNew,
   isCancellation,
@@ -16,7 +17,7 @@ import { idleWaitMs } from '../stream/idle';
 import type { ManifestSummary } from '../stream/manifest';
 import type { FileSnapshot, StreamProgress, StreamUploadInput, StreamUploadState } from '../stream/types';
 import { fileChangedSignal, progressQuery } from './definitions';
-import { failureOf } from './failure-of';
+import { endedByCancel, failureOf } from './failure-of';
 import { streamActivities, type StreamActivityProxies } from './stream-activities';
 import { historyIsLong, StreamChunks } from './stream-chunks';
 import { StreamCompletion } from './stream-completion';
@@ -43,6 +44,13 @@ const FOLLOW_FILE_PATCH = 'follow-file';
  * file's time on its own.
  */
 const FOLLOW_IDLE_FILE_PATCH = 'follow-idle-file';
+
+/**
+ * Streams started by this version end as cancelled, with a cancelled manifest, when an activity
+ * the cancel stopped timed out instead (its worker died before it heard of the cancel); earlier
+ * runs failed with their manifest still `recording`.
+ */
+const CANCELLED_BY_TIMEOUT_PATCH = 'cancelled-by-timeout';
 
 /**
  * Failures an operator can fix (permissions, the bucket, credentials, a request S3 refuses, such as a
@@ -140,10 +148,13 @@ class StreamUpload implements StreamContext {
     try {
       return await this.upload();
     } catch (err) {
-      if (isCancellation(err)) {
+      const cancelled =
+        isCancellation(err) ||
+        (CancellationScope.current().consideredCancelled && endedByCancel(err) && patched(CANCELLED_BY_TIMEOUT_PATCH));
+      if (cancelled) {
         this.control.setPhase('cancelled');
         await CancellationScope.nonCancellable(() => this.manifest.record('cancelled', this.state.nextIndex));
-        throw err;
+        throw isCancellation(err) ? err : new CancelledFailure('stream cancelled', [], err as Error);
       }
       const failure = failureOf(err);
       if (!failure) throw err;

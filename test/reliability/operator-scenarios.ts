@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { streamRef } from '../../src/stream/identity';
 import { isCompleteFor, type Manifest } from '../../src/stream/manifest';
 import { checkListedChunks, KeptBytes, readStreamManifest } from '../support/kept-bytes';
@@ -195,23 +196,26 @@ async function runSequence(
   // Ended: no run of the stream going (the audit must not race a late one), and, for a file that
   // exists, a complete manifest of it as it is.
   const workflow = rig.stack.client.workflow.getHandle(workflowId);
+  // A stream never started has no run: a file deleted before any app saw it (one being killed).
+  // Any other error (Temporal restarting) counts as running: ask again later.
   const running = async () =>
     (await workflow.describe().then(
       (description) => description.status.name,
-      () => 'RUNNING',
+      (err: unknown) => (err instanceof WorkflowNotFoundError ? 'NONE' : 'RUNNING'),
     )) === 'RUNNING';
   const completeForFile = (manifest: Manifest | null) =>
     deleted ? manifest?.status !== 'recording' : !!manifest && isCompleteFor(manifest, fs.statSync(file));
   const ended = async () => !(await running()) && completeForFile(await look());
   const deadline = Date.now() + plan.endTimeoutMs;
   const said: string[] = [];
-  while (!(await ended()) && Date.now() < deadline) {
+  let done = await ended();
+  while (!done && Date.now() < deadline) {
     said.push((await cli('resume', relPath)).out.trim());
     if (!deleted && !(await running()) && !completeForFile(await look()))
       said.push((await cli('reupload', file)).out.trim());
-    await waitFor(ended, (done) => done, 15_000);
+    done = await waitFor(ended, (value) => value, 15_000);
   }
-  if (!(await ended())) {
+  if (!done) {
     const status = (await cli('status', workflowId)).out.replace(/\s+/g, ' ');
     problems.push(
       say(

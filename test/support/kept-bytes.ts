@@ -28,15 +28,16 @@ export class KeptBytes {
 
   /** Problems: kept chunks missing from the bucket or holding other bytes. */
   async check(s3: S3Client, bucket: string, streamPrefix: string): Promise<string[]> {
-    const completed = await completeRevisions(s3, bucket, streamPrefix);
+    const manifests = await manifestVersions(s3, bucket, streamPrefix);
     for (const [key, chunk] of this.kept)
-      if (completed.some((revision) => revision > chunk.revision)) this.kept.delete(key);
+      if (manifests.some((manifest) => manifest.status === 'complete' && (manifest.revision ?? 0) > chunk.revision))
+        this.kept.delete(key);
     const problems: string[] = [];
     for (const [key, chunk] of this.kept) {
       const found = await sha256Of(s3, bucket, key);
       if (found !== chunk.sha256)
         problems.push(
-          `chunk ${chunk.index} of revision ${chunk.revision} (${key}) ${found ? 'holds other bytes' : 'is gone'}`,
+          `chunk ${chunk.index} of revision ${chunk.revision} (${key}) ${found ? 'holds other bytes' : 'is gone'}; ${await story(s3, bucket, key, manifests)}`,
         );
     }
     return problems;
@@ -81,15 +82,38 @@ async function sha256Of(s3: S3Client, bucket: string, key: string): Promise<stri
   }
 }
 
-/** The revisions of every complete metadata.json the bucket's versions hold (none without versioning). */
-async function completeRevisions(s3: S3Client, bucket: string, streamPrefix: string): Promise<number[]> {
+interface ManifestVersion {
+  status?: string;
+  revision?: number;
+  chunkCount?: number;
+  lastModifiedMs: number;
+}
+
+/** Every version of the stream's metadata.json, oldest first (only the current one without versioning). */
+async function manifestVersions(s3: S3Client, bucket: string, streamPrefix: string): Promise<ManifestVersion[]> {
   const key = `${streamPrefix}/metadata.json`;
-  const revisions: number[] = [];
+  const versions: ManifestVersion[] = [];
   for (const version of (await versionHistory(s3, bucket, key)).get(key) ?? []) {
     if (version.deleteMarker) continue;
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: version.versionId }));
-    const manifest = JSON.parse(await object.Body!.transformToString('utf8')) as { status?: string; revision?: number };
-    if (manifest.status === 'complete' && typeof manifest.revision === 'number') revisions.push(manifest.revision);
+    const manifest = JSON.parse(await object.Body!.transformToString('utf8')) as Omit<
+      ManifestVersion,
+      'lastModifiedMs'
+    >;
+    versions.push({ ...manifest, lastModifiedMs: version.lastModifiedMs });
   }
-  return revisions;
+  return versions.sort((a, b) => a.lastModifiedMs - b.lastModifiedMs);
+}
+
+/** What happened to a chunk object, next to the manifests written around it: for the report. */
+async function story(s3: S3Client, bucket: string, key: string, manifests: ManifestVersion[]): Promise<string> {
+  const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+  const chunk = ((await versionHistory(s3, bucket, key)).get(key) ?? []).map(
+    (version) => `${version.deleteMarker ? 'deleted' : 'stored'} ${time(version.lastModifiedMs)}`,
+  );
+  const written = manifests.map(
+    (manifest) =>
+      `${time(manifest.lastModifiedMs)} ${manifest.status} r${manifest.revision} (${manifest.chunkCount} chunks)`,
+  );
+  return `the chunk: ${chunk.join(', ') || 'no version'}; metadata.json: ${written.join(', ')}`;
 }

@@ -79,6 +79,22 @@ function completingFollow(size: number, mtimeMs: number) {
   };
 }
 
+/**
+ * An activity whose worker died: it never heartbeats again, so it hears of no cancel, and Temporal
+ * times it out (heartbeat timeout, 15 s). `release` lets the stub itself end, once the test is over.
+ */
+function deadWorker(): { activity: () => Promise<never>; release: () => void } {
+  let release = () => undefined as void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return {
+    activity: async () => {
+      await released;
+      throw ApplicationFailure.nonRetryable('this worker was gone', 'TestWorkerGone');
+    },
+    release,
+  };
+}
+
 /** Runs until the activity is cancelled (through its heartbeat), as a long follow or check would. */
 async function untilCancelled(): Promise<never> {
   for (;;) {
@@ -283,5 +299,93 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
       ['openStream', 'followFile', 'observeStreamFile', 'verifyChunks', 'uploadChunks', 'inspectFile', 'writeManifest'],
     );
     recordHistory(handle, env.address, 'branch-durable-timer');
+  });
+
+  test('a pause whose follow never hears of it (its worker died) leaves the stream paused, and a resume carries on', async () => {
+    let follows = 0;
+    const complete = completingFollow(250, 0);
+    const dead = deadWorker();
+    stubs.followFile = async (input: FollowFileInput) => (follows++ === 0 ? dead.activity() : complete(input));
+    try {
+      const handle = await start({ size: 250, mtimeMs: 0 });
+      await waitUntil(() => follows === 1);
+      await handle.signal(pauseSignal);
+      // Temporal times the follow out after its heartbeat timeout, and does not retry it: a cancel was asked.
+      await waitUntil(async () => (await progress(handle)).status === 'paused', 60_000);
+      await handle.signal(resumeSignal);
+      assert.equal((await handle.result()).status, 'complete');
+      assert.equal(follows, 2);
+      recordHistory(handle, env.address, 'branch-paused-follow-timed-out');
+    } finally {
+      dead.release();
+    }
+  });
+
+  test('a resume that comes before the paused follow has stopped carries on following the file', async () => {
+    let follows = 0;
+    let cancelHeard = false;
+    let letItStop = () => undefined as void;
+    const stopped = new Promise<void>((resolve) => (letItStop = resolve));
+    const complete = completingFollow(250, 0);
+    stubs.followFile = async (input: FollowFileInput) => {
+      if (follows++ > 0) return complete(input);
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat(), 50);
+      try {
+        return await context.cancelled;
+      } catch (err) {
+        // A follow takes a moment to stop (a chunk in flight, the live manifest to write).
+        cancelHeard = true;
+        await stopped;
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    };
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    await waitUntil(() => follows === 1);
+    await handle.signal(pauseSignal);
+    await waitUntil(() => cancelHeard);
+    await handle.signal(resumeSignal);
+    await waitUntil(async () => {
+      // The workflow has taken the resume in (a task completed after it) before the follow stops.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const resumed = events
+        .map((event) => event.workflowExecutionSignaledEventAttributes?.signalName)
+        .lastIndexOf('resume');
+      return resumed >= 0 && events.slice(resumed).some((event) => event.workflowTaskCompletedEventAttributes);
+    });
+    letItStop();
+    assert.equal((await handle.result()).status, 'complete', 'neither cancelled nor failed');
+    assert.equal(follows, 2);
+    recordHistory(handle, env.address, 'branch-resumed-before-follow-stopped');
+  });
+
+  test('a cancel whose final check never hears of it (its worker died) still ends the stream cancelled, with its manifest', async () => {
+    // The follow could not complete the stream (its mtime was never settled): the workflow checks.
+    stubs.followFile = async (input: FollowFileInput): Promise<FollowFileResult> => ({
+      records: [0, 1].map((i) => record(input.nextIndex + i)),
+      observation: present(250, 0),
+      end: 'quiet',
+    });
+    stubs.observeStreamFile = async () => present(250, 0);
+    const dead = deadWorker();
+    let checks = 0;
+    stubs.verifyChunks = async () => {
+      checks++;
+      return dead.activity();
+    };
+    try {
+      const handle = await start({ size: 250, mtimeMs: 0 });
+      await waitUntil(() => checks === 1);
+      await handle.cancel();
+      await assert.rejects(handle.result(), WorkflowFailedError);
+      assert.equal((await handle.describe()).status.name, 'CANCELLED', 'cancelled, not failed');
+      const last = named('writeManifest').at(-1)?.input as WriteManifestInput;
+      assert.deepEqual([last?.status, last?.chunkCount], ['cancelled', 2]);
+      recordHistory(handle, env.address, 'branch-cancelled-check-timed-out');
+    } finally {
+      dead.release();
+    }
   });
 });
