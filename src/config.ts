@@ -46,7 +46,12 @@ export interface AppConfig {
   completionWebhookUrl?: string;
   /** Also compose the whole recording as one object next to the chunks. */
   assemble: boolean;
+  /** What becomes of a recording's file once its stream is complete and checked in the bucket. */
+  afterUpload: AfterUpload;
 }
+
+export const AFTER_UPLOAD = ['keep', 'delete'] as const;
+export type AfterUpload = (typeof AFTER_UPLOAD)[number];
 
 export interface S3Config {
   /** Empty for AWS itself. */
@@ -164,6 +169,7 @@ export const ENV_VARS = [
   'SHUTDOWN_GRACE_TIME',
   'COMPLETION_WEBHOOK_URL',
   'ASSEMBLE',
+  'AFTER_UPLOAD',
 ] as const;
 
 /**
@@ -287,6 +293,12 @@ function parseCount(max: number): (text: string) => number {
     if (!Number.isInteger(count) || count < 1 || count > max) throw new Error(`is not a whole number from 1 to ${max}`);
     return count;
   };
+}
+
+function parseAfterUpload(text: string): AfterUpload {
+  const value = text.trim().toLowerCase();
+  if (!(AFTER_UPLOAD as readonly string[]).includes(value)) throw new Error(`is not one of ${AFTER_UPLOAD.join(', ')}`);
+  return value as AfterUpload;
 }
 
 function parseLogLevel(text: string): LogLevel {
@@ -554,6 +566,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd(), { needsB
       return url.toString();
     }),
     assemble: read('ASSEMBLE', 'false', parseBoolean),
+    afterUpload: read('AFTER_UPLOAD', 'keep', parseAfterUpload),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -23,6 +23,8 @@ export interface StreamMetrics {
   streamsFinished: Counter<'status'>;
   chunkLag: Histogram;
   finalizeLatency: Histogram;
+  localFilesDeleted: Counter;
+  localBytesFreed: Counter;
 }
 
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -121,6 +123,16 @@ export function createMetrics(
       name: 'stream_uploader_completion_webhook_total',
       help: 'Deliveries of the completion webhook, by outcome: delivered, rejected (not retried) or failed (retried a bounded number of times)',
       labelNames: ['outcome'],
+      registers,
+    }),
+    localFilesDeleted: new Counter({
+      name: 'stream_uploader_local_files_deleted_total',
+      help: 'Recordings deleted from WATCH_DIR once complete and checked in the bucket (AFTER_UPLOAD=delete)',
+      registers,
+    }),
+    localBytesFreed: new Counter({
+      name: 'stream_uploader_local_bytes_freed_total',
+      help: 'Bytes of the recordings deleted from WATCH_DIR (AFTER_UPLOAD=delete)',
       registers,
     }),
     filesSkipped: new Counter({

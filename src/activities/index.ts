@@ -11,6 +11,7 @@ import type { ActivityDeps } from './activity-deps';
 import { assembleRecording, type AssembleInput } from './assemble-recording';
 import { streamActivityWrapper } from './classified';
 import { notifyCompletion } from './completion-webhook';
+import { deleteLocalFile } from './delete-local-file';
 import { followFile } from './follow-file';
 import { inspectFile } from './inspect-file';
 import { openStream } from './open-stream';
@@ -40,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     writeManifest: streamActivity((input: WriteManifestInput) => writeManifest(deps, input)),
     assembleRecording: streamActivity((input: AssembleInput) => assembleRecording(deps, input)),
     notifyCompletion: streamActivity(({ stream }: { stream: StreamRef }) => notifyCompletion(deps, stream)),
+    deleteLocalFile: streamActivity((input: { stream: StreamRef; revision: number }) => deleteLocalFile(deps, input)),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   pageOfChunk,
   pagesToWrite,
   type ChunkRecordPage,
+  type LocalFile,
   type Manifest,
   type ManifestFields,
 } from '../stream/manifest';
@@ -141,6 +142,21 @@ export async function saveManifest(
   const manifest = buildManifest(fields, chunkCount, lastChunk);
   bytesWritten += await putJson(deps, manifestKey(prefix), manifest);
   return { manifest, bytesWritten };
+}
+
+/**
+ * Adds `localFile` to the stored manifest, if it is still complete revision `revision` (a later
+ * revision describes another file). Only metadata.json is written: the chunk records stay.
+ */
+export async function recordLocalFile(
+  deps: ManifestStoreDeps,
+  streamPrefix: string,
+  revision: number,
+  localFile: LocalFile,
+): Promise<void> {
+  const stored = await readManifest(deps, streamPrefix);
+  if (stored?.manifest.status !== 'complete' || stored.manifest.revision !== revision || stored.inlineChunks) return;
+  await putJson(deps, manifestKey(streamPrefix), { ...stored.manifest, localFile });
 }
 
 /** Keys deleted in one request: S3's limit. */

@@ -19,7 +19,7 @@ import { failure } from './failures';
  * has no openat() to open the path one component at a time. Winning that race takes both writing
  * in WATCH_DIR and starting workflows; a link in place when the check runs fails the stream.
  */
-async function resolveInWatchDir(watchDir: string, relPath: string): Promise<string> {
+export async function resolveInWatchDir(watchDir: string, relPath: string): Promise<string> {
   const segments = relPath.split('/');
   if (relPath.includes('\0') || segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
     throw failure(

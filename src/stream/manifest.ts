@@ -50,6 +50,12 @@ export interface Manifest {
   error?: StreamFailure;
   /** With ASSEMBLE=true: the whole recording as one object next to the chunks. */
   assembled?: AssembledObject;
+  /** With AFTER_UPLOAD=delete: the recording's file, deleted once this complete revision was checked in the bucket. */
+  localFile?: LocalFile;
+}
+
+export interface LocalFile {
+  deletedAt: string;
 }
 
 export interface AssembledObject {

@@ -135,6 +135,8 @@ export interface StreamUploadInput {
   notifyCompletion?: boolean;
   /** Compose the whole recording as one object (ASSEMBLE). */
   assemble?: boolean;
+  /** AFTER_UPLOAD=delete: delete the file once the stream is complete and its chunks checked in the bucket. */
+  deleteAfterUpload?: boolean;
   /** The task queue of the host that has the file: every activity of the stream runs there. */
   fileTaskQueue: string;
   /** Full chunks of a backlog uploaded at once (UPLOAD_CONCURRENCY); 1 keeps them in order. */
@@ -167,6 +169,12 @@ export interface UploadChunksInput {
   /** How many of them may be in flight at once; 1 stores them strictly in order. */
   concurrency: number;
 }
+
+/** What AFTER_UPLOAD=delete did with a complete stream's file. */
+export type LocalFileDeletion =
+  | { outcome: 'deleted'; deletedAt: string; bytes: number }
+  /** The file stays: `reason` says why (it changed, a chunk is not in the bucket, no permission). */
+  | { outcome: 'kept'; reason: string };
 
 export interface OpenStreamInput {
   stream: StreamRef;

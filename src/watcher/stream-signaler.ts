@@ -11,7 +11,13 @@ import type { FileEvent } from './watch-directory';
 /** How every stream of this app is uploaded: the parts of a workflow's input that come from config. */
 export type StreamOptions = Pick<
   StreamUploadInput,
-  'chunkSize' | 'idleTimeoutMs' | 'notifyCompletion' | 'assemble' | 'fileTaskQueue' | 'uploadConcurrency'
+  | 'chunkSize'
+  | 'idleTimeoutMs'
+  | 'notifyCompletion'
+  | 'assemble'
+  | 'deleteAfterUpload'
+  | 'fileTaskQueue'
+  | 'uploadConcurrency'
 >;
 
 export function streamOptionsFrom(config: AppConfig): StreamOptions {
@@ -20,6 +26,7 @@ export function streamOptionsFrom(config: AppConfig): StreamOptions {
     idleTimeoutMs: config.streamIdleTimeoutMs,
     notifyCompletion: config.completionWebhookUrl !== undefined,
     assemble: config.assemble,
+    deleteAfterUpload: config.afterUpload === 'delete',
     fileTaskQueue: config.temporal.fileTaskQueue,
     uploadConcurrency: config.uploadConcurrency,
   };

@@ -27,6 +27,8 @@ export interface StreamActivityProxies {
   manifests: Pick<Activities, 'writeManifest'>;
   /** The completion webhook: retried a bounded number of times. */
   webhook: Pick<Activities, 'notifyCompletion'>;
+  /** AFTER_UPLOAD=delete: checks every chunk in the bucket (heartbeating), then deletes the file. */
+  cleanup: Pick<Activities, 'deleteLocalFile'>;
 }
 
 /**
@@ -47,6 +49,12 @@ export function streamActivities(taskQueue: string): StreamActivityProxies {
     startToCloseTimeout: '30 seconds',
     retry,
   });
+  const { deleteLocalFile } = proxyActivities<StreamActivities>({
+    taskQueue,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '15 seconds',
+    retry,
+  });
   const { writeManifest } = proxyActivities<StreamActivities>({ taskQueue, startToCloseTimeout: '5 minutes', retry });
   const { notifyCompletion } = proxyActivities<StreamActivities>({
     taskQueue,
@@ -58,5 +66,6 @@ export function streamActivities(taskQueue: string): StreamActivityProxies {
     quick: { openStream, observeStreamFile },
     manifests: { writeManifest },
     webhook: { notifyCompletion },
+    cleanup: { deleteLocalFile },
   };
 }

@@ -1,9 +1,12 @@
-import { ActivityFailure, isCancellation, log } from '@temporalio/workflow';
+import { ActivityFailure, isCancellation, log, patched } from '@temporalio/workflow';
 import { sameSnapshot } from '../stream/file-change';
 import type { CompletionWebhookOutcome, ManifestSummary } from '../stream/manifest';
 import type { FileSnapshot, StreamRef, StreamUploadState } from '../stream/types';
 import type { StreamActivityProxies } from './stream-activities';
 import type { StreamControl } from './stream-control';
+
+/** Streams started by this version delete their file after completing with AFTER_UPLOAD=delete. */
+const DELETE_AFTER_UPLOAD_PATCH = 'delete-after-upload';
 
 /**
  * What follows a complete manifest: the stream is complete and its consumer told, or, when the
@@ -13,21 +16,47 @@ export class StreamCompletion {
   /** Why the completion webhook was not delivered, once it was given up. */
   webhookFailure?: string;
 
-  /** @param notify whether a completion webhook is configured */
+  /**
+   * @param notify whether a completion webhook is configured
+   * @param deleteAfterUpload AFTER_UPLOAD=delete
+   */
   constructor(
     private readonly state: StreamUploadState,
     private readonly stream: StreamRef,
     private readonly notify: boolean,
+    private readonly deleteAfterUpload: boolean,
     private readonly control: StreamControl,
-    private readonly activities: StreamActivityProxies['webhook'],
+    private readonly activities: StreamActivityProxies['webhook'] & StreamActivityProxies['cleanup'],
   ) {}
 
   /** The complete manifest of `file` is written: the stream is complete, unless the file changed since. */
   async announce(summary: ManifestSummary, file: FileSnapshot): Promise<ManifestSummary> {
     if (!sameSnapshot(this.state.file, file)) return summary;
     this.control.setPhase('complete');
-    if (!this.notify) return summary;
-    return { ...summary, completionWebhook: await this.notifyConsumer() };
+    const deleted = await this.deleteFile(summary);
+    const complete = deleted ? { ...summary, localFile: { deletedAt: deleted } } : summary;
+    if (!this.notify) return complete;
+    return { ...complete, completionWebhook: await this.notifyConsumer() };
+  }
+
+  /**
+   * AFTER_UPLOAD=delete: the file goes once its chunks are checked in the bucket, unless an
+   * operator paused the stream. Returns when it went; undefined when it stays, the reason logged.
+   */
+  private async deleteFile(summary: ManifestSummary): Promise<string | undefined> {
+    if (!this.deleteAfterUpload || this.control.isPaused || !patched(DELETE_AFTER_UPLOAD_PATCH)) return undefined;
+    let reason: string;
+    try {
+      const deletion = await this.activities.deleteLocalFile({ stream: this.stream, revision: summary.revision });
+      if (deletion.outcome === 'deleted') return deletion.deletedAt;
+      reason = deletion.reason;
+    } catch (err) {
+      // The stream is complete whatever becomes of its file.
+      if (isCancellation(err)) throw err;
+      reason = (err instanceof ActivityFailure && err.cause ? err.cause : (err as Error)).message;
+    }
+    log.warn('uploaded file kept', { ...this.logMeta(), reason });
+    return undefined;
   }
 
   /**

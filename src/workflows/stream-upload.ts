@@ -110,7 +110,7 @@ class StreamUpload implements StreamContext {
       revision: 1,
       rewrittenChunks: 0,
     };
-    const { io, quick, manifests, webhook } = streamActivities(input.fileTaskQueue);
+    const { io, quick, manifests, webhook, cleanup } = streamActivities(input.fileTaskQueue);
     this.io = io;
     this.quick = quick;
     this.settings = {
@@ -129,7 +129,14 @@ class StreamUpload implements StreamContext {
       this.control,
       manifests,
     );
-    this.completion = new StreamCompletion(this.state, input.stream, !!input.notifyCompletion, this.control, webhook);
+    this.completion = new StreamCompletion(
+      this.state,
+      input.stream,
+      !!input.notifyCompletion,
+      !!input.deleteAfterUpload,
+      this.control,
+      { ...webhook, ...cleanup },
+    );
     this.chunks = new StreamChunks(this);
     this.follows = new StreamFollow(this);
     setHandler(fileChangedSignal, (snapshot) => this.learn(snapshot));

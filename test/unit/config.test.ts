@@ -78,6 +78,7 @@ describe('config', () => {
     assert.equal(config.maxConcurrentUploads, 8);
     assert.equal(config.logLevel, 'info');
     assert.equal(config.metricsHost, '127.0.0.1', 'nothing listens beyond loopback unless asked');
+    assert.equal(config.afterUpload, 'keep', 'a recording is never deleted unless asked');
   });
 
   test('a process runs all by default; an edge needs the bucket, a workflow process does not', () => {
@@ -177,6 +178,8 @@ describe('config', () => {
       /WATCH_PATTERNS patterns match file names, not paths/,
     );
     assert.match(problems({ WATCH_PATTERNS: '.mkv' })[0], /WATCH_PATTERNS patterns must not start with "\."/);
+    assert.deepEqual(problems({ AFTER_UPLOAD: 'remove' }), ['AFTER_UPLOAD is not one of keep, delete']);
+    assert.equal(loadConfig({ ...minimal, AFTER_UPLOAD: ' Delete ' }).afterUpload, 'delete');
   });
 
   test('names every bad variable at once, without echoing secrets', () => {

@@ -140,6 +140,7 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
           'writeManifest',
           'assembleRecording',
           'notifyCompletion',
+          'deleteLocalFile',
         ].map((name) => [name, activities[name]]),
       ),
     });
@@ -387,5 +388,28 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     } finally {
       dead.release();
     }
+  });
+
+  test('AFTER_UPLOAD=delete deletes the file of a complete stream, and the result says when', async () => {
+    stubs.followFile = completingFollow(250, 0);
+    stubs.deleteLocalFile = async () => ({ outcome: 'deleted', deletedAt: '2026-12-01T00:00:01.000Z', bytes: 250 });
+    const handle = await start({ size: 250, mtimeMs: 0 }, { deleteAfterUpload: true });
+    const summary = await handle.result();
+    assert.equal(summary.status, 'complete');
+    assert.deepEqual(summary.localFile, { deletedAt: '2026-12-01T00:00:01.000Z' });
+    assert.deepEqual(
+      named('deleteLocalFile').map((call) => (call.input as { revision: number }).revision),
+      [1],
+    );
+    recordHistory(handle, env.address, 'branch-deleted-after-upload');
+  });
+
+  test('AFTER_UPLOAD=delete: a file the deletion keeps (it changed, or a chunk is not in the bucket) leaves the stream complete', async () => {
+    stubs.followFile = completingFollow(250, 0);
+    stubs.deleteLocalFile = async () => ({ outcome: 'kept', reason: 'the file changed after its complete manifest' });
+    const handle = await start({ size: 250, mtimeMs: 0 }, { deleteAfterUpload: true });
+    const summary = await handle.result();
+    assert.equal(summary.status, 'complete');
+    assert.equal(summary.localFile, undefined);
   });
 });
