@@ -20,7 +20,7 @@ import type {
   WriteManifestInput,
 } from '../../src/stream/types';
 import { StreamUploadWorkflow } from '../../src/workflows';
-import { pauseSignal, progressQuery, resumeSignal } from '../../src/workflows/definitions';
+import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal } from '../../src/workflows/definitions';
 import { recordHistory } from '../support/histories';
 import { waitUntil } from '../support/wait';
 
@@ -253,6 +253,7 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     assert.equal(second.nextIndex, 16, 'the new run carries on where the old one stopped');
     assert.notEqual((await handle.describe()).runId, handle.firstExecutionRunId);
     recordHistory(handle, env.address, 'branch-continued-as-new');
+    recordHistory(handle, env.address, 'branch-continued-as-new-first-run', handle.firstExecutionRunId);
   });
 
   test('a cancel during the final check waits for it to stop, then writes a cancelled manifest', async () => {
@@ -411,5 +412,183 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     const summary = await handle.result();
     assert.equal(summary.status, 'complete');
     assert.equal(summary.localFile, undefined);
+  });
+
+  // The branches below complete the set the replay test requires (see REQUIRED_HISTORIES there).
+
+  /** The running activity's own stream, as the test's client sees it: to signal it mid-activity. */
+  const ownStream = () => env.client.workflow.getHandle(Context.current().info.workflowExecution!.workflowId);
+
+  test('a follow that completes a file written to meanwhile carries on in a new revision', async () => {
+    let follows = 0;
+    const first = completingFollow(250, 0);
+    const second = completingFollow(300, 5);
+    stubs.followFile = async (input: FollowFileInput) => {
+      if (follows++ > 0) return second(input);
+      // The recorder wrote again as the follow completed the stream: the watcher's signal comes first.
+      await ownStream().signal(fileChangedSignal, { size: 300, mtimeMs: 5 });
+      return first(input);
+    };
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    const summary = await handle.result();
+    assert.deepEqual([summary.status, summary.revision, summary.totalSize], ['complete', 2, 300]);
+    recordHistory(handle, env.address, 'branch-new-revision-after-complete');
+  });
+
+  test('a chunk the recorder cut short while it was being uploaded makes the stream re-plan from the file', async () => {
+    const mtimeMs = Date.now();
+    let uploads = 0;
+    stubs.uploadChunks = async (input: { ranges: { index: number }[] }) => {
+      if (uploads++ === 0) throw ApplicationFailure.nonRetryable('file shorter than the chunk', 'FileTruncated');
+      return input.ranges.map(({ index }) => record(index));
+    };
+    stubs.observeStreamFile = async () => present(150, mtimeMs);
+    stubs.followFile = completingFollow(150, mtimeMs);
+    // A live file: its full chunks go up before the follow starts.
+    const handle = await start({ size: 250, mtimeMs });
+    assert.equal((await handle.result()).status, 'complete');
+    assert.equal(named('observeStreamFile').length, 1, 're-planned from a look at the file');
+    const [follow] = named('followFile').map((call) => call.input as FollowFileInput);
+    assert.equal(follow.nextIndex, 0, 'nothing of the cut chunks counts as uploaded');
+    recordHistory(handle, env.address, 'branch-replanned-after-truncation');
+  });
+
+  /** A follow that found the file quiet but could not complete it: the workflow finalizes. */
+  function quietFollow(size: number) {
+    return async (input: FollowFileInput): Promise<FollowFileResult> => ({
+      records: Array.from({ length: Math.floor(size / CHUNK_SIZE) - input.nextIndex }, (_, i) =>
+        record(input.nextIndex + i),
+      ),
+      observation: present(size, 0),
+      end: 'quiet',
+    });
+  }
+
+  test('a pause during the final check abandons the finalize; a resume finalizes again', async () => {
+    stubs.followFile = quietFollow(250);
+    stubs.observeStreamFile = async () => present(250, 0);
+    let checks = 0;
+    stubs.verifyChunks = async () => {
+      if (checks++ === 0) await ownStream().signal(pauseSignal);
+      return { changed: [], fileSize: 250, mtimeMs: 0, read: 0 };
+    };
+    stubs.uploadChunks = async () => [{ ...record(2), size: 50 }];
+    stubs.inspectFile = async () => ({ observation: present(250, 0), durationSeconds: null });
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    await waitUntil(async () => (await progress(handle)).status === 'paused');
+    assert.equal(named('writeManifest').length, 0, 'nothing completed while paused');
+    await handle.signal(resumeSignal);
+    assert.equal((await handle.result()).status, 'complete');
+    assert.equal(checks, 2);
+    recordHistory(handle, env.address, 'branch-finalize-abandoned-for-pause');
+  });
+
+  test('a file written to during the final check abandons the finalize; the stream follows it again', async () => {
+    let follows = 0;
+    const complete = completingFollow(300, 5);
+    stubs.followFile = async (input: FollowFileInput) => (follows++ === 0 ? quietFollow(250)(input) : complete(input));
+    stubs.observeStreamFile = async () => present(250, 0);
+    stubs.verifyChunks = async () => {
+      await ownStream().signal(fileChangedSignal, { size: 300, mtimeMs: 5 });
+      return { changed: [], fileSize: 250, mtimeMs: 0, read: 0 };
+    };
+    stubs.uploadChunks = async () => [{ ...record(2), size: 50 }];
+    stubs.inspectFile = async () => ({ observation: present(250, 0), durationSeconds: null });
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    assert.equal((await handle.result()).status, 'complete');
+    assert.equal(follows, 2, 'followed again');
+    assert.deepEqual(
+      named('writeManifest').filter((call) => (call.input as WriteManifestInput).status === 'complete'),
+      [],
+      'the finalize wrote no complete manifest: the follow completed the stream',
+    );
+    recordHistory(handle, env.address, 'branch-finalize-abandoned-for-change');
+  });
+
+  test('a follow blocked by a failure an operator can fix waits for resume, then follows again', async () => {
+    let follows = 0;
+    const complete = completingFollow(250, 0);
+    stubs.followFile = async (input: FollowFileInput) => {
+      if (follows++ === 0) throw ApplicationFailure.nonRetryable('S3 answered AccessDenied', 'AccessDenied');
+      return complete(input);
+    };
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    await waitUntil(async () => (await progress(handle)).status === 'blocked');
+    await handle.signal(resumeSignal);
+    assert.equal((await handle.result()).status, 'complete');
+    recordHistory(handle, env.address, 'branch-follow-blocked-then-resumed');
+  });
+
+  test('a stream cancelled while paused writes a cancelled manifest', async () => {
+    stubs.followFile = () => untilCancelled();
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    await waitUntil(() => named('followFile').length === 1);
+    await handle.signal(pauseSignal);
+    await waitUntil(async () => (await progress(handle)).status === 'paused');
+    await handle.cancel();
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    assert.equal((named('writeManifest').at(-1)?.input as WriteManifestInput).status, 'cancelled');
+    recordHistory(handle, env.address, 'branch-cancelled-while-paused');
+  });
+
+  test('a stream cancelled while blocked writes a cancelled manifest', async () => {
+    stubs.openStream = async () => {
+      throw ApplicationFailure.nonRetryable('S3 answered NoSuchBucket', 'BucketMissing');
+    };
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    await waitUntil(async () => (await progress(handle)).status === 'blocked');
+    await handle.cancel();
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    assert.equal((named('writeManifest').at(-1)?.input as WriteManifestInput).status, 'cancelled');
+    recordHistory(handle, env.address, 'branch-cancelled-while-blocked');
+  });
+
+  test('a stream paused before its first follow waits, then follows the file at resume', async () => {
+    stubs.followFile = completingFollow(250, 0);
+    const stream = streamRef(`cam/branch-${++id}.mp4`, { ino: id, birthtimeMs: 1 }, 'p');
+    const handle = await env.client.workflow.signalWithStart(StreamUploadWorkflow, {
+      workflowId: stream.workflowId,
+      taskQueue: TASK_QUEUE,
+      args: [
+        {
+          stream,
+          chunkSize: CHUNK_SIZE,
+          idleTimeoutMs: 5_000,
+          file: { size: 250, mtimeMs: 0 },
+          fileTaskQueue: TASK_QUEUE,
+        },
+      ],
+      signal: pauseSignal,
+      signalArgs: [],
+    });
+    await waitUntil(async () => (await progress(handle)).status === 'paused');
+    assert.equal(named('followFile').length, 0);
+    await handle.signal(resumeSignal);
+    assert.equal((await handle.result()).status, 'complete');
+    recordHistory(handle, env.address, 'branch-paused-before-follow');
+  });
+
+  test('a stream whose history is long before its first follow continues as new first', async () => {
+    stubs.followFile = completingFollow(250, 0);
+    const handle = await start({ size: 250, mtimeMs: 0 }, { maxHistoryEvents: 5 });
+    assert.equal((await handle.result()).status, 'complete');
+    assert.deepEqual(
+      named('writeManifest').map((call) => (call.input as WriteManifestInput).status),
+      ['recording'],
+      'the live manifest is flushed before continuing as new',
+    );
+    recordHistory(handle, env.address, 'branch-continued-as-new-before-follow', handle.firstExecutionRunId);
+  });
+
+  test('the completion webhook is called after a follow completed the stream', async () => {
+    stubs.followFile = completingFollow(250, 0);
+    stubs.notifyCompletion = async () => undefined;
+    const handle = await start({ size: 250, mtimeMs: 0 }, { notifyCompletion: true });
+    const summary = await handle.result();
+    assert.deepEqual(summary.completionWebhook, { delivered: true });
+    assert.equal(named('notifyCompletion').length, 1);
+    recordHistory(handle, env.address, 'branch-webhook-after-follow');
   });
 });
