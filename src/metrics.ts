@@ -121,7 +121,7 @@ export function createMetrics(
     }),
     completionWebhook: new Counter({
       name: 'stream_uploader_completion_webhook_total',
-      help: 'Deliveries of the completion webhook, by outcome: delivered, rejected (not retried) or failed (retried a bounded number of times)',
+      help: 'Deliveries of the completion webhook, by outcome: delivered, rejected (not retried), failed (an attempt, retried) or given_up (the last of its attempts failed)',
       labelNames: ['outcome'],
       registers,
     }),

@@ -1,5 +1,6 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { WEBHOOK_ATTEMPTS } from '../stream/completion-webhook';
 import { FailureType } from '../stream/failures';
 import type { Manifest } from '../stream/manifest';
 import type { StreamRef } from '../stream/types';
@@ -48,7 +49,11 @@ export async function postManifest(url: string, manifest: Manifest, signal?: Abo
   );
 }
 
-/** Sends the stream's final manifest to COMPLETION_WEBHOOK_URL (see `postManifest`), counting the outcome. */
+/**
+ * Sends the stream's final manifest to COMPLETION_WEBHOOK_URL (see `postManifest`), counting the
+ * outcome: `delivered`, `rejected` (not retried), `failed` (an attempt that is retried) or
+ * `given_up` (the last attempt failed: the consumer was not told).
+ */
 export async function notifyCompletion(deps: ActivityDeps, stream: StreamRef): Promise<void> {
   const { completionWebhookUrl, metrics } = deps;
   if (!completionWebhookUrl) {
@@ -62,7 +67,10 @@ export async function notifyCompletion(deps: ActivityDeps, stream: StreamRef): P
     metrics.completionWebhook.inc({ outcome: 'delivered' });
     log.info('completion webhook notified', { ...streamLogFields(stream), httpStatus: status });
   } catch (err) {
-    metrics.completionWebhook.inc({ outcome: err instanceof ApplicationFailure ? 'rejected' : 'failed' });
+    const lastAttempt = Context.current().info.attempt >= WEBHOOK_ATTEMPTS;
+    metrics.completionWebhook.inc({
+      outcome: err instanceof ApplicationFailure ? 'rejected' : lastAttempt ? 'given_up' : 'failed',
+    });
     throw err;
   }
 }

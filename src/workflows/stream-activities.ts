@@ -1,5 +1,6 @@
 import { ActivityCancellationType, type ActivityInterfaceFor, proxyActivities } from '@temporalio/workflow';
 import type { StreamActivities } from '../activities';
+import { WEBHOOK_ATTEMPTS } from '../stream/completion-webhook';
 import { NON_RETRYABLE_FAILURES } from '../stream/failures';
 
 const retry = {
@@ -8,12 +9,6 @@ const retry = {
   maximumInterval: '30 seconds',
   nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
 };
-
-/**
- * Deliveries of the completion webhook tried before giving up (about two and a half minutes of
- * back-off): a consumer gone for good must not keep a complete stream open for ever.
- */
-const WEBHOOK_ATTEMPTS = 8;
 
 type Activities = ActivityInterfaceFor<StreamActivities>;
 

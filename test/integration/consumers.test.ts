@@ -4,7 +4,13 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { freePort } from '../../scripts/local-servers';
+import type { ActivityDeps } from '../../src/activities';
+import { notifyCompletion } from '../../src/activities/completion-webhook';
+import { createS3Client } from '../../src/s3';
+import { WEBHOOK_ATTEMPTS } from '../../src/stream/completion-webhook';
 import type { StreamUploadInput } from '../../src/stream/types';
 import { assertValidManifest, getObject, readManifestHead } from '../support/bucket';
 import { recordHistory } from '../support/histories';
@@ -107,6 +113,35 @@ describe('for downstream consumers', () => {
         recordHistory(stack.client.workflow.getHandle(stream.workflowId), stack.temporal.address, 'webhook-refused');
     }
     assert.equal((await webhookOutcomes()).rejected - (before.rejected ?? 0), 2);
+  });
+
+  test('408, 429, 5xx and no answer are retried; the last of the 8 attempts that fails counts as given up', async () => {
+    const { stream } = await upload('given-up.mp4', Buffer.from(bytes(100_000)), {});
+    const s3 = createS3Client(worker.config.s3);
+    const attempt = async (number: number, url = worker.config.completionWebhookUrl!) => {
+      // The activity as Temporal runs it at that attempt, against the real bucket and receiver.
+      const deps = { s3, bucket: stack.bucket, metrics: worker.metrics, completionWebhookUrl: url };
+      const environment = new MockActivityEnvironment({ attempt: number });
+      return environment.run(notifyCompletion, deps as unknown as ActivityDeps, stream).then(
+        () => 'delivered',
+        (err: Error) => (err instanceof ApplicationFailure ? `rejected: ${err.message}` : `retried: ${err.message}`),
+      );
+    };
+    try {
+      const before = await webhookOutcomes();
+      answers.push(408, 429, 503);
+      assert.equal(await attempt(1), 'retried: completion webhook answered 408');
+      assert.equal(await attempt(2), 'retried: completion webhook answered 429');
+      assert.equal(await attempt(WEBHOOK_ATTEMPTS), 'retried: completion webhook answered 503');
+      // A consumer that does not answer at all (nothing listens on that port).
+      const silent = `http://127.0.0.1:${await freePort()}/hook`;
+      assert.match(await attempt(3, silent), /^retried: completion webhook unreachable/);
+      const after = await webhookOutcomes();
+      assert.equal(after.failed - (before.failed ?? 0), 3, 'the attempts before the last count as failed');
+      assert.equal(after.given_up - (before.given_up ?? 0), 1, 'the last one counts as given up');
+    } finally {
+      s3.destroy();
+    }
   });
 
   test('ASSEMBLE composes the recording server-side from chunks of 5 MiB or more', async () => {
