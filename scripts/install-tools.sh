@@ -61,20 +61,41 @@ if ! stamped moto "$MOTO_VERSION" || [ ! -x "$BIN/moto_server" ]; then
 fi
 echo "moto_server $MOTO_VERSION: ok"
 
+# The Go builds below are the slow part of a first install (the Temporal server alone takes
+# minutes): they run side by side, while the Debian packages and Docker are set up, each into its
+# own log, and `wait_for_builds` reports them. A tool already built is not started at all.
+BUILDS=()
+build_in_background() {
+  local name="$1"
+  shift
+  need go "the Go toolchain"
+  echo "$name: building in the background (log: $TOOLS/build-$name.log)"
+  ("$@") >"$TOOLS/build-$name.log" 2>&1 &
+  BUILDS+=("$!:$name")
+}
+wait_for_builds() {
+  local failed=()
+  for build in "${BUILDS[@]}"; do
+    wait "${build%%:*}" || failed+=("${build#*:}")
+  done
+  for name in "${failed[@]}"; do
+    tail -n 30 "$TOOLS/build-$name.log" >&2
+    echo "install-tools: building $name failed (log: $TOOLS/build-$name.log)" >&2
+  done
+  [ ${#failed[@]} -eq 0 ] || exit 1
+}
+
 # A Go command built from its module at a pinned version into .tools/bin: name, version, module.
 go_install_pinned() {
-  if ! stamped "$1" "$2" || [ ! -x "$BIN/$1" ]; then
-    need go "the Go toolchain"
-    echo "$1: building $2 (about a minute)"
-    GOBIN="$BIN" go install "$3@$2"
-    stamp "$1" "$2"
-  fi
-  echo "$1 $2: ok"
+  GOBIN="$BIN" go install "$3@$2"
+  stamp "$1" "$2"
 }
 
 # MinIO, the S3 server, and its client, for the compose's bucket job (the bucket and the app's own user).
-go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
-go_install_pinned mc "$MC_VERSION" github.com/minio/mc
+stamped minio "$MINIO_VERSION" && [ -x "$BIN/minio" ] \
+  || build_in_background minio go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
+stamped mc "$MC_VERSION" && [ -x "$BIN/mc" ] \
+  || build_in_background mc go_install_pinned mc "$MC_VERSION" github.com/minio/mc
 
 # Prometheus and promtool at the compose's prom/prometheus tag (3.M.P is module v0.3MM.P): the tests
 # check the alert rules with promtool and load the dashboard's queries into a real Prometheus. `go
@@ -87,9 +108,7 @@ PROMETHEUS_MODULE_VERSION="v0.$((300 + $(echo "$PROMETHEUS_VERSION" | cut -d. -f
 PROMETHEUS_DIR="$TOOLS/prometheus-$PROMETHEUS_MODULE_VERSION"
 grep -q "image: prom/prometheus:v$PROMETHEUS_VERSION\$" "$ROOT/docker-compose.yml" \
   || { echo "install-tools: docker-compose.yml's prom/prometheus is not v$PROMETHEUS_VERSION: change PROMETHEUS_VERSION" >&2; exit 1; }
-if [ ! -x "$PROMETHEUS_DIR/prometheus" ] || [ ! -x "$PROMETHEUS_DIR/promtool" ]; then
-  need go "the Go toolchain"
-  echo "prometheus: building $PROMETHEUS_VERSION (about three minutes, a minute with Go's caches warm)"
+build_prometheus() {
   module_dir="$(GOTOOLCHAIN="$TEMPORAL_SERVER_GO" go mod download -json "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" \
     | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
   [ -d "$module_dir/cmd/prometheus" ] || { echo "install-tools: github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION did not download" >&2; exit 1; }
@@ -104,19 +123,13 @@ if [ ! -x "$PROMETHEUS_DIR/prometheus" ] || [ ! -x "$PROMETHEUS_DIR/promtool" ];
   cp "$build/documentation/examples/prometheus.yml" "$build/LICENSE" "$build/NOTICE" "$PROMETHEUS_DIR.tmp/"
   rm -rf "$build" "$PROMETHEUS_DIR"
   mv "$PROMETHEUS_DIR.tmp" "$PROMETHEUS_DIR"
-fi
-ln -sf "$PROMETHEUS_DIR/prometheus" "$BIN/prometheus"
-ln -sf "$PROMETHEUS_DIR/promtool" "$BIN/promtool"
-echo "prometheus $("$BIN/prometheus" --version 2>&1 | head -n1 | awk '{print $3}'): ok"
-echo "promtool $("$BIN/promtool" --version 2>&1 | head -n1 | awk '{print $3}'): ok"
+}
+[ -x "$PROMETHEUS_DIR/prometheus" ] && [ -x "$PROMETHEUS_DIR/promtool" ] || build_in_background prometheus build_prometheus
 
 # The production Temporal server and temporal-sql-tool, built from the server's Go module, with the
 # module's SQL schemas and config templates: the tests run them on PostgreSQL with the compose's scripts.
 TEMPORAL_SERVER_DIR="$TOOLS/temporal-server"
-if ! stamped temporal-server "$TEMPORAL_SERVER_VERSION" || [ ! -x "$BIN/temporal-server" ] \
-  || [ ! -x "$BIN/temporal-sql-tool" ] || [ ! -d "$TEMPORAL_SERVER_DIR/schema/postgresql/v12" ]; then
-  need go "the Go toolchain"
-  echo "temporal-server: building $TEMPORAL_SERVER_VERSION (about three minutes)"
+build_temporal_server() {
   build="$(mktemp -d)"
   GOTOOLCHAIN="$TEMPORAL_SERVER_GO" GOBIN="$build" go install \
     "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" \
@@ -134,9 +147,25 @@ if ! stamped temporal-server "$TEMPORAL_SERVER_VERSION" || [ ! -x "$BIN/temporal
   cp -R "$module_dir/schema" "$module_dir/config" "$TEMPORAL_SERVER_DIR/"
   chmod -R u+w "$TEMPORAL_SERVER_DIR"
   stamp temporal-server "$TEMPORAL_SERVER_VERSION"
-fi
-echo "temporal-server $TEMPORAL_SERVER_VERSION: ok"
-echo "temporal-sql-tool $TEMPORAL_SERVER_VERSION: ok"
+}
+stamped temporal-server "$TEMPORAL_SERVER_VERSION" && [ -x "$BIN/temporal-server" ] && [ -x "$BIN/temporal-sql-tool" ] \
+  && [ -d "$TEMPORAL_SERVER_DIR/schema/postgresql/v12" ] || build_in_background temporal-server build_temporal_server
+
+# The `docker compose` plugin, built from its module where the machine has none (see below).
+COMPOSE_BUILT="$TOOLS/docker-compose-$COMPOSE_VERSION"
+build_compose() {
+  module_dir="$(GOTOOLCHAIN="$TEMPORAL_SERVER_GO" go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  [ -d "$module_dir/cmd" ] || { echo "install-tools: github.com/docker/compose/v5@$COMPOSE_VERSION did not download" >&2; exit 1; }
+  build="$(mktemp -d)"
+  cp -R "$module_dir/." "$build/"
+  chmod -R u+w "$build"
+  (cd "$build" && GOTOOLCHAIN="$TEMPORAL_SERVER_GO" CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" -o "$COMPOSE_BUILT.tmp" ./cmd)
+  rm -rf "$build"
+  mv -f "$COMPOSE_BUILT.tmp" "$COMPOSE_BUILT"
+}
+docker compose version >/dev/null 2>&1 || [ -x "$COMPOSE_BUILT" ] || build_in_background compose build_compose
 
 # ffmpeg/ffprobe for real MP4 recordings; docker-compose (v1) to validate the compose file statically;
 # rclone, a baseline of the benchmark (bench/); PostgreSQL (initdb, pg_ctl) and nc (OpenBSD's, which
@@ -194,25 +223,17 @@ if ! docker info >/dev/null 2>&1; then
 fi
 echo "docker engine $(docker version --format '{{.Server.Version}}'): ok"
 
-# The compose plugin users have; where there is none, one built from its Go module (`go install`
-# refuses that module: its go.mod has exclude directives), kept in .tools and copied into the
-# user's CLI plugins. Debian's docker-compose 1.29 above only checks the file statically.
-COMPOSE_BUILT="$TOOLS/docker-compose-$COMPOSE_VERSION"
+wait_for_builds
+echo "minio $MINIO_VERSION: ok"
+echo "mc $MC_VERSION: ok"
+ln -sf "$PROMETHEUS_DIR/prometheus" "$BIN/prometheus"
+ln -sf "$PROMETHEUS_DIR/promtool" "$BIN/promtool"
+echo "prometheus $("$BIN/prometheus" --version 2>&1 | head -n1 | awk '{print $3}'): ok"
+echo "promtool $("$BIN/promtool" --version 2>&1 | head -n1 | awk '{print $3}'): ok"
+echo "temporal-server $TEMPORAL_SERVER_VERSION: ok"
+echo "temporal-sql-tool $TEMPORAL_SERVER_VERSION: ok"
+
 if ! docker compose version >/dev/null 2>&1; then
-  if [ ! -x "$COMPOSE_BUILT" ]; then
-    need go "the Go toolchain"
-    echo "docker compose: building $COMPOSE_VERSION (about three minutes, 40 s with Go's caches warm)"
-    module_dir="$(GOTOOLCHAIN="$TEMPORAL_SERVER_GO" go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" \
-      | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
-    [ -d "$module_dir/cmd" ] || { echo "install-tools: github.com/docker/compose/v5@$COMPOSE_VERSION did not download" >&2; exit 1; }
-    build="$(mktemp -d)"
-    cp -R "$module_dir/." "$build/"
-    chmod -R u+w "$build"
-    (cd "$build" && GOTOOLCHAIN="$TEMPORAL_SERVER_GO" CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" -o "$COMPOSE_BUILT.tmp" ./cmd)
-    rm -rf "$build"
-    mv -f "$COMPOSE_BUILT.tmp" "$COMPOSE_BUILT"
-  fi
   plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
   mkdir -p "$plugins"
   cp -f "$COMPOSE_BUILT" "$plugins/docker-compose"
