@@ -3,14 +3,8 @@ import { sameSnapshot } from '../stream/file-change';
 import { FOLLOW_POLL_MS, followBatchChunks, MAX_FOLLOW_MS } from '../stream/follow-plan';
 import type { ManifestSummary } from '../stream/manifest';
 import { settledMtime } from '../stream/settled-chunks';
-import type {
-  ChunkRange,
-  ChunkRecord,
-  ChunksChecked,
-  FileObservation,
-  FollowFileInput,
-  FollowProgress,
-} from '../stream/types';
+import type { ChunkRange, ChunkRecord, ChunksChecked, FileObservation, FollowProgress } from '../stream/types';
+import type { FollowFileInput } from './activity-io';
 import type { ActivityDeps } from './activity-deps';
 import { runFollow, type FollowCheck, type FollowFileResult, type FollowIo } from './follow-loop';
 import { withHeartbeat } from './heartbeat';

@@ -1,12 +1,11 @@
+import type { FileObservation, StreamRef } from '../stream/types';
 import type {
-  FileObservation,
   FollowFileInput,
   OpenStreamInput,
-  StreamRef,
   UploadChunksActivityInput,
   VerifyChunksInput,
   WriteManifestInput,
-} from '../stream/types';
+} from './activity-io';
 import type { ActivityDeps } from './activity-deps';
 import { assembleRecording, type AssembleInput } from './assemble-recording';
 import { streamActivityWrapper } from './classified';

@@ -1,6 +1,6 @@
 import { log } from '@temporalio/activity';
 import { isCompleteFor, nextRevision, reusableChunks, summarize } from '../stream/manifest';
-import type { OpenStreamInput, OpenStreamResult } from '../stream/types';
+import type { OpenStreamInput, OpenStreamResult } from './activity-io';
 import { streamLogFields, type ActivityDeps } from './activity-deps';
 import { readChunkRecords, readManifest } from './manifest-store';
 

@@ -11,7 +11,8 @@ import {
 import { FailureType } from '../stream/failures';
 import { alternateChunkKey, chunkKey } from '../stream/object-keys';
 import { settledMtime } from '../stream/settled-chunks';
-import type { ChunkRange, ChunkRecord, StreamRef, UploadChunksInput } from '../stream/types';
+import type { ChunkRange, ChunkRecord, StreamRef } from '../stream/types';
+import type { UploadChunksInput } from './activity-io';
 import { failure } from './failures';
 import type { ChunkBuffers } from './chunk-buffers';
 import { resetOnAbort } from './reset-on-abort';

@@ -1,5 +1,6 @@
 import { log } from '@temporalio/activity';
-import type { ChunkRecord, UploadChunksActivityInput, UploadChunksInput } from '../stream/types';
+import type { ChunkRecord } from '../stream/types';
+import type { UploadChunksActivityInput, UploadChunksInput } from './activity-io';
 import { streamLogFields, type ActivityDeps } from './activity-deps';
 import { withHeartbeat } from './heartbeat';
 import { sendChunks } from './upload-chunk';

@@ -1,7 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import { log } from '@temporalio/activity';
 import { isSettled } from '../stream/settled-chunks';
-import type { ChunkRecord, ChunksChecked, FileSnapshot, VerifyChunksInput } from '../stream/types';
+import type { ChunkRecord, ChunksChecked, FileSnapshot } from '../stream/types';
+import type { VerifyChunksInput } from './activity-io';
 import { streamLogFields, type ActivityDeps } from './activity-deps';
 import { withHeartbeat } from './heartbeat';
 import { loadChunkRecords } from './manifest-store';

@@ -1,6 +1,6 @@
 import { log } from '@temporalio/activity';
 import { chunksToList, comesAfterCompletion, summarize, type ManifestSummary } from '../stream/manifest';
-import type { WriteManifestInput } from '../stream/types';
+import type { WriteManifestInput } from './activity-io';
 import { streamLogFields, type ActivityDeps } from './activity-deps';
 import { deleteUnlisted, readManifest, saveManifest } from './manifest-store';
 

@@ -1,14 +1,8 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { AssembledObject, ManifestSummary } from '../stream/manifest';
 import { StreamBytesUploadedKey } from '../stream/search-attributes';
-import type {
-  FileSnapshot,
-  StreamFailure,
-  StreamRef,
-  StreamStatus,
-  StreamUploadState,
-  WriteManifestInput,
-} from '../stream/types';
+import type { FileSnapshot, StreamFailure, StreamRef, StreamStatus, StreamUploadState } from '../stream/types';
+import type { WriteManifestInput } from '../activities/activity-io';
 import type { StreamActivityProxies } from './stream-activities';
 import type { StreamControl } from './stream-control';
 

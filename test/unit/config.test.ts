@@ -137,6 +137,19 @@ describe('config', () => {
     );
   });
 
+  test('bounds counts and ports, whole numbers only; a blank HOST_ID is the hostname, as an unset one', () => {
+    assert.deepEqual(problems({ UPLOAD_CONCURRENCY: '17', MAX_CONCURRENT_UPLOADS: '1.5', METRICS_PORT: '65536' }), [
+      'UPLOAD_CONCURRENCY is not a whole number from 1 to 16',
+      'MAX_CONCURRENT_UPLOADS is not a whole number from 1 to 256',
+      'METRICS_PORT is not a port (0-65535)',
+    ]);
+    assert.deepEqual(
+      problems({ UPLOAD_CONCURRENCY: '16', MAX_CONCURRENT_UPLOADS: '1', TEMPORAL_METRICS_PORT: '0' }),
+      [],
+    );
+    assert.equal(loadConfig({ ...minimal, HOST_ID: ' ' }).hostId, os.hostname());
+  });
+
   test('UPLOAD_RATE_LIMIT, S3_SSE, S3_STORAGE_CLASS and WATCH_PATTERNS: off and *.mp4 by default', () => {
     const defaults = loadConfig(minimal);
     assert.equal(defaults.uploadRateLimit, undefined);

@@ -11,14 +11,8 @@ import type { FollowFileResult } from '../../src/activities/follow-loop';
 import { buildManifest, summarize, type ManifestSummary } from '../../src/stream/manifest';
 import { streamRef } from '../../src/stream/identity';
 import { STREAM_SEARCH_ATTRIBUTES } from '../../src/stream/search-attributes';
-import type {
-  ChunkRecord,
-  FileObservation,
-  FollowFileInput,
-  StreamProgress,
-  StreamUploadInput,
-  WriteManifestInput,
-} from '../../src/stream/types';
+import type { ChunkRecord, FileObservation, StreamProgress, StreamUploadInput } from '../../src/stream/types';
+import type { FollowFileInput, WriteManifestInput } from '../../src/activities/activity-io';
 import { StreamUploadWorkflow } from '../../src/workflows';
 import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal } from '../../src/workflows/definitions';
 import { recordHistory } from '../support/histories';
