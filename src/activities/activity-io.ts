@@ -45,6 +45,11 @@ export interface OpenStreamResult {
 export interface WriteManifestInput extends ManifestFields {
   chunkCount: number;
   pendingChunks: ChunkRecord[];
+  /**
+   * The run ended (cancelled, failed) before it opened the stream: it knows no revision and
+   * uploaded nothing, so a manifest already in the bucket stays as it is. Absent: opened.
+   */
+  unopened?: boolean;
   /** For the finalize-latency metric: the part of the wait that is by design. */
   idleTimeoutMs: number;
 }

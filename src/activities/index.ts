@@ -12,6 +12,7 @@ import { streamActivityWrapper } from './classified';
 import { notifyCompletion } from './completion-webhook';
 import { deleteLocalFile } from './delete-local-file';
 import { followFile } from './follow-file';
+import { withHeartbeat } from './heartbeat';
 import { inspectFile } from './inspect-file';
 import { openStream } from './open-stream';
 import { observeFile } from './stream-file';
@@ -37,7 +38,8 @@ export function createActivities(deps: ActivityDeps) {
     followFile: streamActivity((input: FollowFileInput) => followFile(deps, input)),
     verifyChunks: streamActivity((input: VerifyChunksInput) => verifyChunks(deps, input)),
     inspectFile: streamActivity(({ stream }: { stream: StreamRef }) => inspectFile(deps, stream)),
-    writeManifest: streamActivity((input: WriteManifestInput) => writeManifest(deps, input)),
+    // Heartbeats, so that a worker killed mid-write is noticed in seconds, not at the timeout.
+    writeManifest: streamActivity((input: WriteManifestInput) => withHeartbeat(() => writeManifest(deps, input))),
     assembleRecording: streamActivity((input: AssembleInput) => assembleRecording(deps, input)),
     notifyCompletion: streamActivity(({ stream }: { stream: StreamRef }) => notifyCompletion(deps, stream)),
     deleteLocalFile: streamActivity((input: { stream: StreamRef; revision: number }) => deleteLocalFile(deps, input)),

@@ -14,16 +14,18 @@ import { deleteUnlisted, readManifest, saveManifest } from './manifest-store';
  */
 export async function writeManifest(
   { s3, bucket, metrics }: ActivityDeps,
-  { chunkCount, pendingChunks, idleTimeoutMs, ...fields }: WriteManifestInput,
+  { chunkCount, pendingChunks, idleTimeoutMs, unopened, ...fields }: WriteManifestInput,
 ): Promise<ManifestSummary> {
   const store = { s3, bucket };
   const { prefix } = fields.stream;
   const stored = await readManifest(store, prefix);
-  if (stored && comesAfterCompletion(fields, stored.manifest)) {
-    log.info('the stream completed in this revision: its complete manifest stays', {
-      ...streamLogFields(fields.stream),
-      status: fields.status,
-    });
+  if (stored && (unopened || comesAfterCompletion(fields, stored.manifest))) {
+    log.info(
+      unopened
+        ? 'the run ended before it opened the stream: the manifest in the bucket stays'
+        : 'the stream completed in this revision: its complete manifest stays',
+      { ...streamLogFields(fields.stream), status: fields.status },
+    );
     return summarize(stored.manifest, prefix);
   }
   const listed = chunksToList(fields, chunkCount, pendingChunks, stored?.manifest);

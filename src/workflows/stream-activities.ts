@@ -18,7 +18,10 @@ export interface StreamActivityProxies {
   io: Pick<Activities, 'followFile' | 'uploadChunks' | 'verifyChunks' | 'inspectFile' | 'assembleRecording'>;
   /** Activities that answer at once (a stat, a small object); a dead worker costs their short timeout. */
   quick: Pick<Activities, 'openStream' | 'observeStreamFile'>;
-  /** The manifest: small objects, though completing may first delete chunks past a shrunk file's end. */
+  /**
+   * The manifest: small objects, though completing may then delete many chunks. It heartbeats: a
+   * dead worker costs the heartbeat timeout, not the start-to-close one.
+   */
   manifests: Pick<Activities, 'writeManifest'>;
   /** The completion webhook: retried a bounded number of times. */
   webhook: Pick<Activities, 'notifyCompletion'>;
@@ -50,7 +53,12 @@ export function streamActivities(taskQueue: string): StreamActivityProxies {
     heartbeatTimeout: '15 seconds',
     retry,
   });
-  const { writeManifest } = proxyActivities<StreamActivities>({ taskQueue, startToCloseTimeout: '5 minutes', retry });
+  const { writeManifest } = proxyActivities<StreamActivities>({
+    taskQueue,
+    startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: '15 seconds',
+    retry,
+  });
   const { notifyCompletion } = proxyActivities<StreamActivities>({
     taskQueue,
     startToCloseTimeout: '30 seconds',

@@ -14,6 +14,8 @@ export interface ManifestDetails {
   durationSeconds?: number | null;
   error?: StreamFailure;
   assembled?: AssembledObject;
+  /** The run ends before it opened the stream (see `WriteManifestInput.unopened`). */
+  unopened?: boolean;
 }
 
 /** The stream's settings a manifest depends on. */
@@ -71,6 +73,7 @@ export class StreamManifest {
       error: details.error,
       assembled: details.assembled,
       idleTimeoutMs: settings.idleTimeoutMs,
+      ...(details.unopened ? { unopened: true } : {}),
     };
   }
 

@@ -99,8 +99,14 @@ class StreamUpload implements StreamContext {
   private followsFile = false;
   /** Whether it follows an idle file too (see FOLLOW_IDLE_FILE_PATCH). */
   private followsIdle = false;
+  /**
+   * Whether the stream's revision is known (from openStream, or carried): a cancel or a failure
+   * before then must not write a manifest over the one in the bucket.
+   */
+  private streamOpened: boolean;
 
   constructor(readonly input: StreamUploadInput) {
+    this.streamOpened = !!input.state;
     this.state = input.state ?? {
       nextIndex: 0,
       pendingChunks: [],
@@ -160,14 +166,16 @@ class StreamUpload implements StreamContext {
         (CancellationScope.current().consideredCancelled && endedByCancel(err) && patched(CANCELLED_BY_TIMEOUT_PATCH));
       if (cancelled) {
         this.control.setPhase('cancelled');
-        await CancellationScope.nonCancellable(() => this.manifest.record('cancelled', this.state.nextIndex));
+        await CancellationScope.nonCancellable(() =>
+          this.manifest.record('cancelled', this.state.nextIndex, { unopened: !this.streamOpened }),
+        );
         throw isCancellation(err) ? err : new CancelledFailure('stream cancelled', [], err as Error);
       }
       const failure = failureOf(err);
       if (!failure) throw err;
       this.control.setPhase('failed');
       log.error('stream failed; writing what was uploaded', { ...this.logMeta(), ...failure });
-      await this.manifest.record('failed', this.state.nextIndex, { error: failure });
+      await this.manifest.record('failed', this.state.nextIndex, { error: failure, unopened: !this.streamOpened });
       throw ApplicationFailure.nonRetryable(failure.message, failure.type);
     }
   }
@@ -186,6 +194,7 @@ class StreamUpload implements StreamContext {
         }),
       );
       if (opened.completed) return opened.completed;
+      this.streamOpened = true;
       state.nextIndex = opened.reusableChunks;
       state.revision = opened.revision;
       state.previousRevision = opened.previousRevision;

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { streamRef } from '../../src/stream/identity';
 import type { ManifestWithChunks } from '../../src/stream/manifest';
 import { downloadStreamSha256 } from '../support/bucket';
+import type { LogLine } from '../support/app-process';
 import { readStreamManifest } from '../support/kept-bytes';
 import { makeMp4, recordLive, writeTaggedCopy } from '../support/media';
 import { runCli } from '../support/operator-cli';
@@ -50,8 +51,12 @@ describe('AFTER_UPLOAD=delete', () => {
     return found!;
   }
 
-  const deletionsOf = (streamId: string) =>
-    rig.logs().filter((line) => line.msg === 'uploaded file deleted' && line.streamId === streamId).length;
+  /** The app's 'uploaded file deleted' lines of a stream, once the first has reached the log. */
+  async function deletionsOf(streamId: string): Promise<number> {
+    const deleted = (line: LogLine) => line.msg === 'uploaded file deleted' && line.streamId === streamId;
+    await rig.app.waitForLog(deleted, 30_000);
+    return rig.logs().filter(deleted).length;
+  }
 
   test('a live ffmpeg recording is deleted once complete, and the bucket holds every byte of it', async () => {
     const file = path.join(rig.watchDir, 'live.mp4');
@@ -66,7 +71,7 @@ describe('AFTER_UPLOAD=delete', () => {
     assert.equal(manifest.totalSize, recorded.length);
     assert.equal(await downloadStreamSha256(rig.stack.s3, rig.stack.bucket, manifest), sha256(recorded));
     assert.ok(Date.parse(manifest.localFile!.deletedAt) >= Date.parse(manifest.completedAt!));
-    assert.equal(deletionsOf(stream.streamId), 1);
+    assert.equal(await deletionsOf(stream.streamId), 1);
     const metrics = await rig.metricsText();
     assert.match(metrics, /^stream_uploader_local_files_deleted_total [1-9]/m);
     assert.match(metrics, /^stream_uploader_local_bytes_freed_total [1-9]/m);
@@ -141,7 +146,7 @@ describe('AFTER_UPLOAD=delete', () => {
     const manifest = await manifestWhere(stream.prefix, (m) => m.status === 'complete' && !!m.localFile);
     assert.equal(fs.existsSync(file), false);
     assert.equal(await downloadStreamSha256(rig.stack.s3, rig.stack.bucket, manifest), sha256(written));
-    assert.equal(deletionsOf(stream.streamId), 1, 'deleted once');
+    assert.equal(await deletionsOf(stream.streamId), 1, 'deleted once');
     const handle = rig.stack.client.workflow.getHandle(stream.workflowId);
     await waitUntil(async () => (await handle.describe()).status.name === 'COMPLETED', 60_000);
   });

@@ -148,11 +148,17 @@ describe('operator actions on a finished recording keep every byte of it', () =>
 
   test('a reupload cancelled before it opened the stream leaves the complete manifest as it was', async () => {
     const recording = await finishedRecording('reupload-cancelled');
+    // A second complete revision first: a run cancelled before it knew its revision wrote a
+    // cancelled manifest of revision 1 over it, and the next run's revision 2 deleted its chunks.
+    const now = new Date();
+    fs.utimesSync(recording.file, now, now);
+    const second = await manifestWhere(recording.prefix, (m) => m.status === 'complete' && m.revision === 2);
+    recording.kept.observe(second);
     await reuploadWhileS3Stalls(recording);
     await cli('cancel', recording.workflowId);
     passS3();
     const last = await afterTheRun(recording);
-    assert.deepEqual({ status: last.status, revision: last.revision }, { status: 'complete', revision: 1 });
+    assert.deepEqual({ status: last.status, revision: last.revision }, { status: 'complete', revision: 2 });
     await assertKept(recording, last);
   });
 
