@@ -349,4 +349,35 @@ describe('concurrent chunk uploads under failure', () => {
       await limitedTap.close();
     }
   });
+
+  test('UPLOAD_CONCURRENCY=1 stores a backlog strictly in order, one chunk PUT at a time', async () => {
+    const relPath = 'in-order.mp4';
+    const file = writeRecording(relPath);
+    // Each PUT is held a little, so that a second one in flight would overlap it.
+    tap.delayChunkPutsMs = 50;
+    tap.mostChunkPutsInFlight = 0;
+    const before = tap.answered.length;
+    try {
+      const { handle, stream } = await startStream(stack, worker, relPath, {
+        idleTimeoutMs: 500,
+        uploadConcurrency: 1,
+      });
+      const summary = await handle.result();
+      const manifest = await readManifestObject(stack.s3, stack.bucket, summary.manifestKey);
+      assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file));
+      const puts = tap.answered
+        .slice(before)
+        .filter((a) => a.method === 'PUT' && a.path.includes(`${stream.prefix}/chunks/`) && /\d{6}$/.test(a.path))
+        .map((a) => Number(a.path.slice(-6)));
+      assert.ok(puts.length >= FULL_CHUNKS, `every chunk went through the link (${puts.length})`);
+      assert.deepEqual(
+        puts,
+        [...puts].sort((a, b) => a - b),
+        'stored in index order',
+      );
+      assert.equal(tap.mostChunkPutsInFlight, 1, 'one chunk PUT at a time');
+    } finally {
+      tap.delayChunkPutsMs = 0;
+    }
+  });
 });
