@@ -4,9 +4,7 @@ import type { CompletionWebhookOutcome, ManifestSummary } from '../stream/manife
 import type { FileSnapshot, StreamRef, StreamUploadState } from '../stream/types';
 import type { StreamActivityProxies } from './stream-activities';
 import type { StreamControl } from './stream-control';
-
-/** Streams started by this version delete their file after completing with AFTER_UPLOAD=delete. */
-const DELETE_AFTER_UPLOAD_PATCH = 'delete-after-upload';
+import { DELETE_AFTER_UPLOAD_PATCH } from './patches';
 
 /**
  * What follows a complete manifest: the stream is complete and its consumer told, or, when the

@@ -12,13 +12,7 @@ import { StreamStatusKey } from '../stream/search-attributes';
 import type { StreamFailure, StreamPhase } from '../stream/types';
 import { pauseSignal, resumeSignal } from './definitions';
 import { endedByCancel, failureOf } from './failure-of';
-
-/**
- * Streams started by this version treat a follow they cancelled for a pause as stopped however it
- * ended: cancelled after a resume came, or timed out because its worker died first. Earlier runs
- * cancelled the stream in the first case and failed it in the second.
- */
-const PAUSED_FOLLOW_ENDS_PATCH = 'paused-follow-ends';
+import { PAUSED_FOLLOW_ENDS_PATCH } from './patches';
 
 /**
  * What an operator sees of a stream and does to it: its phase (a search attribute, and the

@@ -26,31 +26,16 @@ import { StreamControl } from './stream-control';
 import { finalizeStream } from './stream-finalize';
 import { StreamFollow } from './stream-follow';
 import { StreamManifest } from './stream-manifest';
+import {
+  CANCELLED_BY_TIMEOUT_PATCH,
+  FAILED_WHILE_CANCELLED_PATCH,
+  FOLLOW_FILE_PATCH,
+  FOLLOW_IDLE_FILE_PATCH,
+} from './patches';
 
 /** Continue as new well before Temporal's 10,240-event warning. */
 const DEFAULT_MAX_HISTORY_EVENTS = 8_000;
 const DEFAULT_MANIFEST_INTERVAL_MS = 5_000;
-
-/**
- * Streams started by this version follow their growing file in long activities (a few history
- * events per chunk instead of about forty); runs started before it replay on the old loop.
- */
-const FOLLOW_FILE_PATCH = 'follow-file';
-
-/**
- * Streams started by this version follow an idle file too (a backlog), so that the follow uploads
- * its chunks and completes it: two activities for a file of up to a batch, where the upload
- * activities and a finalize of four more (each with its workflow task) took a third of a 200 MB
- * file's time on its own.
- */
-const FOLLOW_IDLE_FILE_PATCH = 'follow-idle-file';
-
-/**
- * Streams started by this version end as cancelled, with a cancelled manifest, when an activity
- * the cancel stopped timed out instead (its worker died before it heard of the cancel); earlier
- * runs failed with their manifest still `recording`.
- */
-const CANCELLED_BY_TIMEOUT_PATCH = 'cancelled-by-timeout';
 
 /**
  * Failures an operator can fix (permissions, the bucket, credentials, a request S3 refuses, such as a
@@ -175,7 +160,13 @@ class StreamUpload implements StreamContext {
       if (!failure) throw err;
       this.control.setPhase('failed');
       log.error('stream failed; writing what was uploaded', { ...this.logMeta(), ...failure });
-      await this.manifest.record('failed', this.state.nextIndex, { error: failure, unopened: !this.streamOpened });
+      const writeFailed = () =>
+        this.manifest.record('failed', this.state.nextIndex, { error: failure, unopened: !this.streamOpened });
+      // A stream asked to cancel can still fail first (its follow ended as the file went away):
+      // its manifest must be written all the same, where the cancel would stop the activity.
+      if (CancellationScope.current().consideredCancelled && patched(FAILED_WHILE_CANCELLED_PATCH))
+        await CancellationScope.nonCancellable(writeFailed);
+      else await writeFailed();
       throw ApplicationFailure.nonRetryable(failure.message, failure.type);
     }
   }

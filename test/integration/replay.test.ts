@@ -48,6 +48,8 @@ const REQUIRED_HISTORIES = {
   'branch-cancelled-check-timed-out': 'a cancelled final check timed out (its worker died): patch cancelled-by-timeout',
   'branch-cancelled-while-paused': 'a cancel while paused',
   'branch-cancelled-while-blocked': 'a cancel while blocked',
+  'branch-check-failed-while-cancelled':
+    'a cancel reaching a final check that fails (FileGone): patch cancelled-by-timeout',
   'branch-durable-timer': 'no follow: the durable idle timer ends the stream',
   'branch-webhook-after-follow': 'the completion webhook after a follow completed the stream',
   'branch-deleted-after-upload': 'AFTER_UPLOAD=delete: patch delete-after-upload',

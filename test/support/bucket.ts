@@ -38,9 +38,26 @@ export async function getObject(s3: S3Client, bucket: string, key: string): Prom
   return Buffer.from(await object.Body!.transformToByteArray());
 }
 
-/** A manifest and every chunk record, read as a consumer reads them: metadata.json, then its pages. */
+/**
+ * A manifest and every chunk record, read as a consumer reads them: metadata.json, then its pages,
+ * then metadata.json again. A writer may rewrite a page between the first two reads (a complete
+ * revision of a file that shrank lists fewer chunks): when metadata.json changed meanwhile, the
+ * whole read starts again.
+ */
 export async function readManifestObject(s3: S3Client, bucket: string, key: string): Promise<ManifestWithChunks> {
-  const manifest = await readManifestHead(s3, bucket, key);
+  for (let attempt = 1; ; attempt++) {
+    const text = (await getObject(s3, bucket, key)).toString('utf8');
+    const read = await withChunkRecords(s3, bucket, key, text).catch((err: Error) => err);
+    if ((await getObject(s3, bucket, key)).toString('utf8') === text || attempt === 10) {
+      if (read instanceof Error) throw read;
+      return read;
+    }
+  }
+}
+
+async function withChunkRecords(s3: S3Client, bucket: string, key: string, text: string): Promise<ManifestWithChunks> {
+  const manifest: unknown = JSON.parse(text);
+  assertValidManifest(manifest);
   const { keyPrefix, perPage, pages } = manifest.chunkRecords;
   const chunks = [];
   for (let page = 0; page < pages; page++) {

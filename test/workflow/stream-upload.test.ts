@@ -585,4 +585,31 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     assert.equal(named('notifyCompletion').length, 1);
     recordHistory(handle, env.address, 'branch-webhook-after-follow');
   });
+
+  test('a cancel that reaches a final check as it finds the file deleted ends the stream cancelled, with its manifest', async () => {
+    stubs.followFile = quietFollow(250);
+    stubs.observeStreamFile = async () => present(250, 0);
+    let cancelHeard = false;
+    stubs.verifyChunks = async () => {
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat(), 50);
+      try {
+        await context.cancelled.catch(() => undefined);
+        cancelHeard = true;
+        // The check found the file gone as the cancel reached it, and fails with that instead.
+        throw ApplicationFailure.nonRetryable('cam/branch.mp4 was deleted', 'FileGone');
+      } finally {
+        clearInterval(beat);
+      }
+    };
+    const handle = await start({ size: 250, mtimeMs: 0 });
+    await waitUntil(() => named('verifyChunks').length === 1);
+    await handle.cancel();
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    assert.ok(cancelHeard);
+    const last = named('writeManifest').at(-1)?.input as WriteManifestInput | undefined;
+    assert.equal(last?.status, 'cancelled', 'a manifest is written: the cancel does not stop that activity');
+    assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    recordHistory(handle, env.address, 'branch-check-failed-while-cancelled');
+  });
 });
