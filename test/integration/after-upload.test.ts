@@ -7,7 +7,7 @@ import { streamRef } from '../../src/stream/identity';
 import type { ManifestWithChunks } from '../../src/stream/manifest';
 import { downloadStreamSha256 } from '../support/bucket';
 import type { LogLine } from '../support/app-process';
-import { readStreamManifest } from '../support/kept-bytes';
+import { waitForManifest } from '../support/kept-bytes';
 import { makeMp4, recordLive, writeTaggedCopy } from '../support/media';
 import { runCli } from '../support/operator-cli';
 import { waitUntil } from '../support/wait';
@@ -38,18 +38,8 @@ describe('AFTER_UPLOAD=delete', () => {
     return streamRef(relPath, { ino: stats.ino, birthtimeMs: stats.birthtimeMs }, rig.s3Prefix);
   };
 
-  async function manifestWhere(prefix: string, done: (manifest: ManifestWithChunks) => boolean) {
-    let found: ManifestWithChunks | null = null;
-    await waitUntil(
-      async () => {
-        found = await readStreamManifest(rig.stack.s3, rig.stack.bucket, prefix);
-        return !!found && done(found);
-      },
-      90_000,
-      () => `last manifest: ${JSON.stringify(found && { status: found.status, localFile: found.localFile })}`,
-    );
-    return found!;
-  }
+  const manifestWhere = (prefix: string, done: (manifest: ManifestWithChunks) => boolean) =>
+    waitForManifest(rig.stack.s3, rig.stack.bucket, prefix, done);
 
   /** The app's 'uploaded file deleted' lines of a stream, once the first has reached the log. */
   async function deletionsOf(streamId: string): Promise<number> {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { streamRef } from '../../src/stream/identity';
 import type { ManifestWithChunks } from '../../src/stream/manifest';
 import { downloadStreamSha256 } from '../support/bucket';
-import { checkListedChunks, KeptBytes, readStreamManifest } from '../support/kept-bytes';
+import { checkListedChunks, KeptBytes, readStreamManifest, waitForManifest } from '../support/kept-bytes';
 import { makeMp4, sha256File, writeTaggedCopy } from '../support/media';
 import { runCli } from '../support/operator-cli';
 import { waitUntil } from '../support/wait';
@@ -55,18 +55,8 @@ describe('operator actions on a finished recording keep every byte of it', () =>
     return { relPath, file, prefix: stream.prefix, workflowId: stream.workflowId, kept, complete, sha256 };
   }
 
-  async function manifestWhere(prefix: string, done: (manifest: ManifestWithChunks) => boolean) {
-    let found: ManifestWithChunks | null = null;
-    await waitUntil(
-      async () => {
-        found = await readStreamManifest(rig.stack.s3, rig.stack.bucket, prefix);
-        return !!found && done(found);
-      },
-      90_000,
-      () => `last manifest: ${JSON.stringify(found && { status: found.status, revision: found.revision })}`,
-    );
-    return found!;
-  }
+  const manifestWhere = (prefix: string, done: (manifest: ManifestWithChunks) => boolean) =>
+    waitForManifest(rig.stack.s3, rig.stack.bucket, prefix, done);
 
   const cli = async (...args: string[]) => {
     const result = await runCli(rig.env, args);

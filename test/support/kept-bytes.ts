@@ -3,6 +3,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ManifestWithChunks } from '../../src/stream/manifest';
 import { getObject, readManifestObject } from './bucket';
 import { versionHistory } from './object-versions';
+import { waitUntil } from './wait';
 
 /**
  * What the bucket must keep of one stream, checked from outside the app: every chunk a finalized
@@ -56,6 +57,28 @@ export async function readStreamManifest(
     if ((err as { name?: string }).name === 'NoSuchKey') return null;
     throw err;
   }
+}
+
+/** Waits (up to 90 s) until the stream's manifest satisfies `done`; the error shows the last one read. */
+export async function waitForManifest(
+  s3: S3Client,
+  bucket: string,
+  streamPrefix: string,
+  done: (manifest: ManifestWithChunks) => boolean,
+): Promise<ManifestWithChunks> {
+  let found: ManifestWithChunks | null = null;
+  await waitUntil(
+    async () => {
+      found = await readStreamManifest(s3, bucket, streamPrefix);
+      return !!found && done(found);
+    },
+    90_000,
+    () => {
+      const last = found && { status: found.status, revision: found.revision, localFile: found.localFile };
+      return `last manifest: ${JSON.stringify(last)}`;
+    },
+  );
+  return found!;
 }
 
 /** Problems: chunks the manifest lists that are missing or differ from their SHA-256. */
