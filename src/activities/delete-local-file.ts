@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { log } from '@temporalio/activity';
 import type { Manifest } from '../stream/manifest';
 import type { ChunkRecord, StreamRef } from '../stream/types';
@@ -8,6 +8,7 @@ import type { LocalFileDeletion } from './activity-io';
 import { streamLogFields, type ActivityDeps } from './activity-deps';
 import { withHeartbeat } from './heartbeat';
 import { readChunkRecords, readManifest, recordLocalFile, type StoredManifest } from './manifest-store';
+import { headObject, storedWithChecksum } from './stored-object';
 import { observeFile, resolveInWatchDir } from './stream-file';
 
 /** Chunk objects checked at once. */
@@ -110,19 +111,18 @@ async function unverifiedChunks(
  * or, from a server that keeps none, the SHA-256 of the bytes read back.
  */
 async function holdsChunk(deps: ActivityDeps, record: ChunkRecord, signal: AbortSignal): Promise<boolean> {
-  const request = { Bucket: deps.bucket, Key: record.key };
+  const head = await headObject(deps.s3, deps.bucket, record.key, signal);
+  if (!head || head.ContentLength !== record.size) return false;
+  if (head.ChecksumSHA256) return storedWithChecksum(head, record.size, record.sha256);
   try {
-    const head = await deps.s3.send(new HeadObjectCommand({ ...request, ChecksumMode: 'ENABLED' }), {
+    const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: record.key }), {
       abortSignal: signal,
     });
-    if (head.ContentLength !== record.size) return false;
-    if (head.ChecksumSHA256) return head.ChecksumSHA256 === Buffer.from(record.sha256, 'hex').toString('base64');
-    const object = await deps.s3.send(new GetObjectCommand(request), { abortSignal: signal });
     const hash = createHash('sha256');
     for await (const part of object.Body as AsyncIterable<Uint8Array>) hash.update(part);
     return hash.digest('hex') === record.sha256;
   } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    if ((err as { name?: string }).name === 'NoSuchKey') return false;
     throw err;
   }
 }

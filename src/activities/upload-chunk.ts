@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { ReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import {
-  HeadObjectCommand,
   PutObjectCommand,
   type HeadObjectCommandOutput,
   type PutObjectCommandInput,
@@ -16,6 +15,7 @@ import type { UploadChunksInput } from './activity-io';
 import { failure } from './failures';
 import type { ChunkBuffers } from './chunk-buffers';
 import { resetOnAbort } from './reset-on-abort';
+import { headObject, storedWithChecksum } from './stored-object';
 import { hashRange, openStreamFile, readExactly } from './stream-file';
 import type { UploadPriority, UploadRate } from './upload-rate';
 import type { UploadSlots } from './upload-slots';
@@ -160,12 +160,10 @@ async function storeChunk(
   priority: UploadPriority,
   signal: AbortSignal,
 ): Promise<Omit<UploadOutcome, 'seconds'>> {
-  const checksum = Buffer.from(chunk.sha256, 'hex').toString('base64');
-  const holdsChunk = (object: HeadObjectCommandOutput | null) =>
-    object?.ChecksumSHA256 === checksum && object.ContentLength === chunk.size;
-  const atKey = await headObject(deps, chunk.key, signal);
+  const holdsChunk = (object: HeadObjectCommandOutput) => storedWithChecksum(object, chunk.size, chunk.sha256);
+  const atKey = await headObject(deps.s3, deps.bucket, chunk.key, signal);
   const key = atKey && !holdsChunk(atKey) ? alternateKey : chunk.key;
-  const existing = key === chunk.key ? atKey : await headObject(deps, key, signal);
+  const existing = key === chunk.key ? atKey : await headObject(deps.s3, deps.bucket, key, signal);
   if (existing && holdsChunk(existing)) {
     const uploadedAt = existing.Metadata?.[UPLOADED_AT] ?? existing.LastModified?.toISOString() ?? chunk.uploadedAt;
     return { record: { ...chunk, key, etag: existing.ETag ?? '', uploadedAt }, sent: false };
@@ -177,7 +175,7 @@ async function storeChunk(
     Key: key,
     Body: await body(),
     ContentLength: chunk.size,
-    ChecksumSHA256: checksum,
+    ChecksumSHA256: Buffer.from(chunk.sha256, 'hex').toString('base64'),
     ContentType: 'application/octet-stream',
     Metadata: { [UPLOADED_AT]: chunk.uploadedAt },
   });
@@ -228,19 +226,4 @@ async function readChunk(
 
 function sha256(bytes: Buffer): Buffer {
   return createHash('sha256').update(bytes).digest();
-}
-
-async function headObject(
-  deps: UploadChunkDeps,
-  key: string,
-  signal: AbortSignal,
-): Promise<HeadObjectCommandOutput | null> {
-  try {
-    return await deps.s3.send(new HeadObjectCommand({ Bucket: deps.bucket, Key: key, ChecksumMode: 'ENABLED' }), {
-      abortSignal: signal,
-    });
-  } catch (err) {
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
-    throw err;
-  }
 }
