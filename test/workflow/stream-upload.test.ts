@@ -89,11 +89,17 @@ function deadWorker(): { activity: () => Promise<never>; release: () => void } {
   };
 }
 
-/** Runs until the activity is cancelled (through its heartbeat), as a long follow or check would. */
+/**
+ * Heartbeats until the activity is cancelled, as a long follow or check would, then rejects with
+ * the cancellation.
+ */
 async function untilCancelled(): Promise<never> {
-  for (;;) {
-    Context.current().heartbeat();
-    await Context.current().sleep(50);
+  const context = Context.current();
+  const beat = setInterval(() => context.heartbeat(), 50);
+  try {
+    return await context.cancelled;
+  } finally {
+    clearInterval(beat);
   }
 }
 
@@ -325,17 +331,13 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     const complete = completingFollow(250, 0);
     stubs.followFile = async (input: FollowFileInput) => {
       if (follows++ > 0) return complete(input);
-      const context = Context.current();
-      const beat = setInterval(() => context.heartbeat(), 50);
       try {
-        return await context.cancelled;
+        return await untilCancelled();
       } catch (err) {
         // A follow takes a moment to stop (a chunk in flight, the live manifest to write).
         cancelHeard = true;
         await stopped;
         throw err;
-      } finally {
-        clearInterval(beat);
       }
     };
     const handle = await start({ size: 250, mtimeMs: 0 });
@@ -591,16 +593,10 @@ describe('StreamUploadWorkflow branches, with stub activities', () => {
     stubs.observeStreamFile = async () => present(250, 0);
     let cancelHeard = false;
     stubs.verifyChunks = async () => {
-      const context = Context.current();
-      const beat = setInterval(() => context.heartbeat(), 50);
-      try {
-        await context.cancelled.catch(() => undefined);
-        cancelHeard = true;
-        // The check found the file gone as the cancel reached it, and fails with that instead.
-        throw ApplicationFailure.nonRetryable('cam/branch.mp4 was deleted', 'FileGone');
-      } finally {
-        clearInterval(beat);
-      }
+      await untilCancelled().catch(() => undefined);
+      cancelHeard = true;
+      // The check found the file gone as the cancel reached it, and fails with that instead.
+      throw ApplicationFailure.nonRetryable('cam/branch.mp4 was deleted', 'FileGone');
     };
     const handle = await start({ size: 250, mtimeMs: 0 });
     await waitUntil(() => named('verifyChunks').length === 1);
