@@ -4,6 +4,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { FailureType } from './stream/failures';
 import { RUNNING_PHASES, type StreamSurvey } from './stream-survey';
 
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 /**
  * The app's Prometheus metrics. Dashboards and alerts depend on these names. Labels stay
  * low-cardinality: never a stream id or a path.
@@ -45,7 +47,10 @@ export function createMetrics(
   watchDir?: string,
 ): StreamMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // Event-loop delay is sampled by a native timer: every 10 ms by default, 100 wake-ups a second
+  // that made most of an idle app's CPU (12 ms/s, 5.5 ms/s without them; docs/performance.md).
+  // A delay worth an alert is far longer than 100 ms.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const registers = [registry];
   const surveyOncePerScrape = oncePerScrape(refreshSurvey);
   const surveyed = { registers, collect: surveyOncePerScrape };

@@ -1,6 +1,6 @@
 import { chunkRange } from '../stream/chunk-plan';
 import { sameSnapshot } from '../stream/file-change';
-import { FOLLOW_POLL_MS, followBatchChunks, MAX_FOLLOW_MS } from '../stream/follow-plan';
+import { FOLLOW_MAX_POLL_MS, FOLLOW_POLL_MS, followBatchChunks, MAX_FOLLOW_MS } from '../stream/follow-plan';
 import type { ManifestSummary } from '../stream/manifest';
 import { settledMtime } from '../stream/settled-chunks';
 import type { ChunkRange, ChunkRecord, ChunksChecked, FileObservation, FollowProgress } from '../stream/types';
@@ -9,7 +9,7 @@ import type { ActivityDeps } from './activity-deps';
 import { runFollow, type FollowCheck, type FollowFileResult, type FollowIo } from './follow-loop';
 import { withHeartbeat } from './heartbeat';
 import { mediaDuration } from './inspect-file';
-import { observeFile } from './stream-file';
+import { observeFile, observeResolved, resolveInWatchDir } from './stream-file';
 import { uploadRanges } from './upload-ranges';
 import { checkChunks } from './verify-chunks';
 import { writeManifest } from './write-manifest';
@@ -22,7 +22,7 @@ type Upload = FollowIo['upload'];
  */
 export async function followFile(deps: ActivityDeps, input: FollowFileInput): Promise<FollowFileResult> {
   const { stream, chunkSize, nextIndex, settleMs, manifestIntervalMs, checked } = input;
-  const release = deps.followed.follow(stream.streamId);
+  const release = deps.followed.follow(stream);
   let next = nextIndex;
   try {
     return await withHeartbeat(
@@ -36,6 +36,7 @@ export async function followFile(deps: ActivityDeps, input: FollowFileInput): Pr
             maxChunks: followBatchChunks(chunkSize),
             maxMs: MAX_FOLLOW_MS,
             pollMs: FOLLOW_POLL_MS,
+            maxPollMs: FOLLOW_MAX_POLL_MS,
             manifestIntervalMs,
             checked,
             signal,
@@ -53,10 +54,12 @@ export async function followFile(deps: ActivityDeps, input: FollowFileInput): Pr
 /** A follow's reads of the file and writes to the bucket. */
 function followIo(deps: ActivityDeps, input: FollowFileInput, signal: AbortSignal): FollowIo {
   const { stream, nextIndex, concurrency, liveManifest } = input;
+  let resolved: Promise<string> | undefined;
   const upload: Upload = (ranges, bytesCompleteAtMs) =>
     uploadRanges(deps, { stream, ranges, concurrency }, 'live', bytesCompleteAtMs, signal);
   return {
-    observe: () => observeFile(deps.watchDir, stream.relPath, stream.identity),
+    observe: async () =>
+      observeResolved(await (resolved ??= resolveInWatchDir(deps.watchDir, stream.relPath)), stream.identity),
     upload,
     check: ({ records, rewritten }, checked) =>
       checkQuietFile(

@@ -67,6 +67,9 @@ export interface FollowOptions extends FollowLimits {
   stopSignal: AbortSignal;
 }
 
+/** A follow judges the file's growth rate once it has watched it this long. */
+const GROWTH_AFTER_MS = 1_000;
+
 /**
  * Follows a growing file on this host like `tail -f`: each full chunk goes up as soon as it is on
  * disk, the live manifest is rewritten as they go, the chunks are checked against the file while
@@ -89,6 +92,12 @@ export async function runFollow(
   let manifestAt = 0;
   let inManifest = 0;
   let observation = await io.observe();
+  const startSize = observation.status === 'present' ? observation.size : 0;
+  // The file's growth since the follow began: what the plan spaces its looks by.
+  const growthPerMs = (now: number) =>
+    observation.status === 'present' && observation.size > startSize && now - started >= GROWTH_AFTER_MS
+      ? (observation.size - startSize) / (now - started)
+      : undefined;
   const unwritten = () => records.length + rewritten.length > inManifest;
   const flushManifest = async () => {
     await io.saveLiveManifest({ records, rewritten }, observation);
@@ -111,7 +120,15 @@ export async function runFollow(
       const nextIndex = options.firstIndex + records.length;
       const now = Date.now();
       const step = nextFollowStep(
-        { observation, nextIndex, uploaded: records.length, elapsedMs: now - started, nowMs: now, checkedMtimeMs },
+        {
+          observation,
+          nextIndex,
+          uploaded: records.length,
+          elapsedMs: now - started,
+          nowMs: now,
+          checkedMtimeMs,
+          bytesPerMs: growthPerMs(now),
+        },
         options,
       );
       if (step.kind === 'end' && step.end === 'quiet') {

@@ -41,8 +41,16 @@ export async function resolveInWatchDir(watchDir: string, relPath: string): Prom
 
 /** Stats the stream's file; a different file now at the same path counts as "replaced". */
 export async function observeFile(watchDir: string, relPath: string, identity: FileIdentity): Promise<FileObservation> {
+  return observeResolved(await resolveInWatchDir(watchDir, relPath), identity);
+}
+
+/**
+ * `observeFile` of a path `resolveInWatchDir` gave earlier, for a follow that looks at the file
+ * again and again: a link put in its way since leads lstat to another file, a "replaced" one.
+ */
+export async function observeResolved(file: string, identity: FileIdentity): Promise<FileObservation> {
   try {
-    const stats = await fs.lstat(await resolveInWatchDir(watchDir, relPath));
+    const stats = await fs.lstat(file);
     if (!stats.isFile() || !sameFile(identity, fileIdentity(stats))) return { status: 'replaced' };
     return { status: 'present', size: stats.size, mtimeMs: stats.mtimeMs };
   } catch (err) {

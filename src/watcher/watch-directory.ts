@@ -1,7 +1,6 @@
-import type { Stats } from 'node:fs';
-import fs from 'node:fs/promises';
+import { watch as fsWatch, type FSWatcher, type Stats } from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
-import chokidar from 'chokidar';
 import type { AppLogger } from '../logger';
 import { fileIdentity } from '../stream/identity';
 import type { FileIdentity, FileSnapshot } from '../stream/types';
@@ -28,6 +27,11 @@ export interface WatchOptions {
   rescanIntervalMs: number;
   /** WATCH_PATTERNS: which files are recordings. */
   isRecordingPath: RecordingFilter;
+  /**
+   * How often a file is looked at, at most, while its events come: LOOK_EVERY_MS unless this
+   * says otherwise (a file this process follows needs fewer looks).
+   */
+  lookEveryMs?: (relPath: string) => number;
 }
 
 export interface DirectoryWatch {
@@ -40,8 +44,20 @@ export interface DirectoryWatch {
 const NEW_FOLDER_RESCAN_MS = 1_000;
 
 /**
+ * By default a path is looked at (one lstat) at most once this often, and once more after its last event:
+ * a recorder writing ten times a second costs a few stats a second, not ten, and its newest
+ * state is still seen. The coalescer signals at most once per WATCH_COALESCE_INTERVAL anyway.
+ */
+export const LOOK_EVERY_MS = 250;
+
+/**
  * Reports every recording in `dir` once at start (so files written while the app was down are
  * picked up) and again on each change. Symlinks are not followed: a link could point anywhere.
+ *
+ * Each folder has one inotify watch (`fs.watch`), none per file: a directory of thousands of kept
+ * recordings costs nothing while they rest, and a write costs one event. (chokidar, used before,
+ * watched every file as well and read its whole folder again on every write: two thirds of a
+ * live stream's CPU: bench/results/live-cpu-before.md against live-cpu-watcher.md.)
  *
  * File events can be lost: files moved into a folder while it is first read, an overflowing
  * inotify queue when thousands of files arrive at once, writes on a network filesystem. So the
@@ -55,26 +71,22 @@ export function watchDirectory({
   logger,
   rescanIntervalMs,
   isRecordingPath,
+  lookEveryMs = () => LOOK_EVERY_MS,
 }: WatchOptions): DirectoryWatch {
-  const watcher = chokidar.watch(dir, {
-    followSymlinks: false,
-    ignoreInitial: false,
-    // Hidden folders are not descended into. Files are sorted out in `report`, with their real
-    // path: chokidar gives this function paths with `\` turned into `/`, which on Linux renames
-    // a file called `C:\rec\.cam1.mp4` into a hidden one.
-    ignored: (absolute, stats) => !!stats?.isDirectory() && absolute !== dir && path.basename(absolute).startsWith('.'),
-  });
   /** What was last reported of each path: a rescan reports only what changed since. */
   const reported = new Map<string, string>();
   const skipped = new Set<string>();
+  const folders = new Map<string, FSWatcher>();
+  /** Paths looked at less than LOOK_EVERY_MS ago, and whether an event came since. */
+  const recent = new Map<string, { timer: NodeJS.Timeout; changed: boolean }>();
+  let closed = false;
+
   function skip(relPath: string, reason: SkipReason, message: string): void {
     if (skipped.has(relPath)) return;
     skipped.add(relPath);
     logger.warn({ relPath: printable(relPath), reason }, message);
     onSkipped?.(reason);
   }
-  let initial = 0;
-  let isReady = false;
 
   function report(absolute: string, stats: Stats): void {
     const relPath = relativePath(dir, absolute);
@@ -91,9 +103,65 @@ export function watchDirectory({
     });
   }
 
-  async function stat(absolute: string): Promise<void> {
+  function watchFolder(folder: string): void {
+    if (closed || folders.has(folder)) return;
     try {
-      report(absolute, await fs.lstat(absolute));
+      const watch = fsWatch(folder, (_event, name) => {
+        // Linux always names the entry; a platform that does not gets the folder read again.
+        if (name === null) void walk(folder);
+        else changed(path.join(folder, name));
+      });
+      watch.on('error', (err) => {
+        unwatchFolder(folder);
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err }, 'cannot watch a folder any more');
+      });
+      folders.set(folder, watch);
+    } catch (err) {
+      // ENOSPC: the inotify watches are used up (fs.inotify.max_user_watches); rescans still
+      // find the folder's files, up to WATCH_RESCAN_INTERVAL late.
+      logger.warn({ err, relPath: printable(relativePath(dir, folder)) }, 'cannot watch a folder; rescans cover it');
+    }
+  }
+
+  function unwatchFolder(folder: string): void {
+    for (const [watched, watch] of folders)
+      if (watched === folder || watched.startsWith(`${folder}${path.sep}`)) {
+        watch.close();
+        folders.delete(watched);
+      }
+  }
+
+  function changed(absolute: string): void {
+    const entry = recent.get(absolute);
+    if (entry) entry.changed = true;
+    else look(absolute);
+  }
+
+  function look(absolute: string): void {
+    const entry = {
+      changed: false,
+      timer: setTimeout(
+        () => {
+          recent.delete(absolute);
+          if (entry.changed) look(absolute);
+        },
+        lookEveryMs(relativePath(dir, absolute)),
+      ),
+    };
+    recent.set(absolute, entry);
+    void stat(absolute, true);
+  }
+
+  /** Reports the file at `absolute`; with `enter`, a new folder found there is watched and read. */
+  async function stat(absolute: string, enter = false): Promise<void> {
+    try {
+      const stats = await fsp.lstat(absolute);
+      if (!stats.isDirectory()) return report(absolute, stats);
+      if (enter && !folders.has(absolute) && !path.basename(absolute).startsWith('.')) {
+        await walk(absolute);
+        clearTimeout(folderRescan);
+        folderRescan = setTimeout(() => void rescan(), NEW_FOLDER_RESCAN_MS);
+      }
     } catch (err) {
       const relPath = relativePath(dir, absolute);
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err, relPath }, 'cannot stat file');
@@ -102,12 +170,38 @@ export function watchDirectory({
       // and the stat, and its workflow notices on its own.
       else if (relPath.includes('\uFFFD') && isRecordingPath(relPath))
         skip(relPath, 'name_not_utf8', 'skipped a file whose name is not valid UTF-8: rename it to upload it');
+      else unwatchFolder(absolute);
     }
+  }
+
+  /**
+   * Watches every folder under `top` (not following links, not entering hidden folders), each
+   * before it is read so that no file arrives unseen, and reports every file; returns the
+   * relative paths of the recordings seen.
+   */
+  async function walk(top: string): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const pending = [top];
+    for (let folder = pending.pop(); folder !== undefined; folder = pending.pop()) {
+      watchFolder(folder);
+      const entries = await fsp.readdir(folder, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        const absolute = path.join(folder, entry.name);
+        if (entry.isDirectory()) {
+          if (!entry.name.startsWith('.')) pending.push(absolute);
+        } else {
+          const relPath = relativePath(dir, absolute);
+          if (isRecordingPath(relPath)) seen.add(relPath);
+          await stat(absolute);
+        }
+      }
+    }
+    return seen;
   }
 
   let scanning: Promise<void> | null = null;
   function rescan(): Promise<void> {
-    scanning ??= walk(dir, (absolute) => stat(absolute))
+    scanning ??= walk(dir)
       .then((seen) => {
         for (const relPath of reported.keys()) if (!seen.has(relPath)) reported.delete(relPath);
       })
@@ -116,54 +210,18 @@ export function watchDirectory({
     return scanning;
   }
 
-  watcher.on('add', (file) => {
-    if (!isReady && isRecordingPath(relativePath(dir, file))) initial++;
-    void stat(file);
-  });
-  watcher.on('change', (file) => void stat(file));
   let folderRescan: NodeJS.Timeout | undefined;
-  watcher.on('addDir', () => {
-    if (!isReady) return;
-    clearTimeout(folderRescan);
-    folderRescan = setTimeout(() => void rescan(), NEW_FOLDER_RESCAN_MS);
-  });
-  watcher.on('error', (err) => logger.error({ err }, 'watcher error'));
   const periodic = setInterval(() => void rescan(), rescanIntervalMs);
-  const ready = new Promise<number>((resolve) =>
-    watcher.once('ready', () => {
-      isReady = true;
-      resolve(initial);
-    }),
-  );
   return {
-    ready,
+    ready: walk(dir).then((seen) => seen.size),
     async close() {
+      closed = true;
       clearInterval(periodic);
       clearTimeout(folderRescan);
-      await watcher.close();
+      for (const { timer } of recent.values()) clearTimeout(timer);
+      recent.clear();
+      unwatchFolder(dir);
       await scanning;
     },
   };
-}
-
-/**
- * Visits every file under `dir` (not following links, not entering hidden folders) and returns
- * the relative paths seen.
- */
-async function walk(dir: string, visit: (absolute: string) => Promise<void>): Promise<Set<string>> {
-  const seen = new Set<string>();
-  const pending = [dir];
-  for (let folder = pending.pop(); folder !== undefined; folder = pending.pop()) {
-    const entries = await fs.readdir(folder, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const absolute = path.join(folder, entry.name);
-      if (entry.isDirectory()) {
-        if (!entry.name.startsWith('.')) pending.push(absolute);
-      } else {
-        seen.add(relativePath(dir, absolute));
-        await visit(absolute);
-      }
-    }
-  }
-  return seen;
 }

@@ -9,7 +9,14 @@ import {
 } from '../../src/stream/follow-plan';
 import { MTIME_SETTLE_MS } from '../../src/stream/settled-chunks';
 
-const limits: FollowLimits = { chunkSize: 100, settleMs: 1_000, maxChunks: 4, maxMs: 60_000, pollMs: 200 };
+const limits: FollowLimits = {
+  chunkSize: 100,
+  settleMs: 1_000,
+  maxChunks: 4,
+  maxMs: 60_000,
+  pollMs: 200,
+  maxPollMs: 2_000,
+};
 const at = (size: number, mtimeMs: number, extra: Partial<FollowPosition> = {}): FollowPosition => ({
   observation: { status: 'present', size, mtimeMs },
   nextIndex: 0,
@@ -47,6 +54,34 @@ describe('following a growing file', () => {
   test('waits while the file is written, never longer than the poll interval or the settle time left', () => {
     assert.deepEqual(nextFollowStep(at(250, 9_990, { nextIndex: 2 }), limits), { kind: 'wait', ms: 200 });
     assert.deepEqual(nextFollowStep(at(250, 9_100, { nextIndex: 2 }), limits), { kind: 'wait', ms: 100 });
+  });
+
+  test('looks less often while the next chunk is far off at the rate the file grows, and never past a deadline', () => {
+    const slow: FollowLimits = { ...limits, settleMs: 30_000 };
+    const growing = (size: number, bytesPerMs: number) =>
+      nextFollowStep(at(size, 9_990, { nextIndex: 2, checkedMtimeMs: 9_990, bytesPerMs }), slow);
+    assert.deepEqual(growing(210, 0.01), { kind: 'wait', ms: 2_000 }, '9 s to the chunk: the longest wait');
+    assert.deepEqual(growing(260, 0.01), { kind: 'wait', ms: 2_000 }, '4 s to go: half of it');
+    assert.deepEqual(growing(280, 0.01), { kind: 'wait', ms: 1_000 }, '2 s to go: half of it');
+    assert.deepEqual(growing(299, 0.01), { kind: 'wait', ms: 200 }, 'nearly full: the poll interval');
+    assert.deepEqual(
+      nextFollowStep(at(250, 9_990, { nextIndex: 2 }), slow),
+      { kind: 'wait', ms: 200 },
+      'growth unknown: the poll interval',
+    );
+    assert.deepEqual(
+      nextFollowStep(at(210, 10_000 - 14_500, { nextIndex: 2, bytesPerMs: 0.001 }), slow),
+      { kind: 'wait', ms: 500 },
+      'the quiet check is due in 0.5 s',
+    );
+    assert.deepEqual(
+      nextFollowStep(
+        at(210, 10_000 - 29_700, { nextIndex: 2, checkedMtimeMs: 10_000 - 29_700, bytesPerMs: 0.001 }),
+        slow,
+      ),
+      { kind: 'wait', ms: 300 },
+      'idle in 0.3 s',
+    );
   });
 
   test('ends once the file is quiet, has run its time, shrank under the uploaded chunks, or is gone', () => {
