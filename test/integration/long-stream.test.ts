@@ -17,6 +17,8 @@ import { startStack, startStream, startWorker, tempDir, type TestStack, type Tes
  */
 const CHUNK_SIZE = 1024;
 const CHUNKS = 10_000;
+/** Far longer than the stream takes (under two minutes in a full run): a stream that never ends fails here. */
+const STREAM_DEADLINE_MS = 300_000;
 
 let stack: TestStack;
 let worker: TestWorker;
@@ -68,7 +70,9 @@ test(
     const result = handle.result();
     let done = false;
     void result.finally(() => (done = true));
+    const deadline = Date.now() + STREAM_DEADLINE_MS;
     while (!done) {
+      assert.ok(Date.now() < deadline, `the stream did not end within ${STREAM_DEADLINE_MS / 1000} s`);
       const chunks = await handle.query(progressQuery).then(
         (progress) => progress.chunksUploaded,
         () => null, // between two runs of the chain

@@ -9,6 +9,7 @@ import { TOOLS_BIN } from '../../scripts/local-servers';
 import { progressQuery } from '../../src/workflows/definitions';
 import { readManifestObject } from '../support/bucket';
 import { startStack, startStream, startWorker, tempDir, type TestStack } from '../support/stack';
+import { waitUntil } from '../support/wait';
 
 const README = path.resolve(__dirname, '..', '..', 'README.md');
 
@@ -52,8 +53,7 @@ test("the README's Temporal CLI commands list, describe, query and cancel a live
     chunkSize: 64 * 1024,
     idleTimeoutMs: 60_000,
   });
-  while ((await handle.query(progressQuery)).chunksUploaded < 3)
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitUntil(async () => (await handle.query(progressQuery)).chunksUploaded >= 3, 60_000);
 
   // Asynchronously: the worker answering the query runs in this process.
   const env = {

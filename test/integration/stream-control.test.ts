@@ -108,19 +108,22 @@ describe('steering a stream', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
-    // A recording growing by a chunk every 600 ms: twelve chunks in about seven seconds.
-    for (let i = 0; i < 12; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      fs.appendFileSync(file, Buffer.alloc(CHUNK_SIZE, i));
+    try {
+      // A recording growing by a chunk every 600 ms: twelve chunks in about seven seconds.
+      for (let i = 0; i < 12; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        fs.appendFileSync(file, Buffer.alloc(CHUNK_SIZE, i));
+      }
+      // Current within the interval: generous here (a slow machine must pass), far below the
+      // follow's end (16 chunks or 5 minutes), which is when the manifest would catch up otherwise.
+      await waitUntil(
+        async () => (await readManifestObject(stack.s3, stack.bucket, key).catch(() => null))?.chunkCount === 13,
+        20_000,
+      );
+    } finally {
+      watching = false;
+      await watch;
     }
-    // Current within the interval: generous here (a slow machine must pass), far below the
-    // follow's end (16 chunks or 5 minutes), which is when the manifest would catch up otherwise.
-    await waitUntil(
-      async () => (await readManifestObject(stack.s3, stack.bucket, key).catch(() => null))?.chunkCount === 13,
-      20_000,
-    );
-    watching = false;
-    await watch;
     const seconds = (Date.now() - started) / 1000;
     // One write when the stream starts, one when its follow uploads a first chunk, then one per 5 s.
     assert.ok(

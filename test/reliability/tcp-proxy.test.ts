@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { waitUntil } from '../support/wait';
 
 /** The fault injector itself: each link mode does to a real TCP connection what it says. */
 describe('the TCP proxy between the app and S3', () => {
@@ -32,9 +33,12 @@ describe('the TCP proxy between the app and S3', () => {
       socket.once('close', () => resolve('closed'));
     });
     await new Promise((resolve) => socket.once('connect', resolve));
-    const until = async (text: string) => {
-      while (!received.includes(text)) await new Promise((resolve) => setTimeout(resolve, 10));
-    };
+    const until = (text: string) =>
+      waitUntil(
+        () => received.includes(text),
+        10_000,
+        () => `received ${JSON.stringify(received)}`,
+      );
     return { socket, received: () => received, until, ended };
   }
 
