@@ -94,6 +94,43 @@ describe('steering a stream', () => {
     }
   });
 
+  test('a stream blocked by S3 (access denied, then a storage class the server refuses) completes once the operator fixes the configuration and resumes it', async () => {
+    // The operator's fix is a configuration change, so each attempt is another app (worker) on
+    // the stream's task queue, as a restarted app would be.
+    const queue = `blocked-by-s3-${process.pid}`;
+    const withApp = async <T>(overrides: Record<string, string>, body: (app: TestWorker) => Promise<T>) => {
+      const app = await startWorker(stack, {
+        WATCH_DIR: watchDir,
+        CHUNK_SIZE: String(CHUNK_SIZE),
+        TEMPORAL_TASK_QUEUE: queue,
+        ...overrides,
+      });
+      try {
+        return await body(app);
+      } finally {
+        await app.stop();
+      }
+    };
+    const file = writeFile('s3-refused.mp4', 3, 10);
+    const { handle, stream } = await withApp({ AWS_SECRET_ACCESS_KEY: 'not-the-secret-key' }, async (denied) => {
+      const started = await start('s3-refused.mp4', {}, denied);
+      await waitUntil(async () => (await started.handle.query(progressQuery)).blockedBy?.type === 'AccessDenied');
+      assert.equal((await started.handle.query(progressQuery)).status, 'blocked');
+      return started;
+    });
+    await withApp({ S3_STORAGE_CLASS: 'GLACIER_IR' }, async () => {
+      await handle.signal(resumeSignal);
+      await waitUntil(async () => (await handle.query(progressQuery)).blockedBy?.type === 'S3Rejected');
+      assert.equal((await handle.query(progressQuery)).status, 'blocked');
+    });
+    await withApp({}, async () => {
+      await handle.signal(resumeSignal);
+      assert.equal((await handle.result()).status, 'complete');
+    });
+    const manifest = await readManifestObject(stack.s3, stack.bucket, `${stream.prefix}/metadata.json`);
+    assert.equal(await downloadStreamSha256(stack.s3, stack.bucket, manifest), await sha256File(file));
+  });
+
   test('a live stream rewrites its manifest at most every 5 s by default, and the manifest catches up with the file', async () => {
     const file = writeFile('live-interval.mp4', 1);
     const { stream } = await start('live-interval.mp4', { idleTimeoutMs: 60_000 });
