@@ -1,7 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { FollowedStreams } from '../followed-streams';
 import type { StreamMetrics } from '../metrics';
-import type { StreamRef } from '../stream/types';
 import type { ChunkBuffers } from './chunk-buffers';
 import type { UploadRate } from './upload-rate';
 import type { UploadSlots } from './upload-slots';
@@ -23,9 +22,4 @@ export interface ActivityDeps {
   completionWebhookUrl?: string;
   /** S3_PREFIX: the stream names in activity inputs must be the ones it gives. */
   s3Prefix: string;
-}
-
-/** The fields every log line about a stream carries. */
-export function streamLogFields(stream: StreamRef): { streamId: string } {
-  return { streamId: stream.streamId };
 }

@@ -61,7 +61,10 @@ export interface FollowFileInput {
   nextIndex: number;
   /** Chunks in flight at once when several are complete (UPLOAD_CONCURRENCY). */
   concurrency: number;
-  /** Ends once the file has been quiet this long (the idle timeout): the stream then completes. */
+  /**
+   * The idle timeout: the follow ends once the file is idle, and the stream then completes.
+   * Named `settleMs` because histories of running streams carry it so.
+   */
   settleMs: number;
   /** The live manifest as the stream knows it: the follow adds its records and rewrites it. */
   liveManifest: WriteManifestInput;

@@ -14,7 +14,7 @@ import { chunkCount, chunkRange } from '../stream/chunk-plan';
 import type { AssembledObject } from '../stream/manifest';
 import { chunkKey } from '../stream/object-keys';
 import type { ChunkRecord, StreamRef } from '../stream/types';
-import { streamLogFields } from './activity-deps';
+import { streamLogFields } from '../stream/identity';
 import { loadChunkRecords } from './manifest-store';
 import { withHeartbeat } from './heartbeat';
 import { openStreamFile, readExactly } from './stream-file';

@@ -4,7 +4,8 @@ import { WEBHOOK_ATTEMPTS } from '../stream/completion-webhook';
 import { FailureType } from '../stream/failures';
 import type { Manifest } from '../stream/manifest';
 import type { StreamRef } from '../stream/types';
-import { streamLogFields, type ActivityDeps } from './activity-deps';
+import { type ActivityDeps } from './activity-deps';
+import { streamLogFields } from '../stream/identity';
 import { failure } from './failures';
 import { readManifest } from './manifest-store';
 

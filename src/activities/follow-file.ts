@@ -32,7 +32,7 @@ export async function followFile(deps: ActivityDeps, input: FollowFileInput): Pr
           {
             firstIndex: nextIndex,
             chunkSize,
-            settleMs,
+            idleTimeoutMs: settleMs,
             maxChunks: followBatchChunks(chunkSize),
             maxMs: MAX_FOLLOW_MS,
             pollMs: FOLLOW_POLL_MS,

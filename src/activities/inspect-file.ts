@@ -1,6 +1,7 @@
 import { log } from '@temporalio/activity';
 import type { FileInspection, StreamRef } from '../stream/types';
-import { streamLogFields, type ActivityDeps } from './activity-deps';
+import { type ActivityDeps } from './activity-deps';
+import { streamLogFields } from '../stream/identity';
 import { withHeartbeat } from './heartbeat';
 import { readMediaDurationSeconds } from './media-duration';
 import { observeFile, openInWatchDir } from './stream-file';

@@ -1,7 +1,8 @@
 import { log } from '@temporalio/activity';
 import { isCompleteFor, nextRevision, reusableChunks, summarize } from '../stream/manifest';
 import type { OpenStreamInput, OpenStreamResult } from './activity-io';
-import { streamLogFields, type ActivityDeps } from './activity-deps';
+import { type ActivityDeps } from './activity-deps';
+import { streamLogFields } from '../stream/identity';
 import { readChunkRecords, readManifest } from './manifest-store';
 
 /**

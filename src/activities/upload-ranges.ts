@@ -1,7 +1,8 @@
 import { log } from '@temporalio/activity';
 import type { ChunkRecord } from '../stream/types';
 import type { UploadChunksActivityInput, UploadChunksInput } from './activity-io';
-import { streamLogFields, type ActivityDeps } from './activity-deps';
+import { type ActivityDeps } from './activity-deps';
+import { streamLogFields } from '../stream/identity';
 import { withHeartbeat } from './heartbeat';
 import { sendChunks } from './upload-chunk';
 import type { UploadPriority } from './upload-rate';

@@ -1,7 +1,8 @@
 import { log } from '@temporalio/activity';
 import { chunksToList, comesAfterCompletion, summarize, type ManifestSummary } from '../stream/manifest';
 import type { WriteManifestInput } from './activity-io';
-import { streamLogFields, type ActivityDeps } from './activity-deps';
+import { type ActivityDeps } from './activity-deps';
+import { streamLogFields } from '../stream/identity';
 import { deleteUnlisted, readManifest, saveManifest } from './manifest-store';
 
 /**

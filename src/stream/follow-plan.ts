@@ -3,16 +3,16 @@ import { MTIME_SETTLE_MS } from './settled-chunks';
 import type { ChunkRange, FileObservation } from './types';
 
 /**
- * Why a follow of a growing file ended: it went quiet (idle: the stream completes),
- * it carried a full batch or ran its time (the workflow follows again), the file is gone or shrank
+ * Why a follow of a growing file ended: the file went idle ('quiet', as histories name it: the
+ * stream completes), it carried a full batch or ran its time (the workflow follows again), the file is gone or shrank
  * under the uploaded chunks (the workflow decides), or this process is shutting down.
  */
 export type FollowEnd = 'quiet' | 'batch' | 'time' | 'gone' | 'shrank' | 'stopping';
 
 export interface FollowLimits {
   chunkSize: number;
-  /** The file counts as quiet once unchanged this long. */
-  settleMs: number;
+  /** The file is idle once unchanged this long (see docs/glossary.md). */
+  idleTimeoutMs: number;
   maxChunks: number;
   maxMs: number;
   /** The wait between two looks at the file as a chunk's end nears, or while its growth is unknown. */
@@ -65,8 +65,8 @@ export const FOLLOW_MAX_POLL_MS = 2_000;
  * recorder's usual pauses do not make it re-read the file, and the check has the other half to
  * run in; and never before the file's mtime has settled.
  */
-export function checkAfterQuietMs(settleMs: number): number {
-  return Math.max(MTIME_SETTLE_MS, settleMs / 2);
+export function checkAfterQuietMs(idleTimeoutMs: number): number {
+  return Math.max(MTIME_SETTLE_MS, idleTimeoutMs / 2);
 }
 
 /**
@@ -92,12 +92,12 @@ export function nextFollowStep(position: FollowPosition, limits: FollowLimits): 
   const unchecked = nextIndex > 0 && position.checkedMtimeMs !== observation.mtimeMs;
   // An idle file whose chunks were not checked under its (settled) mtime, a backlog's or one
   // written after the quiet check, is checked before the end, so that the follow can complete it.
-  if (quietMs >= limits.settleMs)
+  if (quietMs >= limits.idleTimeoutMs)
     return unchecked && quietMs >= MTIME_SETTLE_MS ? { kind: 'check' } : { kind: 'end', end: 'quiet' };
-  if (unchecked && quietMs >= checkAfterQuietMs(limits.settleMs)) return { kind: 'check' };
-  const untilCheckMs = unchecked ? checkAfterQuietMs(limits.settleMs) - quietMs : Infinity;
-  const untilQuietMs = Math.min(limits.settleMs - quietMs, untilCheckMs);
-  return { kind: 'wait', ms: Math.max(1, Math.min(nextLookMs(position, limits), untilQuietMs)) };
+  if (unchecked && quietMs >= checkAfterQuietMs(limits.idleTimeoutMs)) return { kind: 'check' };
+  const untilCheckMs = unchecked ? checkAfterQuietMs(limits.idleTimeoutMs) - quietMs : Infinity;
+  const untilDueMs = Math.min(limits.idleTimeoutMs - quietMs, untilCheckMs);
+  return { kind: 'wait', ms: Math.max(1, Math.min(nextLookMs(position, limits), untilDueMs)) };
 }
 
 /**

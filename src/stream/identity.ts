@@ -93,3 +93,8 @@ export function sameFile(identity: FileIdentity, candidate: FileIdentity): boole
   const [known, seen] = [fileIdentity(identity), fileIdentity(candidate)];
   return known.ino === seen.ino && known.birthtimeMs === seen.birthtimeMs;
 }
+
+/** The fields every log line about a stream carries. */
+export function streamLogFields(stream: StreamRef): { streamId: string } {
+  return { streamId: stream.streamId };
+}

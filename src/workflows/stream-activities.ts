@@ -15,7 +15,7 @@ type Activities = ActivityInterfaceFor<StreamActivities>;
 /** A stream's activities, grouped by the options they run with. */
 export interface StreamActivityProxies {
   /** Activities that move or hash chunk bytes: long, heartbeating, cancellable. */
-  io: Pick<Activities, 'followFile' | 'uploadChunks' | 'verifyChunks' | 'inspectFile' | 'assembleRecording'>;
+  transfers: Pick<Activities, 'followFile' | 'uploadChunks' | 'verifyChunks' | 'inspectFile' | 'assembleRecording'>;
   /** Activities that answer at once (a stat, a small object); a dead worker costs their short timeout. */
   quick: Pick<Activities, 'openStream' | 'observeStreamFile'>;
   /**
@@ -65,7 +65,7 @@ export function streamActivities(taskQueue: string): StreamActivityProxies {
     retry: { ...retry, maximumAttempts: WEBHOOK_ATTEMPTS },
   });
   return {
-    io: { followFile, uploadChunks, verifyChunks, inspectFile, assembleRecording },
+    transfers: { followFile, uploadChunks, verifyChunks, inspectFile, assembleRecording },
     quick: { openStream, observeStreamFile },
     manifests: { writeManifest },
     webhook: { notifyCompletion },

@@ -4,6 +4,7 @@ import { FailureType } from '../stream/failures';
 import type { ChunkRange } from '../stream/types';
 import { failureOf } from './failure-of';
 import type { StreamContext } from './stream-context';
+import { streamLogFields } from '../stream/identity';
 
 /** Whether this run's history is long enough to continue as new. */
 export function historyIsLong(maxHistoryEvents: number): boolean {
@@ -50,7 +51,7 @@ export class StreamChunks {
     const liveManifest = liveManifestCount === undefined ? undefined : manifest.input('recording', liveManifestCount);
     try {
       const records = await ctx.control.unblocked(() =>
-        ctx.io.uploadChunks({
+        ctx.transfers.uploadChunks({
           stream: input.stream,
           ranges,
           concurrency: ctx.settings.uploadConcurrency,
@@ -63,7 +64,7 @@ export class StreamChunks {
     } catch (err) {
       if (failureOf(err)?.type !== FailureType.FileTruncated) throw err;
       log.warn('file shrank under a chunk being uploaded: re-planning', {
-        ...ctx.logMeta(),
+        ...streamLogFields(ctx.input.stream),
         chunks: ranges.map((range) => range.index),
       });
       ctx.learn(await ctx.observe());

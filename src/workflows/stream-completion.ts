@@ -5,6 +5,7 @@ import type { FileSnapshot, StreamRef, StreamUploadState } from '../stream/types
 import type { StreamActivityProxies } from './stream-activities';
 import type { StreamControl } from './stream-control';
 import { DELETE_AFTER_UPLOAD_PATCH } from './patches';
+import { streamLogFields } from '../stream/identity';
 
 /**
  * What follows a complete manifest: the stream is complete and its consumer told, or, when the
@@ -53,7 +54,7 @@ export class StreamCompletion {
       if (isCancellation(err)) throw err;
       reason = (err instanceof ActivityFailure && err.cause ? err.cause : (err as Error)).message;
     }
-    log.warn('uploaded file kept', { ...this.logMeta(), reason });
+    log.warn('uploaded file kept', { ...streamLogFields(this.stream), reason });
     return undefined;
   }
 
@@ -63,7 +64,7 @@ export class StreamCompletion {
    */
   carryOn(summary: ManifestSummary): void {
     const { state } = this;
-    log.info('file changed as the stream completed: carrying on in a new revision', this.logMeta());
+    log.info('file changed as the stream completed: carrying on in a new revision', streamLogFields(this.stream));
     state.previousRevision = {
       revision: state.revision,
       status: 'complete',
@@ -89,15 +90,11 @@ export class StreamCompletion {
       const cause = err instanceof ActivityFailure && err.cause ? err.cause : (err as Error);
       this.webhookFailure = cause.message;
       log.error('completion webhook not delivered; the stream is complete', {
-        ...this.logMeta(),
+        ...streamLogFields(this.stream),
         reason: cause.message,
       });
       this.control.showDetails();
       return { delivered: false, error: cause.message };
     }
-  }
-
-  private logMeta() {
-    return { streamId: this.stream.streamId };
   }
 }

@@ -21,7 +21,7 @@ export interface StreamContext {
   readonly input: StreamUploadInput;
   readonly state: StreamUploadState;
   readonly settings: StreamSettings;
-  readonly io: StreamActivityProxies['io'];
+  readonly transfers: StreamActivityProxies['transfers'];
   readonly control: StreamControl;
   readonly manifest: StreamManifest;
   readonly completion: StreamCompletion;
@@ -31,7 +31,6 @@ export interface StreamContext {
   observe(): Promise<FileSnapshot>;
   /** Chunks went up: the progress the operator sees moves on. */
   progressed(): void;
-  logMeta(): { streamId: string };
 }
 
 /** The file's state; a failure when it is gone or is another file now. */

@@ -35,7 +35,7 @@ export class StreamControl {
     private readonly paused: { paused: boolean },
     private readonly progressLines: () => string[],
     private readonly blockingFailures: readonly string[],
-    private readonly logMeta: Record<string, unknown>,
+    private readonly logFields: Record<string, unknown>,
   ) {
     setHandler(pauseSignal, () => {
       this.paused.paused = true;
@@ -54,9 +54,9 @@ export class StreamControl {
   async whilePaused(): Promise<void> {
     if (!this.paused.paused) return;
     this.setPhase('paused');
-    log.info('stream paused', this.logMeta);
+    log.info('stream paused', this.logFields);
     await condition(() => !this.paused.paused);
-    log.info('stream resumed', this.logMeta);
+    log.info('stream resumed', this.logFields);
     this.setPhase('recording');
   }
 
@@ -111,7 +111,7 @@ export class StreamControl {
         const resumesBefore = this.resumes;
         this.blockedBy = failure;
         this.setPhase('blocked');
-        log.warn('stream blocked until an operator resumes it', { ...this.logMeta, ...failure });
+        log.warn('stream blocked until an operator resumes it', { ...this.logFields, ...failure });
         await condition(() => this.resumes !== resumesBefore);
         this.blockedBy = undefined;
         this.setPhase('recording');

@@ -5,6 +5,7 @@ import type { ManifestSummary } from '../stream/manifest';
 import type { FileSnapshot } from '../stream/types';
 import type { StreamChunks } from './stream-chunks';
 import { snapshotOf, type StreamContext } from './stream-context';
+import { streamLogFields } from '../stream/identity';
 
 /**
  * Completes a stream whose file is idle, when no follow did: makes the bucket hold the file as it
@@ -17,10 +18,10 @@ export async function finalizeStream(
   chunks: StreamChunks,
   before: FileSnapshot,
 ): Promise<ManifestSummary | null> {
-  const { state, input, io, control } = ctx;
+  const { state, input, transfers, control } = ctx;
   const { stream, chunkSize } = input;
   const verified = await control.unblocked(() =>
-    io.verifyChunks({
+    transfers.verifyChunks({
       stream,
       chunkCount: state.nextIndex,
       pendingChunks: state.pendingChunks,
@@ -48,12 +49,12 @@ export async function finalizeStream(
   )
     return null;
 
-  const { observation, durationSeconds } = await control.unblocked(() => io.inspectFile({ stream }));
+  const { observation, durationSeconds } = await control.unblocked(() => transfers.inspectFile({ stream }));
   ctx.learn(snapshotOf(observation, stream.relPath));
   const assembled =
     input.assemble && sameSnapshot(state.file, before)
       ? await control.unblocked(() =>
-          io.assembleRecording({
+          transfers.assembleRecording({
             stream,
             chunkSize,
             fileSize: verified.fileSize,
@@ -63,7 +64,7 @@ export async function finalizeStream(
       : undefined;
   // Any change since `before`, seen by the last stat or signalled meanwhile: the stream goes on.
   if (!sameSnapshot(state.file, before)) {
-    log.info('file changed while the stream was being finalized: carrying on', ctx.logMeta());
+    log.info('file changed while the stream was being finalized: carrying on', streamLogFields(ctx.input.stream));
     return null;
   }
   // The manifest describes the file that was checked, even if a signal arrives meanwhile.

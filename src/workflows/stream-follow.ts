@@ -4,6 +4,7 @@ import type { ManifestSummary } from '../stream/manifest';
 import type { FileSnapshot, FollowProgress } from '../stream/types';
 import { cancelledFollowProgress } from './failure-of';
 import { snapshotOf, type StreamContext } from './stream-context';
+import { streamLogFields } from '../stream/identity';
 
 /**
  * The stream's follows: long activities on the file's host that upload its full chunks as they
@@ -13,10 +14,10 @@ export class StreamFollow {
   /** When the running follow began; its chunks reach the workflow only when it ends. */
   since?: string;
   /**
-   * The mtime at which the last follow ended without the file being idle (on shutdown): the
-   * durable timer takes it from there.
+   * The file's mtime when the last follow ended on the idle file, or on shutdown: the file is
+   * followed again only once written since; until then the durable timer takes it from there.
    */
-  settledMtimeMs = -1;
+  endedAtMtimeMs = -1;
 
   constructor(private readonly ctx: StreamContext) {}
 
@@ -34,7 +35,7 @@ export class StreamFollow {
     control.showDetails();
     const result = await control.unlessPaused(() =>
       control.unblocked(() =>
-        ctx.io
+        ctx.transfers
           .followFile({
             stream: input.stream,
             chunkSize,
@@ -73,14 +74,14 @@ export class StreamFollow {
       // and the others are checked against the file before the stream completes.
       const intact = intactFullChunks(state.nextIndex, chunkSize, observed.size);
       log.warn('file shrank under uploaded chunks: uploading it again from there', {
-        ...ctx.logMeta(),
+        ...streamLogFields(ctx.input.stream),
         changed: state.nextIndex - intact,
       });
       state.rewrittenChunks += state.nextIndex - intact;
       state.nextIndex = intact;
     }
     // On shutdown, the restarted watcher's signal or the durable timer brings the stream back.
-    if (result.end === 'quiet' || result.end === 'stopping') this.settledMtimeMs = observed.mtimeMs;
+    if (result.end === 'quiet' || result.end === 'stopping') this.endedAtMtimeMs = observed.mtimeMs;
     return null;
   }
 

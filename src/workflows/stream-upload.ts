@@ -25,6 +25,7 @@ import { snapshotOf, type StreamContext, type StreamSettings } from './stream-co
 import { StreamControl } from './stream-control';
 import { finalizeStream } from './stream-finalize';
 import { StreamFollow } from './stream-follow';
+import { streamLogFields } from '../stream/identity';
 import { StreamManifest } from './stream-manifest';
 import {
   CANCELLED_BY_TIMEOUT_PATCH,
@@ -70,7 +71,7 @@ class StreamUpload implements StreamContext {
    * belongs to this run only and starts afresh in the next.
    */
   readonly state: StreamUploadState;
-  readonly io: StreamActivityProxies['io'];
+  readonly transfers: StreamActivityProxies['transfers'];
   private readonly quick: StreamActivityProxies['quick'];
   readonly settings: StreamSettings;
   readonly control: StreamControl;
@@ -101,14 +102,19 @@ class StreamUpload implements StreamContext {
       revision: 1,
       rewrittenChunks: 0,
     };
-    const { io, quick, manifests, webhook, cleanup } = streamActivities(input.fileTaskQueue);
-    this.io = io;
+    const { transfers, quick, manifests, webhook, cleanup } = streamActivities(input.fileTaskQueue);
+    this.transfers = transfers;
     this.quick = quick;
     this.settings = {
       uploadConcurrency: input.uploadConcurrency ?? 1,
       maxHistoryEvents: input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS,
     };
-    this.control = new StreamControl(this.state, () => this.progressLines(), BLOCKING_FAILURES, this.logMeta());
+    this.control = new StreamControl(
+      this.state,
+      () => this.progressLines(),
+      BLOCKING_FAILURES,
+      streamLogFields(this.stream),
+    );
     this.manifest = new StreamManifest(
       this.state,
       {
@@ -159,7 +165,7 @@ class StreamUpload implements StreamContext {
       const failure = failureOf(err);
       if (!failure) throw err;
       this.control.setPhase('failed');
-      log.error('stream failed; writing what was uploaded', { ...this.logMeta(), ...failure });
+      log.error('stream failed; writing what was uploaded', { ...streamLogFields(this.stream), ...failure });
       const writeFailed = () =>
         this.manifest.record('failed', this.state.nextIndex, { error: failure, unopened: !this.streamOpened });
       // A stream asked to cancel can still fail first (its follow ended as the file went away):
@@ -210,7 +216,7 @@ class StreamUpload implements StreamContext {
       if (
         this.followsFile &&
         (this.followsIdle || remainingIdleMs() > 0) &&
-        state.file.mtimeMs > this.follows.settledMtimeMs
+        state.file.mtimeMs > this.follows.endedAtMtimeMs
       ) {
         const completed = await this.follows.run();
         if (!completed) continue;
@@ -282,9 +288,5 @@ class StreamUpload implements StreamContext {
   progressed(): void {
     this.lastActivityAt = new Date().toISOString();
     this.control.showDetails();
-  }
-
-  logMeta() {
-    return { streamId: this.stream.streamId };
   }
 }

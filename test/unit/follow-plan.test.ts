@@ -11,7 +11,7 @@ import { MTIME_SETTLE_MS } from '../../src/stream/settled-chunks';
 
 const limits: FollowLimits = {
   chunkSize: 100,
-  settleMs: 1_000,
+  idleTimeoutMs: 1_000,
   maxChunks: 4,
   maxMs: 60_000,
   pollMs: 200,
@@ -57,7 +57,7 @@ describe('following a growing file', () => {
   });
 
   test('looks less often while the next chunk is far off at the rate the file grows, and never past a deadline', () => {
-    const slow: FollowLimits = { ...limits, settleMs: 30_000 };
+    const slow: FollowLimits = { ...limits, idleTimeoutMs: 30_000 };
     const growing = (size: number, bytesPerMs: number) =>
       nextFollowStep(at(size, 9_990, { nextIndex: 2, checkedMtimeMs: 9_990, bytesPerMs }), slow);
     assert.deepEqual(growing(210, 0.01), { kind: 'wait', ms: 2_000 }, '9 s to the chunk: the longest wait');
@@ -109,7 +109,7 @@ describe('following a growing file', () => {
   });
 
   test('checks the uploaded chunks once the file is quiet for half the idle timeout, once per mtime', () => {
-    const slow: FollowLimits = { ...limits, settleMs: 10_000 };
+    const slow: FollowLimits = { ...limits, idleTimeoutMs: 10_000 };
     assert.equal(nextFollowStep(at(250, 5_100, { nextIndex: 2 }), slow).kind, 'wait', 'quiet 4.9 s of 10 s: a pause');
     assert.deepEqual(nextFollowStep(at(250, 5_000, { nextIndex: 2 }), slow), { kind: 'check' });
     assert.equal(
@@ -128,7 +128,7 @@ describe('following a growing file', () => {
   test('never checks before the mtime has settled', () => {
     assert.equal(checkAfterQuietMs(1_000), MTIME_SETTLE_MS);
     assert.equal(checkAfterQuietMs(30_000), 15_000);
-    const quick: FollowLimits = { ...limits, settleMs: 3_000 };
+    const quick: FollowLimits = { ...limits, idleTimeoutMs: 3_000 };
     assert.equal(nextFollowStep(at(250, 10_000 - MTIME_SETTLE_MS + 1, { nextIndex: 2 }), quick).kind, 'wait');
     assert.deepEqual(
       nextFollowStep(at(250, 9_000, { nextIndex: 2 }), limits),
@@ -139,7 +139,7 @@ describe('following a growing file', () => {
 
   test('checks an idle file not checked under its mtime before ending, so that the follow can complete it', () => {
     assert.deepEqual(
-      nextFollowStep(at(250, 7_000, { nextIndex: 2 }), { ...limits, settleMs: 3_000 }),
+      nextFollowStep(at(250, 7_000, { nextIndex: 2 }), { ...limits, idleTimeoutMs: 3_000 }),
       { kind: 'check' },
       'written after the quiet check',
     );
