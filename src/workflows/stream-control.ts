@@ -5,12 +5,10 @@ import {
   log,
   patched,
   setCurrentDetails,
-  setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { StreamStatusKey } from '../stream/search-attributes';
 import type { StreamFailure, StreamPhase } from '../stream/types';
-import { pauseSignal, resumeSignal } from './definitions';
 import { endedByCancel, failureOf } from './failure-of';
 import { PAUSED_FOLLOW_ENDS_PATCH } from './patches';
 
@@ -36,14 +34,17 @@ export class StreamControl {
     private readonly progressLines: () => string[],
     private readonly blockingFailures: readonly string[],
     private readonly logFields: Record<string, unknown>,
-  ) {
-    setHandler(pauseSignal, () => {
-      this.paused.paused = true;
-    });
-    setHandler(resumeSignal, () => {
-      this.paused.paused = false;
-      this.resumes++;
-    });
+  ) {}
+
+  /** The `pause` signal. */
+  pause(): void {
+    this.paused.paused = true;
+  }
+
+  /** The `resume` signal: also unblocks a blocked stream. */
+  resume(): void {
+    this.paused.paused = false;
+    this.resumes++;
   }
 
   get isPaused(): boolean {

@@ -16,7 +16,7 @@ import { formatBytes } from '../stream/format-bytes';
 import { idleWaitMs } from '../stream/idle';
 import type { ManifestSummary } from '../stream/manifest';
 import type { FileSnapshot, StreamProgress, StreamUploadInput, StreamUploadState } from '../stream/types';
-import { fileChangedSignal, progressQuery } from './definitions';
+import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal } from './definitions';
 import { endedByCancel, failureOf } from './failure-of';
 import { streamActivities, type StreamActivityProxies } from './stream-activities';
 import { historyIsLong, StreamChunks } from './stream-chunks';
@@ -136,6 +136,10 @@ class StreamUpload implements StreamContext {
     );
     this.chunks = new StreamChunks(this);
     this.follows = new StreamFollow(this);
+    // Every handler of the workflow. Signals that came before a handler was set reach it when it is
+    // set, so pause and resume stay first, as in the runs recorded before.
+    setHandler(pauseSignal, () => this.control.pause());
+    setHandler(resumeSignal, () => this.control.resume());
     setHandler(fileChangedSignal, (snapshot) => this.learn(snapshot));
     setHandler(progressQuery, () => this.progress());
   }
