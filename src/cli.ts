@@ -9,7 +9,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { arrayFromPayloads } from '@temporalio/common';
-import { readChunkRecords, readManifest } from './activities/manifest-store';
+import { readChunkRecords, readManifest } from './activities/store/manifest-store';
 import { ConfigError, loadConfig, loadDotEnv, type AppConfig } from './config';
 import { printable, printableJson } from './printable';
 import { createS3Client } from './s3';

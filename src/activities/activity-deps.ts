@@ -1,9 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { FollowedStreams } from '../followed-streams';
 import type { StreamMetrics } from '../metrics';
-import type { ChunkBuffers } from './chunk-buffers';
-import type { UploadRate } from './upload-rate';
-import type { UploadSlots } from './upload-slots';
+import type { ChunkBuffers } from './store/chunk-buffers';
+import type { UploadRate } from './store/upload-rate';
+import type { UploadSlots } from './store/upload-slots';
 
 /** What the stream activities of one process share: its bucket, its files, its metrics. */
 export interface ActivityDeps {

@@ -15,9 +15,9 @@ import type { AssembledObject } from '../stream/manifest';
 import { chunkKey } from '../stream/object-keys';
 import type { ChunkRecord, StreamRef } from '../stream/types';
 import { streamLogFields } from '../stream/identity';
-import { loadChunkRecords } from './manifest-store';
+import { loadChunkRecords } from './store/manifest-store';
 import { withHeartbeat } from './heartbeat';
-import { openStreamFile, readExactly } from './stream-file';
+import { openStreamFile, readExactly } from './file/stream-file';
 
 /** S3's multipart limits: every part but the last at least 5 MiB, at most 10,000 parts. */
 const MIN_PART_SIZE = 5 * 2 ** 20;

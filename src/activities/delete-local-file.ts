@@ -8,9 +8,9 @@ import type { LocalFileDeletion } from './activity-io';
 import { type ActivityDeps } from './activity-deps';
 import { streamLogFields } from '../stream/identity';
 import { withHeartbeat } from './heartbeat';
-import { readChunkRecords, readManifest, recordLocalFile, type StoredManifest } from './manifest-store';
-import { headObject, storedWithChecksum } from './stored-object';
-import { observeFile, resolveInWatchDir } from './stream-file';
+import { readChunkRecords, readManifest, recordLocalFile, type StoredManifest } from './store/manifest-store';
+import { headObject, storedWithChecksum } from './store/stored-object';
+import { observeFile, resolveInWatchDir } from './file/stream-file';
 
 /** Chunk objects checked at once. */
 const CHECKS_AT_ONCE = 8;

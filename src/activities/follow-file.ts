@@ -9,8 +9,8 @@ import type { ActivityDeps } from './activity-deps';
 import { runFollow, type FollowCheck, type FollowFileResult, type FollowIo } from './follow-loop';
 import { withHeartbeat } from './heartbeat';
 import { mediaDuration } from './inspect-file';
-import { observeFile, observeResolved, resolveInWatchDir } from './stream-file';
-import { uploadRanges } from './upload-ranges';
+import { observeFile, observeResolved, resolveInWatchDir } from './file/stream-file';
+import { uploadRanges } from './upload-chunks';
 import { checkChunks } from './verify-chunks';
 import { writeManifest } from './write-manifest';
 

@@ -9,14 +9,14 @@ import type {
 import type { ActivityDeps } from './activity-deps';
 import { assembleRecording, type AssembleInput } from './assemble-recording';
 import { streamActivityWrapper } from './classified';
-import { notifyCompletion } from './completion-webhook';
+import { notifyCompletion } from './notify-completion';
 import { deleteLocalFile } from './delete-local-file';
 import { followFile } from './follow-file';
 import { withHeartbeat } from './heartbeat';
 import { inspectFile } from './inspect-file';
 import { openStream } from './open-stream';
-import { observeFile } from './stream-file';
-import { uploadChunks } from './upload-ranges';
+import { observeFile } from './file/stream-file';
+import { uploadChunks } from './upload-chunks';
 import { verifyChunks } from './verify-chunks';
 import { writeManifest } from './write-manifest';
 

@@ -3,8 +3,8 @@ import type { FileInspection, StreamRef } from '../stream/types';
 import { type ActivityDeps } from './activity-deps';
 import { streamLogFields } from '../stream/identity';
 import { withHeartbeat } from './heartbeat';
-import { readMediaDurationSeconds } from './media-duration';
-import { observeFile, openInWatchDir } from './stream-file';
+import { readMediaDurationSeconds } from './file/media-duration';
+import { observeFile, openInWatchDir } from './file/stream-file';
 
 /** The recording's media duration; says so when it has none. */
 export async function mediaDuration(watchDir: string, stream: StreamRef): Promise<number | null> {

@@ -7,7 +7,7 @@ import type { StreamRef } from '../stream/types';
 import { type ActivityDeps } from './activity-deps';
 import { streamLogFields } from '../stream/identity';
 import { failure } from './failures';
-import { readManifest } from './manifest-store';
+import { readManifest } from './store/manifest-store';
 
 const TIMEOUT_MS = 10_000;
 

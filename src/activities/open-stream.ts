@@ -3,7 +3,7 @@ import { isCompleteFor, nextRevision, reusableChunks, summarize } from '../strea
 import type { OpenStreamInput, OpenStreamResult } from './activity-io';
 import { type ActivityDeps } from './activity-deps';
 import { streamLogFields } from '../stream/identity';
-import { readChunkRecords, readManifest } from './manifest-store';
+import { readChunkRecords, readManifest } from './store/manifest-store';
 
 /**
  * A stream's start: what its stored manifest says (already complete for this file, or how many

@@ -4,8 +4,8 @@ import type { UploadChunksActivityInput, UploadChunksInput } from './activity-io
 import { type ActivityDeps } from './activity-deps';
 import { streamLogFields } from '../stream/identity';
 import { withHeartbeat } from './heartbeat';
-import { sendChunks } from './upload-chunk';
-import type { UploadPriority } from './upload-rate';
+import { sendChunks } from './store/upload-chunk';
+import type { UploadPriority } from './store/upload-rate';
 import { writeManifest } from './write-manifest';
 
 /**

@@ -6,8 +6,8 @@ import type { VerifyChunksInput } from './activity-io';
 import { type ActivityDeps } from './activity-deps';
 import { streamLogFields } from '../stream/identity';
 import { withHeartbeat } from './heartbeat';
-import { loadChunkRecords } from './manifest-store';
-import { HASH_READ_SIZE, hashRange, openStreamFile } from './stream-file';
+import { loadChunkRecords } from './store/manifest-store';
+import { HASH_READ_SIZE, hashRange, openStreamFile } from './file/stream-file';
 
 export interface VerifyResult {
   /** Indexes of chunks whose bytes on disk no longer match the uploaded object. */

@@ -3,7 +3,7 @@ import { chunksToList, comesAfterCompletion, summarize, type ManifestSummary } f
 import type { WriteManifestInput } from './activity-io';
 import { type ActivityDeps } from './activity-deps';
 import { streamLogFields } from '../stream/identity';
-import { deleteUnlisted, readManifest, saveManifest } from './manifest-store';
+import { deleteUnlisted, readManifest, saveManifest } from './store/manifest-store';
 
 /**
  * Writes the manifest: the stored records of the chunks it lists (see `chunksToList`), overlaid by

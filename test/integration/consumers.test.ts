@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { freePort } from '../../scripts/local-servers';
 import type { ActivityDeps } from '../../src/activities';
-import { notifyCompletion } from '../../src/activities/completion-webhook';
+import { notifyCompletion } from '../../src/activities/notify-completion';
 import { createS3Client } from '../../src/s3';
 import { WEBHOOK_ATTEMPTS } from '../../src/stream/completion-webhook';
 import type { StreamUploadInput } from '../../src/stream/types';

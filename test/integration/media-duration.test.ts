@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { readMediaDurationSeconds } from '../../src/activities/media-duration';
+import { readMediaDurationSeconds } from '../../src/activities/file/media-duration';
 import { ffprobeDurationSeconds, makeMp4 } from '../support/media';
 import { tempDir } from '../support/stack';
 

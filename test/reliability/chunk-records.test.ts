@@ -4,7 +4,12 @@ import { after, before, describe, test } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/local-servers';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { loadChunkRecords, readChunkRecords, readManifest, saveManifest } from '../../src/activities/manifest-store';
+import {
+  loadChunkRecords,
+  readChunkRecords,
+  readManifest,
+  saveManifest,
+} from '../../src/activities/store/manifest-store';
 import { streamRef } from '../../src/stream/identity';
 import { CHUNK_RECORDS_PER_PAGE, type ManifestFields } from '../../src/stream/manifest';
 import { chunkKey, manifestKey } from '../../src/stream/object-keys';

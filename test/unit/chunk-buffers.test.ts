@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
-import { ChunkBuffers } from '../../src/activities/chunk-buffers';
+import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
 
 /** The memory a buffer handed to `work` lives in: the same one means the pooled buffer was reused. */
 const memoryOf = (buffers: ChunkBuffers, size: number) => buffers.use(size, async (buffer) => buffer.buffer);

@@ -6,7 +6,7 @@ import {
   parseMovie,
   readBoxHeader,
   type FragmentDurations,
-} from '../../src/activities/mp4-boxes';
+} from '../../src/activities/file/mp4-boxes';
 
 /** A box from its type and content. */
 function box(type: string, ...content: Buffer[]): Buffer {

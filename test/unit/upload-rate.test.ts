@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UploadRate, type UploadPriority } from '../../src/activities/upload-rate';
+import { UploadRate, type UploadPriority } from '../../src/activities/store/upload-rate';
 
 const never = new AbortController().signal;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UploadSlots } from '../../src/activities/upload-slots';
+import { UploadSlots } from '../../src/activities/store/upload-slots';
 
 /** A piece of work that runs until released, recording how many ran at once. */
 function gate() {

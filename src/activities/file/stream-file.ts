@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileIdentity, sameFile } from '../stream/identity';
-import { FailureType } from '../stream/failures';
-import type { FileIdentity, FileObservation, FileSnapshot } from '../stream/types';
-import { failure } from './failures';
+import { fileIdentity, sameFile } from '../../stream/identity';
+import { FailureType } from '../../stream/failures';
+import type { FileIdentity, FileObservation, FileSnapshot } from '../../stream/types';
+import { failure } from '../failures';
 
 /**
  * The absolute path of the stream's file beneath WATCH_DIR, as the watcher found it: the one way

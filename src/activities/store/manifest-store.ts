@@ -17,15 +17,15 @@ import {
   type LocalFile,
   type Manifest,
   type ManifestFields,
-} from '../stream/manifest';
+} from '../../stream/manifest';
 import {
   chunkIndexOfKey,
   chunkRecordsKeyPrefix,
   chunkRecordsPageKey,
   manifestKey,
   recordsPageOfKey,
-} from '../stream/object-keys';
-import type { ChunkRecord } from '../stream/types';
+} from '../../stream/object-keys';
+import type { ChunkRecord } from '../../stream/types';
 
 export interface ManifestStoreDeps {
   s3: S3Client;

@@ -7,16 +7,16 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { FailureType } from '../stream/failures';
-import { alternateChunkKey, chunkKey } from '../stream/object-keys';
-import { settledMtime } from '../stream/settled-chunks';
-import type { ChunkRange, ChunkRecord, StreamRef } from '../stream/types';
-import type { UploadChunksInput } from './activity-io';
-import { failure } from './failures';
+import { FailureType } from '../../stream/failures';
+import { alternateChunkKey, chunkKey } from '../../stream/object-keys';
+import { settledMtime } from '../../stream/settled-chunks';
+import type { ChunkRange, ChunkRecord, StreamRef } from '../../stream/types';
+import type { UploadChunksInput } from '../activity-io';
+import { failure } from '../failures';
 import type { ChunkBuffers } from './chunk-buffers';
 import { resetOnAbort } from './reset-on-abort';
 import { headObject, storedWithChecksum } from './stored-object';
-import { hashRange, openStreamFile, readExactly } from './stream-file';
+import { hashRange, openStreamFile, readExactly } from '../file/stream-file';
 import type { UploadPriority, UploadRate } from './upload-rate';
 import type { UploadSlots } from './upload-slots';
 
