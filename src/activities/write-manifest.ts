@@ -1,9 +1,15 @@
 import { log } from '@temporalio/activity';
-import { chunksToList, comesAfterCompletion, summarize, type ManifestSummary } from '../stream/manifest';
+import { chunksToList, storedManifestStays, summarize, type ManifestSummary } from '../stream/manifest';
 import type { WriteManifestInput } from './activity-io';
 import { type ActivityDeps } from './activity-deps';
 import { streamLogFields } from '../stream/identity';
 import { deleteUnlisted, readManifest, saveManifest } from './store/manifest-store';
+
+const KEPT_BECAUSE = {
+  unopened: 'the run ended before it opened the stream: the manifest in the bucket stays',
+  completed: 'the stream completed in this revision: its complete manifest stays',
+  'later revision': 'a later revision is in the bucket: its manifest stays',
+} as const;
 
 /**
  * Writes the manifest: the stored records of the chunks it lists (see `chunksToList`), overlaid by
@@ -20,13 +26,14 @@ export async function writeManifest(
   const store = { s3, bucket };
   const { prefix } = fields.stream;
   const stored = await readManifest(store, prefix);
-  if (stored && (unopened || comesAfterCompletion(fields, stored.manifest))) {
-    log.info(
-      unopened
-        ? 'the run ended before it opened the stream: the manifest in the bucket stays'
-        : 'the stream completed in this revision: its complete manifest stays',
-      { ...streamLogFields(fields.stream), status: fields.status },
-    );
+  const stays = unopened ? 'unopened' : storedManifestStays(fields, stored?.manifest);
+  if (stored && stays) {
+    log.info(KEPT_BECAUSE[stays], {
+      ...streamLogFields(fields.stream),
+      status: fields.status,
+      revision: fields.revision,
+      storedRevision: stored.manifest.revision,
+    });
     return summarize(stored.manifest, prefix);
   }
   const listed = chunksToList(fields, chunkCount, pendingChunks, stored?.manifest);

@@ -269,16 +269,23 @@ export function chunksToList(
 }
 
 /**
- * Whether a manifest about to be written comes after the complete one of its own revision: a
- * cancel or a failure that reaches a run as its stream completes (a follow completes it itself)
- * changes nothing the bucket holds, so the complete manifest stays. Its records are newer than
- * the run's own, which would otherwise list chunks the completion has just removed.
+ * Why the manifest in the bucket stays rather than the one about to be written, if it does:
+ * - it is of a later revision: only a stale attempt writes an earlier one, whose chunks the later
+ *   revision may have replaced;
+ * - it is the complete one of the same revision, and this one is not: a cancel or a failure that
+ *   reaches a run as its stream completes (a follow completes it itself) changes nothing the
+ *   bucket holds. Its records are newer than the run's own, which would otherwise list chunks
+ *   the completion has just removed.
  */
-export function comesAfterCompletion(
+export function storedManifestStays(
   fields: Pick<ManifestFields, 'status' | 'revision'>,
   stored: Pick<Manifest, 'status' | 'revision'> | undefined,
-): boolean {
-  return stored?.status === 'complete' && stored.revision === fields.revision && fields.status !== 'complete';
+): 'later revision' | 'completed' | undefined {
+  if (!stored) return undefined;
+  if (stored.revision > fields.revision) return 'later revision';
+  if (stored.status === 'complete' && stored.revision === fields.revision && fields.status !== 'complete')
+    return 'completed';
+  return undefined;
 }
 
 /** Whether a manifest already records the whole of the file as it is now. */

@@ -5,7 +5,7 @@ import {
   CHUNK_RECORDS_PER_PAGE,
   chunksOfPage,
   chunksToList,
-  comesAfterCompletion,
+  storedManifestStays,
   isCompleteFor,
   mergeChunkRecords,
   nextRevision,
@@ -148,17 +148,22 @@ describe('manifest', () => {
     assert.deepEqual(chunksToList({ status: 'failed', chunkSize: 100 }, 1, tailAtEnd, stored).pending, tailAtEnd);
   });
 
-  test("a cancel or failure after a revision's complete manifest leaves it in place; a later revision does not", () => {
+  test("a cancel or failure after a revision's complete manifest leaves it in place, and no earlier revision replaces a later one", () => {
     const complete = { status: 'complete' as const, revision: 2 };
-    assert.equal(comesAfterCompletion({ status: 'cancelled', revision: 2 }, complete), true);
-    assert.equal(comesAfterCompletion({ status: 'failed', revision: 2 }, complete), true);
-    assert.equal(comesAfterCompletion({ status: 'complete', revision: 2 }, complete), false);
-    assert.equal(comesAfterCompletion({ status: 'recording', revision: 3 }, complete), false);
+    assert.equal(storedManifestStays({ status: 'cancelled', revision: 2 }, complete), 'completed');
+    assert.equal(storedManifestStays({ status: 'failed', revision: 2 }, complete), 'completed');
+    assert.equal(storedManifestStays({ status: 'complete', revision: 2 }, complete), undefined);
+    assert.equal(storedManifestStays({ status: 'recording', revision: 3 }, complete), undefined);
     assert.equal(
-      comesAfterCompletion({ status: 'cancelled', revision: 2 }, { status: 'recording', revision: 2 }),
-      false,
+      storedManifestStays({ status: 'cancelled', revision: 2 }, { status: 'recording', revision: 2 }),
+      undefined,
     );
-    assert.equal(comesAfterCompletion({ status: 'cancelled', revision: 1 }, undefined), false);
+    assert.equal(storedManifestStays({ status: 'cancelled', revision: 1 }, undefined), undefined);
+    for (const status of ['recording', 'complete', 'cancelled', 'failed'] as const)
+      assert.equal(
+        storedManifestStays({ status, revision: 1 }, { status: 'recording', revision: 2 }),
+        'later revision',
+      );
   });
 
   test('a new run builds on the full chunks of an earlier manifest only', () => {
