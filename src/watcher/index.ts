@@ -41,13 +41,15 @@ export async function startWatcher(
     logger,
   });
   const retries = new Set<NodeJS.Timeout>();
+  // Once closing, a signal that fails is not tried again: Temporal may be what is going away.
+  let closing = false;
   const newChunk = (sent: FileEvent, next: FileEvent) =>
     completesChunk(sent.snapshot.size, next.snapshot.size, config.chunkSize);
   const coalescer: Coalescer<FileEvent> = new Coalescer(
     config.watchCoalesceIntervalMs,
     (key, event) => {
       void signalStream(event).then((delivered) => {
-        if (delivered) return;
+        if (delivered || closing) return;
         const timer = setTimeout(() => {
           retries.delete(timer);
           coalescer.push(key, event);
@@ -81,6 +83,7 @@ export async function startWatcher(
   logger.info({ watchDir: config.watchDir, existingFiles: existing }, 'watching for recordings');
   return {
     async close() {
+      closing = true;
       await watch.close();
       coalescer.flush();
       quiet.close();

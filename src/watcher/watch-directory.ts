@@ -89,6 +89,8 @@ export function watchDirectory({
   }
 
   function report(absolute: string, stats: Stats): void {
+    // A look still under way when the watch closed reports nothing: the app is stopping.
+    if (closed) return;
     const relPath = relativePath(dir, absolute);
     if (!isRecordingPath(relPath)) return;
     if (stats.isSymbolicLink()) return skip(relPath, 'symlink', 'skipped a symbolic link: links are not followed');
@@ -124,8 +126,9 @@ export function watchDirectory({
   }
 
   function unwatchFolder(folder: string): void {
+    const inside = folder.endsWith(path.sep) ? folder : `${folder}${path.sep}`;
     for (const [watched, watch] of folders)
-      if (watched === folder || watched.startsWith(`${folder}${path.sep}`)) {
+      if (watched === folder || watched.startsWith(inside)) {
         watch.close();
         folders.delete(watched);
       }
@@ -220,7 +223,8 @@ export function watchDirectory({
       clearTimeout(folderRescan);
       for (const { timer } of recent.values()) clearTimeout(timer);
       recent.clear();
-      unwatchFolder(dir);
+      for (const watch of folders.values()) watch.close();
+      folders.clear();
       await scanning;
     },
   };
