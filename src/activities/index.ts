@@ -1,4 +1,4 @@
-import type { FileObservation, StreamRef } from '../stream/types';
+import type { StreamRef } from '../stream/types';
 import type {
   FollowFileInput,
   OpenStreamInput,
@@ -15,7 +15,7 @@ import { followFile } from './follow-file';
 import { withHeartbeat } from './heartbeat';
 import { inspectFile } from './inspect-file';
 import { openStream } from './open-stream';
-import { observeFile } from './file/stream-file';
+import { observeStreamFile } from './observe-stream-file';
 import { uploadChunks } from './upload-chunks';
 import { verifyChunks } from './verify-chunks';
 import { writeManifest } from './write-manifest';
@@ -31,9 +31,7 @@ export function createActivities(deps: ActivityDeps) {
   const streamActivity = streamActivityWrapper(deps.metrics, deps.s3Prefix);
   return {
     openStream: streamActivity((input: OpenStreamInput) => openStream(deps, input)),
-    observeStreamFile: streamActivity(({ stream }: { stream: StreamRef }): Promise<FileObservation> =>
-      observeFile(deps.watchDir, stream.relPath, stream.identity),
-    ),
+    observeStreamFile: streamActivity((input: { stream: StreamRef }) => observeStreamFile(deps, input)),
     uploadChunks: streamActivity((input: UploadChunksActivityInput) => uploadChunks(deps, input)),
     followFile: streamActivity((input: FollowFileInput) => followFile(deps, input)),
     verifyChunks: streamActivity((input: VerifyChunksInput) => verifyChunks(deps, input)),
