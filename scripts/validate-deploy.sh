@@ -107,7 +107,7 @@ if (dashboard) {
     'stream_uploader_chunks_uploaded_total',
     'stream_uploader_bytes_uploaded_total',
     'stream_uploader_chunk_upload_duration_seconds_bucket',
-    'stream_uploader_upload_failures_total',
+    'stream_uploader_activity_failures_total',
     'stream_uploader_retries_total',
     'stream_uploader_active_streams',
     'stream_uploader_streams_finished_total',

@@ -19,6 +19,8 @@ export interface StreamMetrics {
   completionWebhook: Counter<'outcome'>;
   filesSkipped: Counter<'reason'>;
   chunkUploadDuration: Histogram;
+  activityFailures: Counter<'reason'>;
+  /** Deprecated: `activityFailures` under its old name, for one release. */
   uploadFailures: Counter<'reason'>;
   retries: Counter;
   activeStreams: Gauge;
@@ -152,9 +154,16 @@ export function createMetrics(
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    activityFailures: new Counter({
+      name: 'stream_uploader_activity_failures_total',
+      help: 'Failed activity attempts (uploads, checks, manifests, webhooks, ...), by reason (a failure type, or "transient" for network, 5xx and throttling)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    // The same count under the name it had until this release, which counted more than uploads.
     uploadFailures: new Counter({
       name: 'stream_uploader_upload_failures_total',
-      help: 'Failed activity attempts, by reason (a failure type, or "transient" for network, 5xx and throttling)',
+      help: 'Deprecated, removed in the next release: stream_uploader_activity_failures_total under its old name',
       labelNames: ['reason'],
       registers,
     }),
@@ -185,9 +194,11 @@ export function createMetrics(
   };
   // Every known label value from 0: rate() and increase() miss a series' first sample, so a first
   // failure (or a one-off webhook given up) would otherwise never show in a panel or an alert.
-  for (const outcome of ['delivered', 'rejected', 'failed']) metrics.completionWebhook.inc({ outcome }, 0);
-  for (const reason of ['transient', 'cancelled', ...Object.values(FailureType)])
+  for (const outcome of ['delivered', 'rejected', 'failed', 'given_up']) metrics.completionWebhook.inc({ outcome }, 0);
+  for (const reason of ['transient', 'cancelled', ...Object.values(FailureType)]) {
+    metrics.activityFailures.inc({ reason }, 0);
     metrics.uploadFailures.inc({ reason }, 0);
+  }
   for (const status of ['complete', 'cancelled', 'failed']) metrics.streamsFinished.inc({ status }, 0);
   return metrics;
 }

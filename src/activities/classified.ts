@@ -19,7 +19,9 @@ export function classifiedActivities(metrics: StreamMetrics) {
         return await activity(input);
       } catch (err) {
         const error = classify(err);
-        metrics.uploadFailures.inc({ reason: failureReason(error) });
+        const reason = failureReason(error);
+        metrics.activityFailures.inc({ reason });
+        metrics.uploadFailures.inc({ reason });
         throw error;
       }
     };

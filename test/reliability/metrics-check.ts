@@ -46,7 +46,7 @@ export async function checkMetrics(
     chunksCounted: seriesValue(metricsText, CHUNKS),
     storedUnacknowledged: audit.chunkUploads.uploads - uploadsLogged(logs.allRuns),
     retries: seriesValue(metricsText, 'stream_uploader_retries_total'),
-    transientFailures: seriesValue(metricsText, 'stream_uploader_upload_failures_total{reason="transient"}'),
+    transientFailures: seriesValue(metricsText, 'stream_uploader_activity_failures_total{reason="transient"}'),
   };
   const problems: string[] = [];
   const logged = uploadsLogged(logs.lastRun);
@@ -59,6 +59,6 @@ export async function checkMetrics(
   if (figures.retries < figures.transientFailures)
     problems.push(`${figures.transientFailures} transient failures, but only ${figures.retries} retries counted`);
   if (failuresExpected && (figures.transientFailures === 0 || figures.retries === 0))
-    problems.push('an upload failed for sure, yet upload_failures_total{reason="transient"} or retries_total is 0');
+    problems.push('an upload failed for sure, yet activity_failures_total{reason="transient"} or retries_total is 0');
   return { figures, problems };
 }
