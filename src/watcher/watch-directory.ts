@@ -77,7 +77,7 @@ export function watchDirectory({
   const reported = new Map<string, string>();
   const skipped = new Set<string>();
   const folders = new Map<string, FSWatcher>();
-  /** Paths looked at less than LOOK_EVERY_MS ago, and whether an event came since. */
+  /** Paths looked at less than their look interval ago, and whether an event came since. */
   const recent = new Map<string, { timer: NodeJS.Timeout; changed: boolean }>();
   let closed = false;
 
