@@ -38,14 +38,37 @@ export function requireCommand(name: 'ffmpeg' | 'ffprobe' | 'docker-compose'): s
   return found;
 }
 
+/**
+ * A loopback port free now, for a server about to start on it. It is drawn at random below the
+ * kernel's ephemeral range: a port that `listen(0)` gives comes from that range, where every
+ * outgoing connection and every other process's `listen(0)` also draw theirs, and one of them can
+ * take it before the server binds it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const low = 15000;
+  const high = ephemeralFloor();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await listens(port)) return port;
+  }
+  throw new Error(`no free loopback port found between ${low} and ${high}`);
+}
+
+/** Linux's first ephemeral port; 32768, its default, elsewhere. */
+function ephemeralFloor(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** True when a server could listen on the loopback port now (it is closed again at once). */
+function listens(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
