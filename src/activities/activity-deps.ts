@@ -3,7 +3,7 @@ import type { FollowedStreams } from '../followed-streams';
 import type { StreamMetrics } from '../metrics';
 import type { ChunkBuffers } from './store/chunk-buffers';
 import type { UploadRate } from './store/upload-rate';
-import type { UploadSlots } from './store/upload-slots';
+import type { Slots } from './slots';
 
 /** What the stream activities of one process share: its bucket, its files, its metrics. */
 export interface ActivityDeps {
@@ -12,7 +12,9 @@ export interface ActivityDeps {
   watchDir: string;
   metrics: StreamMetrics;
   /** Shared by every stream of the process: at most this many chunk uploads at once. */
-  slots: UploadSlots;
+  uploadSlots: Slots;
+  /** Shared by every stream of the process: at most this many checks of a file against its chunks at once. */
+  checkSlots: Slots;
   /** Shared by every stream of the process: UPLOAD_RATE_LIMIT; absent: no limit. */
   rate?: UploadRate;
   /** Shared by every stream of the process: one reusable buffer per chunk upload in flight. */

@@ -69,6 +69,7 @@ function followIo(deps: ActivityDeps, input: FollowFileInput, signal: AbortSigna
         [...liveManifest.pendingChunks, ...records, ...rewritten],
         checked,
         upload,
+        signal,
       ),
     complete: (progress, observation, checked) => completeIdleFile(deps, input, progress, observation, checked, upload),
     saveLiveManifest: async ({ records, rewritten }, observation) => {
@@ -96,9 +97,15 @@ async function checkQuietFile(
   pendingChunks: ChunkRecord[],
   checked: ChunksChecked | undefined,
   upload: Upload,
+  signal: AbortSignal,
 ): Promise<FollowCheck> {
   const startedAt = Date.now();
-  const { changed, fileSize, mtimeMs } = await checkChunks(deps, { stream, chunkCount: count, pendingChunks, checked });
+  const { changed, fileSize, mtimeMs } = await checkChunks(
+    deps,
+    { stream, chunkCount: count, pendingChunks, checked },
+    'live',
+    signal,
+  );
   const ranges: ChunkRange[] = changed.map((index) => chunkRange(index, chunkSize, fileSize));
   // The file shrank under a chunk: the follow's next look ends it, and the workflow decides.
   if (ranges.some((range) => range.size < chunkSize)) return { rewritten: [], mtimeMs };

@@ -6,6 +6,7 @@ import type { VerifyChunksInput } from './activity-io';
 import { type ActivityDeps } from './activity-deps';
 import { streamLogFields } from '../stream/identity';
 import { withHeartbeat } from './heartbeat';
+import type { UploadPriority } from './store/upload-rate';
 import { loadChunkRecords } from './store/manifest-store';
 import { HASH_READ_SIZE, hashRange, openStreamFile } from './file/stream-file';
 
@@ -51,20 +52,30 @@ export async function findChangedChunks(
   return { changed, fileSize, mtimeMs, read };
 }
 
-/** Compares chunks [0, chunkCount) of a stream with its file (see `findChangedChunks`); says so when some changed. */
+/**
+ * Compares chunks [0, chunkCount) of a stream with its file (see `findChangedChunks`) once one of
+ * the process's check slots is free; says so when some changed.
+ */
 export async function checkChunks(
   deps: ActivityDeps,
   { stream, chunkCount, pendingChunks, checked }: VerifyChunksInput,
+  priority: UploadPriority,
+  signal: AbortSignal,
   onChunk?: (index: number) => void,
 ): Promise<VerifyResult> {
   const chunks = await loadChunkRecords(deps, stream.prefix, pendingChunks, 0, chunkCount);
-  const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
-  let result: VerifyResult;
-  try {
-    result = await findChangedChunks(handle, snapshot, chunks, checked, onChunk);
-  } finally {
-    await handle.close();
-  }
+  const result = await deps.checkSlots.use(
+    async () => {
+      const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
+      try {
+        return await findChangedChunks(handle, snapshot, chunks, checked, onChunk);
+      } finally {
+        await handle.close();
+      }
+    },
+    signal,
+    priority,
+  );
   deps.metrics.chunksReread.inc(result.read);
   if (result.changed.length > 0) {
     log.warn('file changed after upload: re-uploading the chunks it rewrote', {
@@ -80,7 +91,7 @@ export async function checkChunks(
 export async function verifyChunks(deps: ActivityDeps, input: VerifyChunksInput): Promise<VerifyResult> {
   let checking = 0;
   return withHeartbeat(
-    () => checkChunks(deps, input, (index) => (checking = index)),
+    (signal) => checkChunks(deps, input, 'backlog', signal, (index) => (checking = index)),
     () => ({ checking }),
   );
 }

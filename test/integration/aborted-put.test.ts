@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { createBucket, startMinio, type S3Server } from '../../scripts/local-servers';
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
 import { sendChunks } from '../../src/activities/store/upload-chunk';
-import { UploadSlots } from '../../src/activities/store/upload-slots';
+import { Slots } from '../../src/activities/slots';
 import { chunkRange } from '../../src/stream/chunk-plan';
 import { streamRef } from '../../src/stream/identity';
 import { appS3Client, type AppS3Client } from '../support/app-s3-client';
@@ -60,7 +60,7 @@ describe('an aborted chunk PUT', () => {
     });
     const cancel = new AbortController();
     const upload = sendChunks(
-      { s3: client.s3, bucket: BUCKET, watchDir, slots: new UploadSlots(1), buffers: new ChunkBuffers() },
+      { s3: client.s3, bucket: BUCKET, watchDir, uploadSlots: new Slots(1), buffers: new ChunkBuffers() },
       { stream, ranges: [chunkRange(0, CHUNK_SIZE, CHUNK_SIZE)], concurrency: 1 },
       'backlog',
       cancel.signal,

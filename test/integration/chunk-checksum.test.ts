@@ -9,7 +9,7 @@ import { createBucket, startMinio, type S3Server } from '../../scripts/local-ser
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
 import { classify } from '../../src/activities/failures';
 import { MAX_BUFFERED_CHUNK, sendChunks, type UploadChunkDeps } from '../../src/activities/store/upload-chunk';
-import { UploadSlots } from '../../src/activities/store/upload-slots';
+import { Slots } from '../../src/activities/slots';
 import { chunkRange } from '../../src/stream/chunk-plan';
 import { streamRef } from '../../src/stream/identity';
 import type { ChunkRecord, StreamRef } from '../../src/stream/types';
@@ -47,7 +47,7 @@ describe('chunk checksums verified by the S3 server', () => {
   });
 
   function deps(): UploadChunkDeps {
-    return { s3, bucket: BUCKET, watchDir, slots: new UploadSlots(2), buffers: new ChunkBuffers() };
+    return { s3, bucket: BUCKET, watchDir, uploadSlots: new Slots(2), buffers: new ChunkBuffers() };
   }
 
   /** A file of `size` random bytes, and its stream. */

@@ -11,7 +11,7 @@ import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scri
 import { createActivities, type StreamActivities } from '../../src/activities';
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
 import { MAX_BUFFERED_CHUNK } from '../../src/activities/store/upload-chunk';
-import { UploadSlots } from '../../src/activities/store/upload-slots';
+import { Slots } from '../../src/activities/slots';
 import { FollowedStreams } from '../../src/followed-streams';
 import { FailureType } from '../../src/stream/failures';
 import { streamRef } from '../../src/stream/identity';
@@ -55,7 +55,8 @@ describe('activities read only files beneath WATCH_DIR, named as the watcher nam
       bucket: BUCKET,
       watchDir,
       metrics: unservedMetrics(),
-      slots: new UploadSlots(2),
+      uploadSlots: new Slots(2),
+      checkSlots: new Slots(1),
       buffers: new ChunkBuffers(),
       followed: new FollowedStreams(),
       s3Prefix: PREFIX,

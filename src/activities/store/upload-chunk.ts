@@ -18,13 +18,13 @@ import { resetOnAbort } from './reset-on-abort';
 import { headObject, storedWithChecksum } from './stored-object';
 import { hashRange, openStreamFile, readExactly } from '../file/stream-file';
 import type { UploadPriority, UploadRate } from './upload-rate';
-import type { UploadSlots } from './upload-slots';
+import type { Slots } from '../slots';
 
 export interface UploadChunkDeps {
   s3: S3Client;
   bucket: string;
   watchDir: string;
-  slots: UploadSlots;
+  uploadSlots: Slots;
   /** UPLOAD_RATE_LIMIT; absent: no limit. */
   rate?: UploadRate;
   buffers: ChunkBuffers;
@@ -61,7 +61,7 @@ export async function sendChunks(
   const lane = async () => {
     while (next < ranges.length) {
       const position = next++;
-      const outcome = await deps.slots.use(
+      const outcome = await deps.uploadSlots.use(
         () => uploadChunk(deps, input.stream, ranges[position], priority, batch.signal),
         batch.signal,
         priority,

@@ -1,12 +1,13 @@
-import type { UploadPriority } from './upload-rate';
+import type { UploadPriority } from './store/upload-rate';
 
 /**
- * A bound on the chunk uploads one process runs at once, shared by all its streams, so that fifty
- * live streams do not open fifty connections and split the uplink fifty ways. Waiters are served
- * live first, then backlog, each in arrival order: a backlog holding every slot would otherwise
- * delay live chunks by whole chunks.
+ * A bound on how many of one kind of work a process runs at once, shared by all its streams: chunk
+ * uploads, so that fifty live streams do not open fifty connections and split the uplink fifty
+ * ways; checks of a file against its chunks, so that a hundred streams ending together do not
+ * hold a hundred read buffers to hash on one thread. Waiters are served live first, then backlog,
+ * each in arrival order: a backlog holding every slot would otherwise delay live streams.
  */
-export class UploadSlots {
+export class Slots {
   private free: number;
   private readonly waiting: Record<UploadPriority, Array<() => void>> = { live: [], backlog: [] };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UploadSlots } from '../../src/activities/store/upload-slots';
+import { Slots } from '../../src/activities/slots';
 
 /** A piece of work that runs until released, recording how many ran at once. */
 function gate() {
@@ -10,7 +10,7 @@ function gate() {
 }
 
 test('no more uploads run at once than the process has slots, and waiters go in arrival order', async () => {
-  const slots = new UploadSlots(2);
+  const slots = new Slots(2);
   let running = 0;
   let most = 0;
   const started: number[] = [];
@@ -36,7 +36,7 @@ test('no more uploads run at once than the process has slots, and waiters go in 
 });
 
 test('an upload cancelled while it waits leaves the queue, and a failed one frees its slot', async () => {
-  const slots = new UploadSlots(1);
+  const slots = new Slots(1);
   const first = gate();
   const holding = slots.use(() => first.opened);
   const cancel = new AbortController();
@@ -55,7 +55,7 @@ test('an upload cancelled while it waits leaves the queue, and a failed one free
 });
 
 test('a live upload waiting gets the next slot before backlog uploads that waited longer', async () => {
-  const slots = new UploadSlots(1);
+  const slots = new Slots(1);
   const first = gate();
   const holding = slots.use(() => first.opened);
   const started: string[] = [];
