@@ -24,9 +24,19 @@ need() {
 stamped() { [ -f "$TOOLS/$1.version" ] && [ "$(cat "$TOOLS/$1.version")" = "$2" ]; }
 stamp() { echo "$2" > "$TOOLS/$1.version"; }
 
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else need sudo "root rights, for $*"; sudo "$@"; fi
+}
+# Installs Debian packages (as root, or with sudo).
+debian_install() {
+  need apt-get "Debian's package manager, to install $*"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # `test` (the default): everything the tests and the bench use. `dev`: only what `npm run dev`
-# runs (Node, the Temporal CLI's dev server, MinIO), so that a first local run does not wait for
-# the production Temporal server's build, PostgreSQL or Docker.
+# runs (Node, the Temporal CLI's dev server, s3proxy), so that a first local run does not wait for
+# the builds of MinIO and the production Temporal server, PostgreSQL or Docker.
 PROFILE="${1:-test}"
 case "$PROFILE" in
   test | dev) ;;
@@ -59,6 +69,21 @@ if ! stamped node "$NODE_WHEEL_VERSION" || [ ! -x "$BIN/node" ]; then
 fi
 echo "node $("$BIN/node" --version): ok"
 
+# s3proxy, the local mode's S3 server (startS3Proxy in scripts/local-servers.ts): a jar from Maven
+# Central, fetched by Maven and run by Java 17 or later (Debian's where missing).
+S3PROXY_VERSION=4.1.0
+java_major() { java -version 2>&1 | head -n1 | sed -E 's/[^"]*"([0-9]+).*/\1/'; }
+if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then debian_install openjdk-17-jre-headless; fi
+if ! stamped s3proxy "$S3PROXY_VERSION" || [ ! -f "$BIN/s3proxy.jar" ]; then
+  command -v mvn >/dev/null 2>&1 || debian_install maven
+  mvn -q -B dependency:copy -Dartifact="org.gaul:s3proxy:$S3PROXY_VERSION:jar:jar-with-dependencies" \
+    -DoutputDirectory="$TOOLS/s3proxy" -Dmdep.stripVersion=true
+  mv -f "$TOOLS/s3proxy/s3proxy-jar-with-dependencies.jar" "$BIN/s3proxy.jar"
+  stamp s3proxy "$S3PROXY_VERSION"
+fi
+echo "s3proxy $S3PROXY_VERSION (java $(java_major)): ok"
+if [ "$PROFILE" = dev ]; then exit 0; fi
+
 # The Go builds below are the slow part of a first install (the Temporal server alone takes
 # minutes): they run side by side, while the Debian packages and Docker are set up, each into its
 # own log, and `wait_for_builds` reports them. A tool already built is not started at all.
@@ -89,15 +114,10 @@ go_install_pinned() {
   stamp "$1" "$2"
 }
 
-# MinIO, the S3 server (the local mode's too); then, for the tests only, its client, which runs the
+# MinIO, the S3 server of the compose stack and the tests, and its client, which runs the
 # compose's bucket job (the bucket and the app's own user).
 stamped minio "$MINIO_VERSION" && [ -x "$BIN/minio" ] \
   || build_in_background minio go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
-if [ "$PROFILE" = dev ]; then
-  wait_for_builds
-  echo "minio $MINIO_VERSION: ok"
-  exit 0
-fi
 stamped mc "$MC_VERSION" && [ -x "$BIN/mc" ] \
   || build_in_background mc go_install_pinned mc "$MC_VERSION" github.com/minio/mc
 
@@ -194,16 +214,7 @@ command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || missing+=(postgresql)
 command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-if [ ${#missing[@]} -gt 0 ]; then
-  need apt-get "Debian's package manager, to install ${missing[*]}"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    need sudo "root rights, to install ${missing[*]} with apt-get"
-    SUDO="sudo"
-  fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+[ ${#missing[@]} -eq 0 ] || debian_install "${missing[@]}"
 echo "ffmpeg $(ffmpeg -version | head -n1 | awk '{print $3}'): ok"
 echo "docker-compose $(docker-compose version --short 2>/dev/null): ok"
 echo "rclone $(rclone version 2>/dev/null | head -n1 | awk '{print $2}'): ok"
@@ -216,17 +227,10 @@ echo "openssl $(openssl version | awk '{print $2}'): ok"
 # otherwise Debian's docker.io (engine, containerd, runc) is installed and dockerd started, as root:
 # a user without root needs an engine already running and access to its socket (the docker group,
 # or rootless Docker with DOCKER_HOST set). debootstrap makes the stand-in images' Debian base.
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else need sudo "root rights, for $*"; sudo "$@"; fi
-}
 docker_missing=()
 command -v dockerd >/dev/null 2>&1 || docker info >/dev/null 2>&1 || docker_missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || docker_missing+=(debootstrap)
-if [ ${#docker_missing[@]} -gt 0 ]; then
-  need apt-get "Debian's package manager, to install ${docker_missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${docker_missing[@]}" >/dev/null
-fi
+[ ${#docker_missing[@]} -eq 0 ] || debian_install "${docker_missing[@]}"
 if ! docker info >/dev/null 2>&1; then
   command -v dockerd >/dev/null 2>&1 || { echo "install-tools: no Docker engine answers and dockerd is missing" >&2; exit 1; }
   [ "$(id -u)" -eq 0 ] || { echo "install-tools: no Docker engine answers; start dockerd as root (or run rootless Docker and set DOCKER_HOST)" >&2; exit 1; }

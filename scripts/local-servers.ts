@@ -25,14 +25,15 @@ export function toolPath(
     | 'temporal-sql-tool'
     | 'moto_server'
     | 'prometheus'
-    | 'promtool',
+    | 'promtool'
+    | 's3proxy.jar',
 ): string {
   const file = path.join(TOOLS_BIN, name);
   if (!fs.existsSync(file)) throw new Error(`${name} not found at ${file}: ${INSTALL_HINT}`);
   return file;
 }
 
-export function requireCommand(name: 'ffmpeg' | 'ffprobe' | 'docker-compose'): string {
+export function requireCommand(name: 'ffmpeg' | 'ffprobe' | 'docker-compose' | 'java'): string {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
   if (!found) throw new Error(`${name} is not on PATH: ${INSTALL_HINT}`);
   return found;
@@ -91,7 +92,8 @@ export interface TemporalServer extends RunningServer {
 
 export interface S3Server extends RunningServer {
   endpoint: string;
-  consoleUrl: string;
+  /** Where a browser shows the bucket; absent for a server without one. */
+  consoleUrl?: string;
   accessKeyId: string;
   secretAccessKey: string;
   region: string;
@@ -383,6 +385,64 @@ export async function startMoto(): Promise<S3Server> {
       },
     };
   });
+}
+
+type S3ProxyOptions = {
+  port?: number;
+  dataDir: string;
+  logFile: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+};
+
+/**
+ * s3proxy (a jar from Maven Central, run by Java 17) serving the folder `dataDir` as S3: the
+ * local mode's S3 server. Like MinIO it keeps each object's SHA-256 and refuses a body that does
+ * not match it, which the app's uploads rely on; unlike MinIO it installs in seconds, where
+ * MinIO is built from source for minutes. It has no console.
+ */
+export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Server> {
+  const port = opts.port ?? (await freePort());
+  const endpoint = `http://127.0.0.1:${port}`;
+  const objects = path.join(opts.dataDir, 'objects');
+  fs.mkdirSync(objects, { recursive: true });
+  // Its settings hold the secret key: readable by this user only.
+  const settings = path.join(opts.dataDir, 's3proxy.properties');
+  fs.writeFileSync(
+    settings,
+    [
+      `s3proxy.endpoint=${endpoint}`,
+      's3proxy.authorization=aws-v2-or-v4',
+      `s3proxy.identity=${opts.accessKeyId}`,
+      `s3proxy.credential=${opts.secretAccessKey}`,
+      'jclouds.provider=filesystem-nio2',
+      `jclouds.filesystem.basedir=${objects}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  const server = supervise(
+    requireCommand('java'),
+    ['-jar', toolPath('s3proxy.jar'), '--properties', settings],
+    process.env,
+    opts.logFile,
+  );
+  // Any answer will do: an unsigned request is refused, but only once the server is up.
+  await waitUntil(
+    's3proxy',
+    server,
+    async () => (await fetch(endpoint, { signal: AbortSignal.timeout(2000) })).status > 0,
+  );
+  return {
+    endpoint,
+    accessKeyId: opts.accessKeyId,
+    secretAccessKey: opts.secretAccessKey,
+    region: 'us-east-1',
+    dataDir: opts.dataDir,
+    port,
+    restart: () => Promise.reject(new Error('the local mode never restarts its S3 server')),
+    stop: () => server.stop(),
+  };
 }
 
 /** A client with the server's root credentials (for setup and for checks independent of the app). */

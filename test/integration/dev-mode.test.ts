@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { freePort, s3ClientFor } from '../../scripts/local-servers';
 import { streamRef } from '../../src/stream/identity';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
@@ -14,14 +15,13 @@ import { waitUntil } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dropped file, and stops cleanly on Ctrl-C', async () => {
+test('`npm run dev` starts Temporal, an S3 server and the app on loopback, uploads a dropped file, and stops cleanly on Ctrl-C', async () => {
   const dir = tempDir('dev');
   const watchDir = path.join(dir, 'input-videos');
   const ports = {
     TEMPORAL_PORT: await freePort(),
     TEMPORAL_UI_PORT: await freePort(),
-    MINIO_PORT: await freePort(),
-    MINIO_CONSOLE_PORT: await freePort(),
+    S3_PORT: await freePort(),
   };
   const credentials = { accessKeyId: 'dev-test', secretAccessKey: randomBytes(12).toString('hex') };
   const dev = spawn('npm', ['run', 'dev'], {
@@ -48,7 +48,7 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
   const exited = new Promise<string>((resolve) =>
     dev.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`)),
   );
-  const s3 = s3ClientFor({ endpoint: `http://127.0.0.1:${ports.MINIO_PORT}`, region: 'us-east-1', ...credentials });
+  const s3 = s3ClientFor({ endpoint: `http://127.0.0.1:${ports.S3_PORT}`, region: 'us-east-1', ...credentials });
   try {
     await waitUntil(
       () => output.includes('watching for recordings'),
@@ -56,7 +56,19 @@ test('`npm run dev` starts Temporal, MinIO and the app on loopback, uploads a dr
       () => output,
     );
     assert.match(output, new RegExp(`Temporal UI\\s+http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`));
-    assert.match(output, new RegExp(`MinIO console\\s+http://127.0.0.1:${ports.MINIO_CONSOLE_PORT}`));
+    assert.match(output, new RegExp(`S3 endpoint\\s+http://127.0.0.1:${ports.S3_PORT}`));
+    // What the app's uploads rely on: the server checks each body against its SHA-256.
+    await assert.rejects(
+      s3.send(
+        new PutObjectCommand({
+          Bucket: 'recordings',
+          Key: 'checksum-probe',
+          Body: 'these bytes',
+          ChecksumSHA256: createHash('sha256').update('other bytes').digest('base64'),
+        }),
+      ),
+      { name: 'BadDigest' },
+    );
 
     const file = path.join(watchDir, 'dropped.mp4');
     await makeMp4(file, { seconds: 2, kind: 'regular' });
