@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { s3ClientFor, type S3Server } from '../scripts/local-servers';
+import { s3ClientFor, type S3Server } from '../scripts/s3-servers';
 import { chunkKey } from '../src/stream/object-keys';
 
 /**

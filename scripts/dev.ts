@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createBucket, startS3Proxy, startTemporal } from './local-servers';
+import { startTemporal } from './local-servers';
+import { createBucket, startS3Proxy } from './s3-servers';
 import { readableLogLine } from './readable-log';
 import { APP_MALLOC_ENV, APP_NODE_FLAGS } from '../src/process-memory';
 

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { freePort, s3ClientFor } from '../../scripts/local-servers';
+import { freePort } from '../../scripts/local-servers';
+import { s3ClientFor } from '../../scripts/s3-servers';
 import { downloadStreamSha256, listKeys, waitForCompleteManifest } from '../support/bucket';
 import {
   buildAppImage,

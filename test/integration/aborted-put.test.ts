@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { createBucket, startMinio, type S3Server } from '../../scripts/local-servers';
+import { createBucket, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
 import { sendChunks } from '../../src/activities/store/upload-chunk';
 import { Slots } from '../../src/activities/slots';

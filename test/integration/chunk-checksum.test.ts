@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
-import { createBucket, startMinio, type S3Server } from '../../scripts/local-servers';
+import { createBucket, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
 import { classify } from '../../src/activities/failures';
 import { MAX_BUFFERED_CHUNK, sendChunks, type UploadChunkDeps } from '../../src/activities/store/upload-chunk';

@@ -5,14 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
-import {
-  createBucket,
-  s3ClientFor,
-  startMinio,
-  startTemporal,
-  type S3Server,
-  type TemporalServer,
-} from '../../scripts/local-servers';
+import { startTemporal, type TemporalServer } from '../../scripts/local-servers';
+import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { ffprobeDurationSeconds, makeMp4 } from '../support/media';
 
 // Smoke test of the test tooling itself: when this fails, every other integration test would fail

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { startMinio, startMoto, type S3Server } from '../../scripts/local-servers';
+import { startMinio, startMoto, type S3Server } from '../../scripts/s3-servers';
 import { downloadStreamSha256, getObject, listKeys, readManifestObject } from '../support/bucket';
 import { sha256File } from '../support/media';
 import { startStack, startStream, startWorker, tempDir, type TestStack } from '../support/stack';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { createBucket } from '../../scripts/local-servers';
+import { createBucket } from '../../scripts/s3-servers';
 import { StreamPathKey, StreamStatusKey } from '../../src/stream/search-attributes';
 import type { StreamUploadInput } from '../../src/stream/types';
 import { fileChangedSignal, pauseSignal, progressQuery, resumeSignal } from '../../src/workflows/definitions';

@@ -7,7 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/local-servers';
+import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { createActivities, type StreamActivities } from '../../src/activities';
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
 import { MAX_BUFFERED_CHUNK } from '../../src/activities/store/upload-chunk';

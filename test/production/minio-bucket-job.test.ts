@@ -10,7 +10,8 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { s3ClientFor, startMinio, toolPath, type S3Server } from '../../scripts/local-servers';
+import { toolPath } from '../../scripts/local-servers';
+import { s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { newAppUser, runBucketJob, type BucketJobRun } from '../support/minio-bucket-job';
 import { tempDir } from '../support/stack';
 

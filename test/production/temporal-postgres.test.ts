@@ -14,7 +14,8 @@ import {
   UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { createBucket, freePort, s3ClientFor, startMinio, type S3Server } from '../../scripts/local-servers';
+import { freePort } from '../../scripts/local-servers';
+import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { streamRef } from '../../src/stream/identity';
 import { STREAM_SEARCH_ATTRIBUTES } from '../../src/stream/search-attributes';
 import { startApp, type AppProcess } from '../support/app-process';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/local-servers';
+import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   loadChunkRecords,

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { S3Server } from '../../scripts/local-servers';
+import type { S3Server } from '../../scripts/s3-servers';
 import { createS3Client } from '../../src/s3';
 
 export interface AppS3Client {

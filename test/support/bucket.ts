@@ -4,7 +4,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import schema from '../../schema/metadata.schema.json';
 import type { ChunkRecordPage, Manifest, ManifestWithChunks } from '../../src/stream/manifest';
-import type { S3Server } from '../../scripts/local-servers';
+import type { S3Server } from '../../scripts/s3-servers';
 import { waitUntil } from './wait';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });

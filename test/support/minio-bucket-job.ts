@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { toolPath, type S3Server } from '../../scripts/local-servers';
+import { toolPath } from '../../scripts/local-servers';
+import { type S3Server } from '../../scripts/s3-servers';
 import { runScript, type ScriptRun } from './temporal-postgres';
 
 const SCRIPT = path.resolve(__dirname, '../../deploy/minio/create-bucket.sh');

@@ -8,14 +8,8 @@ import {
   type WorkflowStartOptions,
 } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import {
-  createBucket,
-  s3ClientFor,
-  startMinio,
-  startTemporal,
-  type S3Server,
-  type TemporalServer,
-} from '../../scripts/local-servers';
+import { startTemporal, type TemporalServer } from '../../scripts/local-servers';
+import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { createMetrics, type StreamMetrics } from '../../src/metrics';
 import { createS3Client } from '../../src/s3';
