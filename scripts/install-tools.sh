@@ -10,6 +10,7 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c   # github.com/minio/minio, bui
 MC_VERSION=v0.0.0-20250313080218-cf909e1063a9      # github.com/minio/mc, the newest the Go module proxy serves; runs deploy/minio/create-bucket.sh in the tests (compose runs it in the minio/mc image)
 TEMPORAL_SERVER_VERSION=1.32.2      # production Temporal server + temporal-sql-tool, go.temporal.io/server built with go install; docker-compose.yml's temporalio images carry the same tag
 TEMPORAL_SERVER_GO=go1.27.3         # the Go toolchain go.temporal.io/server needs; the go command fetches it itself
+S3PROXY_VERSION=4.1.0               # the local mode's S3 server, org.gaul:s3proxy from Maven Central (jar with its dependencies)
 COMPOSE_VERSION=v5.6.0              # the docker compose CLI plugin, built from github.com/docker/compose/v5 where the machine has none
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -69,9 +70,8 @@ if ! stamped node "$NODE_WHEEL_VERSION" || [ ! -x "$BIN/node" ]; then
 fi
 echo "node $("$BIN/node" --version): ok"
 
-# s3proxy, the local mode's S3 server (startS3Proxy in scripts/local-servers.ts): a jar from Maven
+# s3proxy, the local mode's S3 server (startS3Proxy in scripts/s3-servers.ts): a jar from Maven
 # Central, fetched by Maven and run by Java 17 or later (Debian's where missing).
-S3PROXY_VERSION=4.1.0
 java_major() { java -version 2>&1 | head -n1 | sed -E 's/[^"]*"([0-9]+).*/\1/'; }
 if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then debian_install openjdk-17-jre-headless; fi
 if ! stamped s3proxy "$S3PROXY_VERSION" || [ ! -f "$BIN/s3proxy.jar" ]; then
