@@ -11,10 +11,10 @@ import { FollowedStreams } from './followed-streams';
 import type { StreamMetrics } from './metrics';
 
 /**
- * Checks of a file against its chunks that run at once. Each reads through its own 1 MiB buffer
- * and hashes on the main thread, so more at once would not end sooner: a hundred streams ending
- * together held a hundred buffers (70 MB more resident), and every one of them finished last.
- * Two keep the disk reads and the hashing overlapped; the others wait their turn, live first.
+ * Checks of a file against its chunks that run at once. Each hashes on the main thread, so more
+ * at once would not end sooner: with a hundred streams ending together every check shared that
+ * thread a hundred ways and finished last (docs/performance.md, 100 cameras). Two keep a disk
+ * read and the hashing overlapped; the others wait their turn, live first, and end one by one.
  */
 const CHECKS_AT_ONCE = 2;
 

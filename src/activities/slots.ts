@@ -3,9 +3,10 @@ import type { UploadPriority } from './store/upload-rate';
 /**
  * A bound on how many of one kind of work a process runs at once, shared by all its streams: chunk
  * uploads, so that fifty live streams do not open fifty connections and split the uplink fifty
- * ways; checks of a file against its chunks, so that a hundred streams ending together do not
- * hold a hundred read buffers to hash on one thread. Waiters are served live first, then backlog,
- * each in arrival order: a backlog holding every slot would otherwise delay live streams.
+ * ways; checks of a file against its chunks, so that a hundred streams ending together are
+ * checked a few at a time and complete one by one, not all last. Waiters are served live first,
+ * then backlog, each in arrival order: a backlog holding every slot would otherwise delay live
+ * streams.
  */
 export class Slots {
   private free: number;
