@@ -4,6 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { ChunkBuffers } from './activities/store/chunk-buffers';
+import { ChunkFingerprints } from './activities/file/chunk-fingerprints';
 import { UploadRate } from './activities/store/upload-rate';
 import { Slots } from './activities/slots';
 import type { AppConfig } from './config';
@@ -58,6 +59,7 @@ export async function createStreamWorkers(
     checkSlots: new Slots(CHECKS_AT_ONCE),
     ...(config.uploadRateLimit !== undefined && { rate: new UploadRate(config.uploadRateLimit) }),
     buffers: new ChunkBuffers(),
+    fingerprints: await ChunkFingerprints.create(),
     followed,
     completionWebhookUrl: config.completionWebhookUrl,
     s3Prefix: config.s3.prefix,

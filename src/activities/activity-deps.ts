@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { FollowedStreams } from '../followed-streams';
 import type { StreamMetrics } from '../metrics';
 import type { ChunkBuffers } from './store/chunk-buffers';
+import type { ChunkFingerprints } from './file/chunk-fingerprints';
 import type { UploadRate } from './store/upload-rate';
 import type { Slots } from './slots';
 
@@ -19,6 +20,8 @@ export interface ActivityDeps {
   rate?: UploadRate;
   /** Shared by every stream of the process: one reusable buffer per chunk upload in flight. */
   buffers: ChunkBuffers;
+  /** Shared by every stream of the process: the fingerprints of the chunks it read to upload. */
+  fingerprints: ChunkFingerprints;
   /** Shared with the watcher, which does not signal the growth of a followed file. */
   followed: FollowedStreams;
   completionWebhookUrl?: string;

@@ -8,7 +8,8 @@ import { streamLogFields } from '../stream/identity';
 import { withHeartbeat } from './heartbeat';
 import type { UploadPriority } from './store/upload-rate';
 import { loadChunkRecords } from './store/manifest-store';
-import { HASH_READ_SIZE, hashRange, openStreamFile } from './file/stream-file';
+import { HASH_READ_SIZE, openStreamFile } from './file/stream-file';
+import type { ChunkFingerprints } from './file/chunk-fingerprints';
 
 export interface VerifyResult {
   /** Indexes of chunks whose bytes on disk no longer match the uploaded object. */
@@ -26,9 +27,11 @@ export interface VerifyResult {
  * stops; `+faststart` shifts every byte), so this runs before a stream is declared complete. A
  * chunk read under the mtime the file still has (when uploaded, or by an earlier check:
  * `checked`) cannot differ and is not read again, so a backlog, or a recording checked while
- * quiet, is not re-read at the end. One buffer is reused: memory stays flat.
+ * quiet, is not re-read at the end. A chunk this process read to upload is compared by its
+ * fingerprint (see `ChunkFingerprints`). One buffer is reused: memory stays flat.
  */
 export async function findChangedChunks(
+  fingerprints: ChunkFingerprints,
   handle: FileHandle,
   { size: fileSize, mtimeMs }: FileSnapshot,
   chunks: ChunkRecord[],
@@ -46,8 +49,7 @@ export async function findChangedChunks(
     }
     if (isSettled(chunk, mtimeMs, checked)) continue;
     read++;
-    if ((await hashRange(handle, chunk.offset, chunk.size, buffer))?.toString('hex') !== chunk.sha256)
-      changed.push(chunk.index);
+    if (!(await fingerprints.holds(handle, chunk, buffer))) changed.push(chunk.index);
   }
   return { changed, fileSize, mtimeMs, read };
 }
@@ -68,7 +70,7 @@ export async function checkChunks(
     async () => {
       const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
       try {
-        return await findChangedChunks(handle, snapshot, chunks, checked, onChunk);
+        return await findChangedChunks(deps.fingerprints, handle, snapshot, chunks, checked, onChunk);
       } finally {
         await handle.close();
       }

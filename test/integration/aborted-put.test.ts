@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { createBucket, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
+import { ChunkFingerprints } from '../../src/activities/file/chunk-fingerprints';
 import { sendChunks } from '../../src/activities/store/upload-chunk';
 import { Slots } from '../../src/activities/slots';
 import { chunkRange } from '../../src/stream/chunk-plan';
@@ -60,7 +61,14 @@ describe('an aborted chunk PUT', () => {
     });
     const cancel = new AbortController();
     const upload = sendChunks(
-      { s3: client.s3, bucket: BUCKET, watchDir, uploadSlots: new Slots(1), buffers: new ChunkBuffers() },
+      {
+        s3: client.s3,
+        bucket: BUCKET,
+        watchDir,
+        uploadSlots: new Slots(1),
+        buffers: new ChunkBuffers(),
+        fingerprints: await ChunkFingerprints.create(),
+      },
       { stream, ranges: [chunkRange(0, CHUNK_SIZE, CHUNK_SIZE)], concurrency: 1 },
       'backlog',
       cancel.signal,

@@ -7,6 +7,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { ActivityDeps } from '../../src/activities/activity-deps';
 import { Slots } from '../../src/activities/slots';
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
+import { ChunkFingerprints } from '../../src/activities/file/chunk-fingerprints';
 import type { UploadPriority } from '../../src/activities/store/upload-rate';
 import { checkChunks } from '../../src/activities/verify-chunks';
 import { FollowedStreams } from '../../src/followed-streams';
@@ -47,6 +48,7 @@ test('checks of many streams at once read one file per check slot at a time, liv
     uploadSlots: new Slots(1),
     checkSlots: new Slots(1),
     buffers: new ChunkBuffers(),
+    fingerprints: await ChunkFingerprints.create(),
     followed: new FollowedStreams(),
     s3Prefix: '',
   };

@@ -7,6 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { createBucket, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
+import { ChunkFingerprints } from '../../src/activities/file/chunk-fingerprints';
 import { classify } from '../../src/activities/failures';
 import { MAX_BUFFERED_CHUNK, sendChunks, type UploadChunkDeps } from '../../src/activities/store/upload-chunk';
 import { Slots } from '../../src/activities/slots';
@@ -32,6 +33,7 @@ describe('chunk checksums verified by the S3 server', () => {
   let minio: S3Server;
   let s3: S3Client;
   let watchDir: string;
+  let fingerprints: ChunkFingerprints;
   let client: AppS3Client;
 
   before(async () => {
@@ -40,6 +42,7 @@ describe('chunk checksums verified by the S3 server', () => {
     client = appS3Client(minio, BUCKET, { prefix: 'checksum' });
     s3 = client.s3;
     watchDir = tempDir('checksum');
+    fingerprints = await ChunkFingerprints.create();
   });
   after(async () => {
     s3?.destroy();
@@ -47,7 +50,7 @@ describe('chunk checksums verified by the S3 server', () => {
   });
 
   function deps(): UploadChunkDeps {
-    return { s3, bucket: BUCKET, watchDir, uploadSlots: new Slots(2), buffers: new ChunkBuffers() };
+    return { s3, bucket: BUCKET, watchDir, uploadSlots: new Slots(2), buffers: new ChunkBuffers(), fingerprints };
   }
 
   /** A file of `size` random bytes, and its stream. */
@@ -113,6 +116,7 @@ describe('chunk checksums verified by the S3 server', () => {
     const stored = await getObject(s3, BUCKET, key);
     assert.equal(sha256(stored), record.sha256, 'the stored object is what the record says');
     assert.ok(stored.equals(rewrittenBytes), 'the bucket holds the file as it is');
+    assert.equal(fingerprints.remembered(record.sha256), fingerprints.of(stored), 'its fingerprint is remembered');
   });
 
   test('a buffered chunk (16 MiB or less) is sent from memory: a rewrite after its read is not in that upload', async () => {
@@ -134,5 +138,6 @@ describe('chunk checksums verified by the S3 server', () => {
     const stored = await getObject(s3, BUCKET, record.key);
     assert.equal(sha256(stored), record.sha256, 'the stored object is what the record says');
     assert.ok(stored.equals(read), 'the bucket holds the bytes as they were read, not the later rewrite');
+    assert.equal(fingerprints.remembered(record.sha256), fingerprints.of(stored), 'its fingerprint is remembered');
   });
 });

@@ -10,6 +10,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { createActivities, type StreamActivities } from '../../src/activities';
 import { ChunkBuffers } from '../../src/activities/store/chunk-buffers';
+import { ChunkFingerprints } from '../../src/activities/file/chunk-fingerprints';
 import { MAX_BUFFERED_CHUNK } from '../../src/activities/store/upload-chunk';
 import { Slots } from '../../src/activities/slots';
 import { FollowedStreams } from '../../src/followed-streams';
@@ -58,6 +59,7 @@ describe('activities read only files beneath WATCH_DIR, named as the watcher nam
       uploadSlots: new Slots(2),
       checkSlots: new Slots(1),
       buffers: new ChunkBuffers(),
+      fingerprints: await ChunkFingerprints.create(),
       followed: new FollowedStreams(),
       s3Prefix: PREFIX,
     });

@@ -105,21 +105,32 @@ export async function readExactly(
 export const HASH_READ_SIZE = 1 << 20;
 
 /**
- * SHA-256 of `size` bytes at `offset`, read through one reusable buffer so memory stays flat
- * whatever the chunk size; null when the file ends first (it was truncated or rewritten).
+ * Feeds `size` bytes at `offset` to `consume`, read through one reusable buffer so memory stays
+ * flat whatever the chunk size; false when the file ends first (it was truncated or rewritten).
  */
+export async function readRange(
+  handle: fs.FileHandle,
+  offset: number,
+  size: number,
+  consume: (bytes: Buffer) => void,
+  buffer: Buffer = Buffer.allocUnsafe(HASH_READ_SIZE),
+): Promise<boolean> {
+  for (let done = 0; done < size;) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - done), offset + done);
+    if (bytesRead === 0) return false;
+    consume(buffer.subarray(0, bytesRead));
+    done += bytesRead;
+  }
+  return true;
+}
+
+/** SHA-256 of `size` bytes at `offset` (see `readRange`); null when the file ends first. */
 export async function hashRange(
   handle: fs.FileHandle,
   offset: number,
   size: number,
-  buffer = Buffer.allocUnsafe(HASH_READ_SIZE),
+  buffer?: Buffer,
 ): Promise<Buffer | null> {
   const hash = createHash('sha256');
-  for (let done = 0; done < size;) {
-    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - done), offset + done);
-    if (bytesRead === 0) return null;
-    hash.update(buffer.subarray(0, bytesRead));
-    done += bytesRead;
-  }
-  return hash.digest();
+  return (await readRange(handle, offset, size, (bytes) => hash.update(bytes), buffer)) ? hash.digest() : null;
 }

@@ -16,7 +16,8 @@ import { failure } from '../failures';
 import type { ChunkBuffers } from './chunk-buffers';
 import { resetOnAbort } from './reset-on-abort';
 import { headObject, storedWithChecksum } from './stored-object';
-import { hashRange, openStreamFile, readExactly } from '../file/stream-file';
+import { openStreamFile, readExactly, readRange } from '../file/stream-file';
+import type { ChunkFingerprints } from '../file/chunk-fingerprints';
 import type { UploadPriority, UploadRate } from './upload-rate';
 import type { Slots } from '../slots';
 
@@ -28,6 +29,7 @@ export interface UploadChunkDeps {
   /** UPLOAD_RATE_LIMIT; absent: no limit. */
   rate?: UploadRate;
   buffers: ChunkBuffers;
+  fingerprints: ChunkFingerprints;
 }
 
 export interface UploadOutcome {
@@ -125,13 +127,22 @@ async function uploadChunk(
   };
   if (range.size <= MAX_BUFFERED_CHUNK) {
     return deps.buffers.use(range.size, async (buffer) => {
-      const read = await readChunk(deps, stream, range, async (handle) =>
-        sha256(await readExactly(handle, range.offset, range.size, buffer)),
-      );
+      const read = await readChunk(deps, stream, range, async (handle) => {
+        const bytes = await readExactly(handle, range.offset, range.size, buffer);
+        return { sha256: createHash('sha256').update(bytes).digest(), fingerprint: deps.fingerprints.of(bytes) };
+      });
       return send(read, () => Promise.resolve(buffer));
     });
   }
-  const read = await readChunk(deps, stream, range, (handle) => hashRange(handle, range.offset, range.size));
+  const read = await readChunk(deps, stream, range, async (handle) => {
+    const sha256 = createHash('sha256');
+    const fingerprint = deps.fingerprints.start();
+    const whole = await readRange(handle, range.offset, range.size, (bytes) => {
+      sha256.update(bytes);
+      fingerprint.update(bytes);
+    });
+    return whole ? { sha256: sha256.digest(), fingerprint: fingerprint.digest() } : null;
+  });
   let body: ReadStream | undefined;
   try {
     return await send(read, async () => {
@@ -197,33 +208,37 @@ interface ReadChunk {
   sourceMtimeMs?: number;
 }
 
+/** A chunk's SHA-256 and its fingerprint (see `ChunkFingerprints`), from one read of its bytes. */
+interface ChunkDigests {
+  sha256: Buffer;
+  fingerprint: bigint;
+}
+
 /**
  * Reads the chunk's bytes once with `hash` (into memory and hashing them there, or only hashing
- * them) and returns their SHA-256 with the file's mtime when it was opened, if settled then. A
- * file that ends first (`hash` gives null) was truncated or rewritten.
+ * them), remembers their fingerprint for the checks to come, and returns their SHA-256 with the
+ * file's mtime when it was opened, if settled then. A file that ends first (`hash` gives null) was
+ * truncated or rewritten.
  */
 async function readChunk(
   deps: UploadChunkDeps,
   stream: StreamRef,
   range: ChunkRange,
-  hash: (handle: FileHandle) => Promise<Buffer | null>,
+  hash: (handle: FileHandle) => Promise<ChunkDigests | null>,
 ): Promise<ReadChunk> {
   // Taken before the file is opened: the mtime seen then was at least this old.
   const openedAt = Date.now();
   const { handle, snapshot } = await openStreamFile(deps.watchDir, stream.relPath, stream.identity);
   try {
-    const digest = await hash(handle);
-    if (!digest)
+    const digests = await hash(handle);
+    if (!digests)
       throw failure(
         FailureType.FileTruncated,
         `file ends before byte ${range.offset + range.size} (chunk ${range.index})`,
       );
-    return { digest, sourceMtimeMs: settledMtime(snapshot.mtimeMs, openedAt) };
+    deps.fingerprints.remember(digests.sha256.toString('hex'), digests.fingerprint);
+    return { digest: digests.sha256, sourceMtimeMs: settledMtime(snapshot.mtimeMs, openedAt) };
   } finally {
     await handle.close();
   }
-}
-
-function sha256(bytes: Buffer): Buffer {
-  return createHash('sha256').update(bytes).digest();
 }
