@@ -16,7 +16,7 @@
  * the Buffers to 80 MB between two of them. A 512 MB limit (a factor of 1.4) kept the heap under
  * 56 MB and the peak at 244-262 MB against 282-346 MB, for the same CPU per GB
  * (bench/results/live-100-cameras-heap-limit.md). It caps the workflow thread's heap as well, and
- * the Temporal SDK sizes its workflow cache from it (about 190 streams a process keeps in
+ * the Temporal SDK sizes its workflow cache from it (189 stream workflows a process keeps in
  * memory between their tasks; others are replayed from their history).
  */
 export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=512'];

@@ -1,7 +1,13 @@
 import type { FileHandle } from 'node:fs/promises';
-import type { XXHash, XXHashAPI } from 'xxhash-wasm' with { 'resolution-mode': 'import' };
+import type { XXHashAPI } from 'xxhash-wasm' with { 'resolution-mode': 'import' };
 import type { ChunkRecord } from '../../stream/types';
 import { HASH_READ_SIZE, hashRange, readRange } from './stream-file';
+
+/** A fingerprint being computed. */
+export interface Fingerprint {
+  update(bytes: Buffer): Fingerprint;
+  digest(): bigint;
+}
 
 /** Enough for a hundred streams of two hours each in 10 MiB chunks at 6 Mbit/s; about 150 bytes apiece. */
 const REMEMBERED_CHUNKS = 65_536;
@@ -32,17 +38,24 @@ export class ChunkFingerprints {
     return new ChunkFingerprints(await xxhash(), capacity);
   }
 
-  /** A fingerprint fed piece by piece, each at most HASH_READ_SIZE (WebAssembly memory grows to the largest). */
-  start(): XXHash<bigint> {
-    return this.api.create64();
+  /**
+   * A fingerprint fed piece by piece. Each piece goes to WebAssembly in parts of at most
+   * HASH_READ_SIZE: its memory grows to the largest part fed and never shrinks.
+   */
+  start(): Fingerprint {
+    const state = this.api.create64();
+    return {
+      update(bytes) {
+        for (let at = 0; at < bytes.length; at += HASH_READ_SIZE) state.update(bytes.subarray(at, at + HASH_READ_SIZE));
+        return this;
+      },
+      digest: () => state.digest(),
+    };
   }
 
   /** The fingerprint of bytes held in memory. */
   of(bytes: Buffer): bigint {
-    const fingerprint = this.start();
-    for (let at = 0; at < bytes.length; at += HASH_READ_SIZE)
-      fingerprint.update(bytes.subarray(at, at + HASH_READ_SIZE));
-    return fingerprint.digest();
+    return this.start().update(bytes).digest();
   }
 
   /** Remembers that the bytes whose SHA-256 is `sha256` (hex) have `fingerprint`. */
