@@ -19,6 +19,14 @@ import type { StreamMetrics } from './metrics';
  */
 const CHECKS_AT_ONCE = 2;
 
+/**
+ * Activities this process runs at once. Each stream being recorded holds one (its follow) for as
+ * long as the file grows, and the SDK's default of 100 left the 101st camera's chunks waiting for
+ * a follow to end: at 110 streams, chunk lag p99 was 44 s (docs/performance.md). An activity
+ * mostly waits; what costs memory and CPU is bounded apart: upload slots, check slots, buffers.
+ */
+const ACTIVITIES_AT_ONCE = 1_000;
+
 /** Written by `npm run build` next to the compiled app; absent when the app runs from source (tests). */
 export const WORKFLOW_BUNDLE = path.join(__dirname, 'workflow-bundle.js');
 
@@ -70,6 +78,7 @@ export async function createStreamWorkers(
       namespace,
       taskQueue: fileTaskQueue,
       activities,
+      maxConcurrentActivityTaskExecutions: ACTIVITIES_AT_ONCE,
       // In-flight uploads get this long to finish on shutdown before they are handed back to Temporal.
       shutdownGraceTime: config.shutdownGraceTimeMs,
     }),
