@@ -107,11 +107,14 @@ export function watchDirectory({
 
   function watchFolder(folder: string): void {
     if (closed || folders.has(folder)) return;
+    // Folders are normalized paths (WATCH_DIR resolved, then joined), so a concatenation is the
+    // joined path: path.join would normalize the whole string again on every write of a recorder.
+    const prefix = folder.endsWith(path.sep) ? folder : `${folder}${path.sep}`;
     try {
       const watch = fsWatch(folder, (_event, name) => {
         // Linux always names the entry; a platform that does not gets the folder read again.
         if (name === null) void walk(folder);
-        else changed(path.join(folder, name));
+        else changed(`${prefix}${name}`);
       });
       watch.on('error', (err) => {
         unwatchFolder(folder);

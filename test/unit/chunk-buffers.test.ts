@@ -13,6 +13,7 @@ test('chunk buffers are reused while uploads keep coming, and let go after 10 s 
     mock.timers.tick(9_999);
     assert.equal(await memoryOf(buffers, 1024), first, 'reused within 10 s');
     mock.timers.tick(10_000);
+    assert.ok(first.detached, 'its memory was freed at once, not left to the garbage collector');
     assert.notEqual(await memoryOf(buffers, 1024), first, 'a fresh buffer once the pool was let go');
   } finally {
     mock.timers.reset();
@@ -35,12 +36,13 @@ test('after a burst of uploads, the buffers the steady flow does not take are le
     };
     const burst = await atOnce(3);
     // One upload at a time for 12 s: it takes the same buffer each time.
-    let steady: ArrayBufferLike | undefined;
+    let steady: ArrayBuffer | undefined;
     for (let second = 0; second < 12; second++) {
       steady = await memoryOf(buffers, 1024);
       mock.timers.tick(1_000);
     }
     assert.ok(steady && burst.includes(steady), 'the steady flow reuses a buffer of the burst');
+    assert.equal(burst.filter((memory) => memory.detached).length, 2, 'the two idle for 10 s were freed');
     const next = await atOnce(3);
     assert.equal(next.filter((memory) => burst.includes(memory)).length, 1, 'the two idle for 10 s were let go');
   } finally {

@@ -3,7 +3,7 @@ const IDLE_RELEASE_MS = 10_000;
 
 /** A buffer back in the pool, and when it came back. */
 interface FreeBuffer {
-  buffer: Buffer;
+  buffer: Buffer<ArrayBuffer>;
   freedAt: number;
 }
 
@@ -13,7 +13,7 @@ interface FreeBuffer {
  * collection, which showed as CPU time per GB. At most one buffer per upload slot is in use, so
  * the pool never holds more than MAX_CONCURRENT_UPLOADS of them. The one freed last is taken
  * first, so that a burst of uploads (a hundred recordings ending together) leaves buffers that
- * the steady flow after it never takes, and those are let go.
+ * the steady flow after it never takes, and those are freed.
  */
 export class ChunkBuffers {
   /** Oldest first. */
@@ -24,8 +24,9 @@ export class ChunkBuffers {
    * Runs `work` with a buffer of exactly `size` bytes. The buffer goes back to the pool only when
    * `work` succeeds: after a failure a request may still hold it (an aborted socket write).
    */
-  async use<T>(size: number, work: (buffer: Buffer) => Promise<T>): Promise<T> {
+  async use<T>(size: number, work: (buffer: Buffer<ArrayBuffer>) => Promise<T>): Promise<T> {
     const pooled = this.free.pop()?.buffer;
+    if (pooled && pooled.length < size) discard(pooled);
     const buffer = pooled && pooled.length >= size ? pooled : Buffer.allocUnsafeSlow(size);
     const result = await work(buffer.subarray(0, size));
     this.free.push({ buffer, freedAt: Date.now() });
@@ -38,8 +39,17 @@ export class ChunkBuffers {
     this.releaseTimer = undefined;
     const idleSince = Date.now() - IDLE_RELEASE_MS;
     const idle = this.free.findIndex((entry) => entry.freedAt > idleSince);
-    this.free.splice(0, idle === -1 ? this.free.length : idle);
+    for (const entry of this.free.splice(0, idle === -1 ? this.free.length : idle)) discard(entry.buffer);
     if (this.free.length > 0)
       this.releaseTimer = setTimeout(() => this.release(), this.free[0].freedAt - idleSince).unref();
   }
+}
+
+/**
+ * Frees a pooled buffer's memory now: dropped instead, its 10 MiB would stay resident until a
+ * garbage collection found it, while the next burst of uploads allocates new ones. Nothing else
+ * holds a pooled buffer (its upload succeeded), so detaching it is safe.
+ */
+function discard(buffer: Buffer<ArrayBuffer>): void {
+  buffer.buffer.transfer(0);
 }
