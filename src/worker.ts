@@ -22,7 +22,7 @@ const CHECKS_AT_ONCE = 2;
 /**
  * Activities this process runs at once. Each stream being recorded holds one (its follow) for as
  * long as the file grows, and the SDK's default of 100 left the 101st camera's chunks waiting for
- * a follow to end: at 110 streams, chunk lag p99 was 44 s (docs/performance.md). An activity
+ * a follow to end: at 110 streams, chunk lag p99 was 42 s (docs/performance.md). An activity
  * mostly waits; what costs memory and CPU is bounded apart: upload slots, check slots, buffers.
  */
 const ACTIVITIES_AT_ONCE = 1_000;

@@ -60,7 +60,7 @@ describe('more recordings growing at once than the Temporal SDK runs activities 
       path.join(watchDir, `cam-${String(i).padStart(3, '0')}.mp4`),
     );
     for (const file of files) fs.writeFileSync(file, randomBytes(CHUNK_SIZE + 100));
-    // A few bytes a second each: every file keeps growing, none reaches its second chunk.
+    // A few bytes a second each: every file keeps growing, and its follow never ends on a quiet file.
     growing = setInterval(() => {
       for (const file of files) fs.appendFileSync(file, randomBytes(10));
     }, 1_000);
