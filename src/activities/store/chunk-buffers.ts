@@ -25,9 +25,12 @@ export class ChunkBuffers {
    * `work` succeeds: after a failure a request may still hold it (an aborted socket write).
    */
   async use<T>(size: number, work: (buffer: Buffer<ArrayBuffer>) => Promise<T>): Promise<T> {
-    const pooled = this.free.pop()?.buffer;
-    if (pooled && pooled.length < size) discard(pooled);
-    const buffer = pooled && pooled.length >= size ? pooled : Buffer.allocUnsafeSlow(size);
+    let buffer = this.free.pop()?.buffer;
+    if (buffer && buffer.length < size) {
+      discard(buffer);
+      buffer = undefined;
+    }
+    buffer ??= Buffer.allocUnsafeSlow(size);
     const result = await work(buffer.subarray(0, size));
     this.free.push({ buffer, freedAt: Date.now() });
     this.releaseTimer ??= setTimeout(() => this.release(), IDLE_RELEASE_MS).unref();
