@@ -12,8 +12,9 @@
  * V8 lets the old generation grow to up to four times what survived the last full collection
  * when its limit is 2 GB or more (a quarter of the host's memory by default), and by a factor
  * between 1.3 and 2 below that. The app's live heap is about 45 MB, and a chunk buffer let go
- * is freed only by a full collection: at 100 live streams the heap grew from 45 to 108 MB and
- * the Buffers to 80 MB between two of them. A 512 MB limit (a factor of 1.4) kept the heap under
+ * was then freed only by a full collection (the pool now frees it itself, see `ChunkBuffers`): at
+ * 100 live streams the heap grew from 45 to 108 MB and the Buffers to 80 MB between two of them.
+ * A 512 MB limit (a factor of 1.4) kept the heap under
  * 56 MB and the peak at 244-262 MB against 282-346 MB, for the same CPU per GB
  * (bench/results/live-100-cameras-heap-limit.md). It caps the workflow thread's heap as well, and
  * the Temporal SDK sizes its workflow cache from it (189 stream workflows a process keeps in
