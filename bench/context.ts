@@ -26,6 +26,8 @@ export interface BenchPlan {
     seconds: number;
     /** Video bitrate of the recording each writer replays, as ffmpeg takes it ("6M"). */
     bitrate: string;
+    /** Each writer writes this many bytes at a time (ffmpeg: 256 KiB); absent: what is due every 100 ms. */
+    writeSize?: number;
     idleTimeoutMs: number;
     /**
      * Run the workflows in a second app process (ROLE=workflow) and measure the app under test

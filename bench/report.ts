@@ -115,7 +115,7 @@ export function renderMarkdown(r: BenchResults): string {
   if (r.live?.length) {
     const l = r.live[0];
     out.push(
-      `## Live: writers replaying a ${fixed(l.mbitPerSecondPerStream, 1)} Mbit/s recording for ${l.seconds} s each, idle timeout ${l.idleTimeoutMs} ms`,
+      `## Live: writers replaying a ${fixed(l.mbitPerSecondPerStream, 1)} Mbit/s recording for ${l.seconds} s each, ${l.writeSize === undefined ? 'what is due every 100 ms' : `${l.writeSize / 1024} KiB at a time`}, idle timeout ${l.idleTimeoutMs} ms`,
       '',
     );
     out.push(

@@ -21,7 +21,7 @@ import { runScaleOut } from './scale-out';
 
 const USAGE = `usage: npm run bench -- [--quick] [--label NAME] [--app-dir PATH] [--built] [--out DIR]
   [--sections backlog,live,scale-out,finalize] [--files N] [--distinct N] [--file-mb MB] [--parallel N]
-  [--verify N] [--warm] [--live-streams 1,10,50] [--live-seconds S] [--bitrate 6M]
+  [--verify N] [--warm] [--live-streams 1,10,50] [--live-seconds S] [--bitrate 6M] [--write-size 256KiB]
   [--chunk-size 10MiB] [--app-env KEY=VALUE ...]`;
 
 const QUICK: BenchPlan = {
@@ -71,6 +71,7 @@ function planFrom(argv: string[]): Invocation {
       'live-streams': { type: 'string' },
       'live-seconds': { type: 'string' },
       bitrate: { type: 'string' },
+      'write-size': { type: 'string' },
       'chunk-size': { type: 'string' },
       'app-env': { type: 'string', multiple: true },
       help: { type: 'boolean' },
@@ -81,11 +82,11 @@ function planFrom(argv: string[]): Invocation {
     process.exit(0);
   }
   const base = values.quick ? QUICK : FULL;
-  const chunkSizeOption = (text: string) => {
+  const sizeOption = (name: string, text: string) => {
     try {
       return parseSize(text);
     } catch (err) {
-      throw new Error(`--chunk-size ${text} ${(err as Error).message}`, { cause: err });
+      throw new Error(`--${name} ${text} ${(err as Error).message}`, { cause: err });
     }
   };
   const count = (name: string, text: string | undefined, fallback: number) => {
@@ -100,7 +101,7 @@ function planFrom(argv: string[]): Invocation {
   const files = Math.round(count('files', values.files, base.backlog.files));
   const plan: BenchPlan = {
     mode: base.mode,
-    chunkSize: values['chunk-size'] ? chunkSizeOption(values['chunk-size']) : base.chunkSize,
+    chunkSize: values['chunk-size'] ? sizeOption('chunk-size', values['chunk-size']) : base.chunkSize,
     sections: sections as Section[],
     backlog: {
       files,
@@ -117,6 +118,7 @@ function planFrom(argv: string[]): Invocation {
         base.live.streamCounts,
       seconds: Math.round(count('live-seconds', values['live-seconds'], base.live.seconds)),
       bitrate: values.bitrate ?? base.live.bitrate,
+      ...(values['write-size'] && { writeSize: sizeOption('write-size', values['write-size']) }),
       idleTimeoutMs: base.live.idleTimeoutMs,
       workflowsApart: values['workflows-apart'] ?? false,
     },

@@ -8,12 +8,11 @@ import { Coalescer } from './coalescer';
 import { QuietTimers } from './quiet-timers';
 import { createQuietNotifier, createStreamSignaler, streamOptionsFrom } from './stream-signaler';
 import { recordingFilter } from './file-filter';
-import { LOOK_EVERY_MS, watchDirectory, type FileEvent, type LookPace } from './watch-directory';
+import { LOOK_EVERY_MS, watchDirectory, type FileEvent } from './watch-directory';
 
 const RETRY_SIGNAL_AFTER_MS = 5_000;
 const QUIET_MARGIN_MS = 50;
-const FOLLOWED_LOOK_AFTER_MS = 1_000;
-const DEFAULT_PACE: LookPace = { everyMs: LOOK_EVERY_MS };
+const FOLLOWED_LOOK_EVERY_MS = 1_000;
 
 export interface Watcher {
   close(): Promise<void>;
@@ -68,10 +67,6 @@ export async function startWatcher(
     // A little after the idle timeout, so that the stream's own clock agrees the file is idle.
     quiet.touch(key, event, event.snapshot.mtimeMs + config.streamIdleTimeoutMs + QUIET_MARGIN_MS);
   };
-  const followedPace: LookPace = {
-    everyMs: Math.min(FOLLOWED_LOOK_AFTER_MS, config.streamIdleTimeoutMs / 2),
-    afterPause: true,
-  };
   const watch = watchDirectory({
     dir: config.watchDir,
     onFile,
@@ -79,9 +74,10 @@ export async function startWatcher(
     logger,
     rescanIntervalMs: config.watchRescanIntervalMs,
     isRecordingPath: recordingFilter(config.watchPatterns),
-    // The follow looks at the file itself; the watcher's look once the writes pause only keeps
-    // what it last reported current, and it comes well before the follow can end on the idle file.
-    lookPace: (relPath) => (followed.followsPath(relPath) ? followedPace : DEFAULT_PACE),
+    // The follow looks at the file itself; the watcher's looks only keep what it last reported
+    // current, and its last look still comes well before the follow can end on the idle file.
+    lookEveryMs: (relPath) =>
+      followed.followsPath(relPath) ? Math.min(FOLLOWED_LOOK_EVERY_MS, config.streamIdleTimeoutMs / 2) : LOOK_EVERY_MS,
   });
   const existing = await watch.ready;
   logger.info({ watchDir: config.watchDir, existingFiles: existing }, 'watching for recordings');

@@ -27,17 +27,11 @@ export interface WatchOptions {
   rescanIntervalMs: number;
   /** WATCH_PATTERNS: which files are recordings. */
   isRecordingPath: RecordingFilter;
-  /** How a file is looked at while its events come: every LOOK_EVERY_MS at most, unless this says otherwise. */
-  lookPace?: (relPath: string) => LookPace;
-}
-
-/**
- * At most one look (an lstat) per `everyMs` while a file's events come, and one more after the
- * last. `afterPause`: none while they come, only once they have stopped for `everyMs`.
- */
-export interface LookPace {
-  everyMs: number;
-  afterPause?: boolean;
+  /**
+   * How often a file is looked at, at most, while its events come: LOOK_EVERY_MS unless this
+   * says otherwise (a file this process follows needs fewer looks).
+   */
+  lookEveryMs?: (relPath: string) => number;
 }
 
 export interface DirectoryWatch {
@@ -77,14 +71,14 @@ export function watchDirectory({
   logger,
   rescanIntervalMs,
   isRecordingPath,
-  lookPace = () => ({ everyMs: LOOK_EVERY_MS }),
+  lookEveryMs = () => LOOK_EVERY_MS,
 }: WatchOptions): DirectoryWatch {
   /** What was last reported of each path: a rescan reports only what changed since. */
   const reported = new Map<string, string>();
   const skipped = new Set<string>();
   const folders = new Map<string, FSWatcher>();
   /** Paths looked at less than their look interval ago, and whether an event came since. */
-  const recent = new Map<string, { timer: NodeJS.Timeout; changed: boolean; relPath: string }>();
+  const recent = new Map<string, { timer: NodeJS.Timeout; changed: boolean }>();
   let closed = false;
 
   function skip(relPath: string, reason: SkipReason, message: string): void {
@@ -145,22 +139,20 @@ export function watchDirectory({
 
   function changed(absolute: string): void {
     const entry = recent.get(absolute);
-    if (!entry) return look(absolute);
-    entry.changed = true;
-    // Each look costs the process wakeups on this thread and a libuv worker's: while a follow
-    // watches a file grow, the watcher's looks at it wait for the writes to pause.
-    if (lookPace(entry.relPath).afterPause) entry.timer.refresh();
+    if (entry) entry.changed = true;
+    else look(absolute);
   }
 
   function look(absolute: string): void {
-    const relPath = relativePath(dir, absolute);
     const entry = {
       changed: false,
-      relPath,
-      timer: setTimeout(() => {
-        recent.delete(absolute);
-        if (entry.changed) look(absolute);
-      }, lookPace(relPath).everyMs),
+      timer: setTimeout(
+        () => {
+          recent.delete(absolute);
+          if (entry.changed) look(absolute);
+        },
+        lookEveryMs(relativePath(dir, absolute)),
+      ),
     };
     recent.set(absolute, entry);
     void stat(absolute, true);
