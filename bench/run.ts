@@ -83,11 +83,14 @@ function planFrom(argv: string[]): Invocation {
   }
   const base = values.quick ? QUICK : FULL;
   const sizeOption = (name: string, text: string) => {
+    let size: number;
     try {
-      return parseSize(text);
+      size = parseSize(text);
     } catch (err) {
       throw new Error(`--${name} ${text} ${(err as Error).message}`, { cause: err });
     }
+    if (size <= 0) throw new Error(`--${name} must be a positive size, not "${text}"\n${USAGE}`);
+    return size;
   };
   const count = (name: string, text: string | undefined, fallback: number) => {
     if (text === undefined) return fallback;
