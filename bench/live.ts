@@ -58,7 +58,7 @@ export interface LiveRun {
  * file event for the app. ffmpeg 5.1 writes an MP4 256 KiB at a time (strace: 35 writes in 12 s at
  * 6 Mbit/s). The lag measured is the app's, not the writer's.
  */
-const WRITE_INTERVAL_MS = 100;
+export const WRITE_INTERVAL_MS = 100;
 const POLL_MS = 50;
 /** A manifest cannot be final before the idle timeout has passed since the last write; polling starts a little earlier. */
 const FINALIZE_POLL_LEAD_MS = 300;

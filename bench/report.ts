@@ -5,7 +5,8 @@ import type { BacklogResult, Contender } from './backlog';
 import type { BenchPlan, Section } from './context';
 import type { AppCost } from './cost';
 import type { FinalizeResults } from './finalize';
-import type { LiveRun, Percentiles } from './live';
+import { formatBytes } from '../src/stream/format-bytes';
+import { WRITE_INTERVAL_MS, type LiveRun, type Percentiles } from './live';
 import type { ScaleOutResult } from './scale-out';
 
 /** Everything one run measured, as written to `bench/results/<mode>-<label>.json`. */
@@ -114,8 +115,10 @@ export function renderMarkdown(r: BenchResults): string {
 
   if (r.live?.length) {
     const l = r.live[0];
+    const pace =
+      l.writeSize === undefined ? `what is due every ${WRITE_INTERVAL_MS} ms` : `${formatBytes(l.writeSize)} at a time`;
     out.push(
-      `## Live: writers replaying a ${fixed(l.mbitPerSecondPerStream, 1)} Mbit/s recording for ${l.seconds} s each, ${l.writeSize === undefined ? 'what is due every 100 ms' : `${l.writeSize / 1024} KiB at a time`}, idle timeout ${l.idleTimeoutMs} ms`,
+      `## Live: writers replaying a ${fixed(l.mbitPerSecondPerStream, 1)} Mbit/s recording for ${l.seconds} s each, ${pace}, idle timeout ${l.idleTimeoutMs} ms`,
       '',
     );
     out.push(
