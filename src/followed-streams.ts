@@ -1,34 +1,52 @@
-import type { StreamRef } from './stream/types';
+import type { FileIdentity, FileSnapshot, StreamRef } from './stream/types';
+
+/** The file as a follow last saw it: what the follow's result tells the stream. */
+export interface FollowedFile {
+  identity: FileIdentity;
+  snapshot: FileSnapshot;
+}
+
+/** Told when a follow of the file at `relPath` ends; `last` is absent when the follow failed or the file went. */
+export type FollowEndedListener = (relPath: string, last?: FollowedFile) => void;
 
 /**
  * The streams whose file an activity of this process is following right now. While one is, the
- * watcher does not signal its growth (each signal costs the stream's history four events, and
- * the follow sees the growth itself); the stream re-checks the file when the follow ends, so a
- * change made just then is never missed. On shutdown every follow ends with what it uploaded.
+ * watcher leaves the file to it (each signal costs the stream's history four events, and the
+ * follow sees the growth itself); the stream re-checks the file when the follow ends, and the
+ * watcher takes up the file from the follow's last look, so a change made just then is never
+ * missed. On shutdown every follow ends with what it uploaded.
  */
 export class FollowedStreams {
   private readonly streams = new Counts();
   private readonly paths = new Counts();
   private readonly stopping = new AbortController();
+  private readonly listeners = new Set<FollowEndedListener>();
 
-  /** Marks the stream followed until the returned function is called. */
-  follow({ streamId, relPath }: Pick<StreamRef, 'streamId' | 'relPath'>): () => void {
+  /** Marks the stream followed until the returned function is called with the follow's last look at the file. */
+  follow({ streamId, relPath }: Pick<StreamRef, 'streamId' | 'relPath'>): (last?: FollowedFile) => void {
     this.streams.add(streamId);
     this.paths.add(relPath);
     let released = false;
-    return () => {
+    return (last) => {
       if (released) return;
       released = true;
       this.streams.remove(streamId);
       this.paths.remove(relPath);
+      for (const listener of this.listeners) listener(relPath, last);
     };
+  }
+
+  /** Calls `listener` whenever a follow ends; returns the function that stops it. */
+  onFollowEnded(listener: FollowEndedListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   isFollowed(streamId: string): boolean {
     return this.streams.has(streamId);
   }
 
-  /** Whether a stream of the file at `relPath` is followed: the watcher then looks at it less often. */
+  /** Whether a stream of the file at `relPath` is followed: the watcher then leaves it to the follow. */
   followsPath(relPath: string): boolean {
     return this.paths.has(relPath);
   }

@@ -18,14 +18,15 @@ type Upload = FollowIo['upload'];
 
 /**
  * Follows a growing file (see `runFollow`), heartbeating its progress. While it runs the watcher
- * leaves the file's growth to it.
+ * leaves the file to it, and takes it up again from the follow's last look.
  */
 export async function followFile(deps: ActivityDeps, input: FollowFileInput): Promise<FollowFileResult> {
   const { stream, chunkSize, nextIndex, settleMs, manifestIntervalMs, checked } = input;
   const release = deps.followed.follow(stream);
   let next = nextIndex;
+  let last: FileObservation | undefined;
   try {
-    return await withHeartbeat(
+    const result = await withHeartbeat(
       (signal) =>
         runFollow(
           followIo(deps, input, signal),
@@ -46,8 +47,11 @@ export async function followFile(deps: ActivityDeps, input: FollowFileInput): Pr
         ),
       () => ({ nextIndex: next, uploadedBytes: next * chunkSize }),
     );
+    last = result.observation;
+    return result;
   } finally {
-    release();
+    const snapshot = last?.status === 'present' ? { size: last.size, mtimeMs: last.mtimeMs } : undefined;
+    release(snapshot && { identity: stream.identity, snapshot });
   }
 }
 

@@ -8,11 +8,10 @@ import { Coalescer } from './coalescer';
 import { QuietTimers } from './quiet-timers';
 import { createQuietNotifier, createStreamSignaler, streamOptionsFrom } from './stream-signaler';
 import { recordingFilter } from './file-filter';
-import { LOOK_EVERY_MS, watchDirectory, type FileEvent } from './watch-directory';
+import { watchDirectory, type FileEvent } from './watch-directory';
 
 const RETRY_SIGNAL_AFTER_MS = 5_000;
 const QUIET_MARGIN_MS = 50;
-const FOLLOWED_LOOK_EVERY_MS = 1_000;
 
 export interface Watcher {
   close(): Promise<void>;
@@ -22,7 +21,8 @@ export interface Watcher {
  * Watches WATCH_DIR and keeps each recording's workflow informed. Events are coalesced per file:
  * a new file, a new full chunk and the size a burst of writes ends at are signalled, and so is
  * the moment a file has been quiet for the idle timeout, except while an activity of this
- * process follows the file (it sees the growth itself, and the watcher looks at it less often).
+ * process follows the file (it sees the growth itself, and the watcher takes the file up again
+ * from the follow's last look).
  * A signal Temporal refused is retried with the file's newest state, so an outage loses nothing.
  */
 export async function startWatcher(
@@ -74,16 +74,15 @@ export async function startWatcher(
     logger,
     rescanIntervalMs: config.watchRescanIntervalMs,
     isRecordingPath: recordingFilter(config.watchPatterns),
-    // The follow looks at the file itself; the watcher's looks only keep what it last reported
-    // current, and its last look still comes well before the follow can end on the idle file.
-    lookEveryMs: (relPath) =>
-      followed.followsPath(relPath) ? Math.min(FOLLOWED_LOOK_EVERY_MS, config.streamIdleTimeoutMs / 2) : LOOK_EVERY_MS,
+    isFollowed: (relPath) => followed.followsPath(relPath),
   });
+  const stopTakingUp = followed.onFollowEnded((relPath, last) => watch.followEnded(relPath, last));
   const existing = await watch.ready;
   logger.info({ watchDir: config.watchDir, existingFiles: existing }, 'watching for recordings');
   return {
     async close() {
       closing = true;
+      stopTakingUp();
       await watch.close();
       coalescer.flush();
       quiet.close();

@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { AppLogger } from '../logger';
 import { fileIdentity } from '../stream/identity';
+import type { FollowedFile } from '../followed-streams';
 import type { FileIdentity, FileSnapshot } from '../stream/types';
 import type { RecordingFilter } from './file-filter';
 import { printable } from '../printable';
@@ -28,15 +29,23 @@ export interface WatchOptions {
   /** WATCH_PATTERNS: which files are recordings. */
   isRecordingPath: RecordingFilter;
   /**
-   * How often a file is looked at, at most, while its events come: LOOK_EVERY_MS unless this
-   * says otherwise (a file this process follows needs fewer looks).
+   * Whether an activity of this process follows the file: its events then wait for the follow to
+   * end (see `DirectoryWatch.followEnded`). The follow looks at the file itself, so the watcher's
+   * looks would tell the stream nothing, and at 10 live streams they cost more CPU than anything
+   * but the bytes (docs/performance.md).
    */
-  lookEveryMs?: (relPath: string) => number;
+  isFollowed?: (relPath: string) => boolean;
 }
 
 export interface DirectoryWatch {
   /** Resolves once every file already in the directory has been reported. */
   ready: Promise<number>;
+  /**
+   * A follow of the file at `relPath` ended, having last seen it as `last`, which its result
+   * tells the stream: that counts as reported. If events came during the follow, the file is
+   * looked at again, and reported if it changed since.
+   */
+  followEnded(relPath: string, last?: FollowedFile): void;
   close(): Promise<void>;
 }
 
@@ -44,7 +53,7 @@ export interface DirectoryWatch {
 const NEW_FOLDER_RESCAN_MS = 1_000;
 
 /**
- * By default a path is looked at (one lstat) at most once this often, and once more after its last event:
+ * A path is looked at (one lstat) at most once this often, and once more after its last event:
  * a recorder writing ten times a second costs a few stats a second, not ten, and its newest
  * state is still seen. The coalescer signals at most once per WATCH_COALESCE_INTERVAL anyway.
  */
@@ -71,10 +80,12 @@ export function watchDirectory({
   logger,
   rescanIntervalMs,
   isRecordingPath,
-  lookEveryMs = () => LOOK_EVERY_MS,
+  isFollowed = () => false,
 }: WatchOptions): DirectoryWatch {
   /** What was last reported of each path: a rescan reports only what changed since. */
   const reported = new Map<string, string>();
+  /** Followed paths with events since their follow began. */
+  const deferred = new Set<string>();
   const skipped = new Set<string>();
   const folders = new Map<string, FSWatcher>();
   /** Paths looked at less than their look interval ago, and whether an event came since. */
@@ -95,14 +106,11 @@ export function watchDirectory({
     if (!isRecordingPath(relPath)) return;
     if (stats.isSymbolicLink()) return skip(relPath, 'symlink', 'skipped a symbolic link: links are not followed');
     if (!stats.isFile()) return;
-    const fingerprint = `${stats.ino}-${stats.birthtimeMs}-${stats.size}-${stats.mtimeMs}`;
+    const file = { identity: fileIdentity(stats), snapshot: { size: stats.size, mtimeMs: stats.mtimeMs } };
+    const fingerprint = fingerprintOf(file);
     if (reported.get(relPath) === fingerprint) return;
     reported.set(relPath, fingerprint);
-    onFile({
-      relPath,
-      identity: fileIdentity(stats),
-      snapshot: { size: stats.size, mtimeMs: stats.mtimeMs },
-    });
+    onFile({ relPath, ...file });
   }
 
   function watchFolder(folder: string): void {
@@ -138,6 +146,10 @@ export function watchDirectory({
   }
 
   function changed(absolute: string): void {
+    if (isFollowed(relativePath(dir, absolute))) {
+      deferred.add(absolute);
+      return;
+    }
     const entry = recent.get(absolute);
     if (entry) entry.changed = true;
     else look(absolute);
@@ -146,13 +158,10 @@ export function watchDirectory({
   function look(absolute: string): void {
     const entry = {
       changed: false,
-      timer: setTimeout(
-        () => {
-          recent.delete(absolute);
-          if (entry.changed) look(absolute);
-        },
-        lookEveryMs(relativePath(dir, absolute)),
-      ),
+      timer: setTimeout(() => {
+        recent.delete(absolute);
+        if (entry.changed) changed(absolute);
+      }, LOOK_EVERY_MS),
     };
     recent.set(absolute, entry);
     void stat(absolute, true);
@@ -220,15 +229,26 @@ export function watchDirectory({
   const periodic = setInterval(() => void rescan(), rescanIntervalMs);
   return {
     ready: walk(dir).then((seen) => seen.size),
+    followEnded(relPath, last) {
+      if (last) reported.set(relPath, fingerprintOf(last));
+      const absolute = path.join(dir, relPath);
+      if (!isFollowed(relPath) && deferred.delete(absolute)) changed(absolute);
+    },
     async close() {
       closed = true;
       clearInterval(periodic);
       clearTimeout(folderRescan);
       for (const { timer } of recent.values()) clearTimeout(timer);
       recent.clear();
+      deferred.clear();
       for (const watch of folders.values()) watch.close();
       folders.clear();
       await scanning;
     },
   };
+}
+
+/** What the watcher compares to tell whether a file changed since it was reported. */
+function fingerprintOf({ identity, snapshot }: FollowedFile): string {
+  return `${identity.ino}-${identity.birthtimeMs}-${snapshot.size}-${snapshot.mtimeMs}`;
 }
