@@ -31,8 +31,8 @@ export interface WatchOptions {
   /**
    * Whether an activity of this process follows the file: its events then wait for the follow to
    * end (see `DirectoryWatch.followEnded`). The follow looks at the file itself, so the watcher's
-   * looks would tell the stream nothing, and at 10 live streams they cost more CPU than anything
-   * but the bytes (docs/performance.md).
+   * looks would tell the stream nothing, and each costs a timer, an lstat and the wake-ups of two
+   * threads (docs/performance.md, "Wake-ups").
    */
   isFollowed?: (relPath: string) => boolean;
 }
