@@ -1,13 +1,10 @@
-import type { FileIdentity, FileSnapshot, StreamRef } from './stream/types';
+import type { FileLook, StreamRef } from './stream/types';
 
-/** The file as a follow last saw it: what the follow's result tells the stream. */
-export interface FollowedFile {
-  identity: FileIdentity;
-  snapshot: FileSnapshot;
-}
-
-/** Told when a follow of the file at `relPath` ends; `last` is absent when the follow failed or the file went. */
-export type FollowEndedListener = (relPath: string, last?: FollowedFile) => void;
+/**
+ * Told when a follow of the file at `relPath` ends, with its last look at the file (what its
+ * result tells the stream); absent when the follow failed or the file went.
+ */
+export type FollowEndedListener = (relPath: string, last?: FileLook) => void;
 
 /**
  * The streams whose file an activity of this process is following right now. While one is, the
@@ -23,7 +20,7 @@ export class FollowedStreams {
   private readonly listeners = new Set<FollowEndedListener>();
 
   /** Marks the stream followed until the returned function is called with the follow's last look at the file. */
-  follow({ streamId, relPath }: Pick<StreamRef, 'streamId' | 'relPath'>): (last?: FollowedFile) => void {
+  follow({ streamId, relPath }: Pick<StreamRef, 'streamId' | 'relPath'>): (last?: FileLook) => void {
     this.streams.add(streamId);
     this.paths.add(relPath);
     let released = false;

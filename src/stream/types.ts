@@ -29,6 +29,12 @@ export interface FileSnapshot {
   mtimeMs: number;
 }
 
+/** One look at a file: which file it was, and its state then. */
+export interface FileLook {
+  identity: FileIdentity;
+  snapshot: FileSnapshot;
+}
+
 export type FileObservation =
   | ({ status: 'present' } & FileSnapshot)
   | { status: 'missing' }

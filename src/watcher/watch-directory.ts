@@ -3,17 +3,14 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { AppLogger } from '../logger';
 import { fileIdentity } from '../stream/identity';
-import type { FollowedFile } from '../followed-streams';
-import type { FileIdentity, FileSnapshot } from '../stream/types';
+import type { FileLook } from '../stream/types';
 import type { RecordingFilter } from './file-filter';
 import { printable } from '../printable';
 import { relativePath } from './relative-path';
 
 /** A recording seen on disk. */
-export interface FileEvent {
+export interface FileEvent extends FileLook {
   relPath: string;
-  identity: FileIdentity;
-  snapshot: FileSnapshot;
 }
 
 /** Why a file the watcher saw is not uploaded. */
@@ -45,7 +42,7 @@ export interface DirectoryWatch {
    * tells the stream: that counts as reported. If events came during the follow, the file is
    * looked at again, and reported if it changed since.
    */
-  followEnded(relPath: string, last?: FollowedFile): void;
+  followEnded(relPath: string, last?: FileLook): void;
   close(): Promise<void>;
 }
 
@@ -249,6 +246,6 @@ export function watchDirectory({
 }
 
 /** What the watcher compares to tell whether a file changed since it was reported. */
-function fingerprintOf({ identity, snapshot }: FollowedFile): string {
+function fingerprintOf({ identity, snapshot }: FileLook): string {
   return `${identity.ino}-${identity.birthtimeMs}-${snapshot.size}-${snapshot.mtimeMs}`;
 }

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FollowedFile } from '../../src/followed-streams';
 import { createLogger } from '../../src/logger';
 import { fileIdentity } from '../../src/stream/identity';
+import type { FileLook } from '../../src/stream/types';
 import { recordingFilter } from '../../src/watcher/file-filter';
 import { LOOK_EVERY_MS, watchDirectory, type DirectoryWatch, type FileEvent } from '../../src/watcher/watch-directory';
 import { tempDir } from '../support/stack';
@@ -36,7 +36,7 @@ describe('the watcher leaves a followed file to its follow, and takes it up agai
   });
   after(() => watch?.close());
 
-  const lookAt = (file: string): FollowedFile => {
+  const lookAt = (file: string): FileLook => {
     const stats = fs.statSync(file);
     return { identity: fileIdentity(stats), snapshot: { size: stats.size, mtimeMs: stats.mtimeMs } };
   };
