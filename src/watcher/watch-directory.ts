@@ -26,10 +26,11 @@ export interface WatchOptions {
   /** WATCH_PATTERNS: which files are recordings. */
   isRecordingPath: RecordingFilter;
   /**
-   * Whether an activity of this process follows the file: its events then wait for the follow to
-   * end (see `DirectoryWatch.followEnded`). The follow looks at the file itself, so the watcher's
-   * looks would tell the stream nothing, and each costs a timer, an lstat and the wake-ups of two
-   * threads (docs/performance.md, "Wake-ups").
+   * Whether an activity of this process follows the file: the watcher then leaves it to the follow
+   * until it ends (see `DirectoryWatch.followEnded`), and stops watching its folder (see
+   * `READ_FOLDER_EVERY_MS`). The follow looks at the file itself, so the watcher's looks would
+   * tell the stream nothing, and each costs a timer, an lstat and the wake-ups of two threads
+   * (docs/performance.md, "Wake-ups").
    */
   isFollowed?: (relPath: string) => boolean;
 }
@@ -39,8 +40,8 @@ export interface DirectoryWatch {
   ready: Promise<number>;
   /**
    * A follow of the file at `relPath` ended, having last seen it as `last`, which its result
-   * tells the stream: that counts as reported. If events came during the follow, the file is
-   * looked at again, and reported if it changed since.
+   * tells the stream: that counts as reported. The file is looked at again if it may have changed
+   * since (events came, or its folder was read instead of watched), and reported if it did.
    */
   followEnded(relPath: string, last?: FileLook): void;
   close(): Promise<void>;
@@ -55,6 +56,16 @@ const NEW_FOLDER_RESCAN_MS = 1_000;
  * state is still seen. The coalescer signals at most once per WATCH_COALESCE_INTERVAL anyway.
  */
 export const LOOK_EVERY_MS = 250;
+
+/**
+ * A folder holding a file this process follows is not watched but read this often for new
+ * entries. inotify reports every write to a watched folder's files, and a follow's file is written
+ * several times a second: at 10 live streams those events cost about 1 CPU s per GB recorded, and
+ * the watcher ignores them (docs/performance.md, "Live CPU (session 16)"). A new file is then seen
+ * up to this late, and a change to one of the folder's files that nobody follows only at the next
+ * rescan (`WATCH_RESCAN_INTERVAL`). The folder is watched again once its last follow ends.
+ */
+export const READ_FOLDER_EVERY_MS = 1_000;
 
 /**
  * Reports every recording in `dir` once at start (so files written while the app was down are
@@ -85,6 +96,8 @@ export function watchDirectory({
   const deferred = new Set<string>();
   const skipped = new Set<string>();
   const folders = new Map<string, FSWatcher>();
+  /** Folders read every READ_FOLDER_EVERY_MS instead of watched, with their followed files that had events. */
+  const readFolders = new Map<string, { timer: NodeJS.Timeout; followed: Set<string> }>();
   /** Paths looked at less than their look interval ago, and whether an event came since. */
   const recent = new Map<string, { timer: NodeJS.Timeout; changed: boolean }>();
   let closed = false;
@@ -111,7 +124,7 @@ export function watchDirectory({
   }
 
   function watchFolder(folder: string): void {
-    if (closed || folders.has(folder)) return;
+    if (closed || folders.has(folder) || readFolders.has(folder)) return;
     // Folders are normalized paths (WATCH_DIR resolved, then joined), so a concatenation is the
     // joined path: path.join would normalize the whole string again on every write of a recorder.
     const prefix = folder.endsWith(path.sep) ? folder : `${folder}${path.sep}`;
@@ -135,16 +148,74 @@ export function watchDirectory({
 
   function unwatchFolder(folder: string): void {
     const inside = folder.endsWith(path.sep) ? folder : `${folder}${path.sep}`;
+    const under = (other: string) => other === folder || other.startsWith(inside);
     for (const [watched, watch] of folders)
-      if (watched === folder || watched.startsWith(inside)) {
+      if (under(watched)) {
         watch.close();
         folders.delete(watched);
       }
+    for (const [read, { timer }] of readFolders)
+      if (under(read)) {
+        clearInterval(timer);
+        readFolders.delete(read);
+      }
+  }
+
+  /** Stops watching the folder of `absolute`, a followed file, and reads it for new entries instead. */
+  function readFolderOf(absolute: string): void {
+    const folder = path.dirname(absolute);
+    const read = readFolders.get(folder);
+    if (read) return void read.followed.add(absolute);
+    const watch = folders.get(folder);
+    if (!watch) return;
+    watch.close();
+    folders.delete(folder);
+    readFolders.set(folder, {
+      timer: setInterval(() => void readNewEntries(folder), READ_FOLDER_EVERY_MS),
+      followed: new Set([absolute]),
+    });
+  }
+
+  /** Reports the recordings and walks the folders in `folder` that the watcher has not seen. */
+  async function readNewEntries(folder: string): Promise<void> {
+    let entries;
+    try {
+      entries = await fsp.readdir(folder, { withFileTypes: true });
+    } catch {
+      // Gone: a parent's watch or the next rescan notices, as they do for a watched folder.
+      return unwatchFolder(folder);
+    }
+    for (const entry of entries) {
+      const absolute = path.join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (!entry.name.startsWith('.') && !folders.has(absolute) && !readFolders.has(absolute))
+          void stat(absolute, true);
+        continue;
+      }
+      const relPath = relativePath(dir, absolute);
+      if (isRecordingPath(relPath) && !reported.has(relPath) && !skipped.has(relPath)) void stat(absolute);
+    }
+  }
+
+  /** A follow in `folder` ended: the last one has it watched again, and its files looked at once. */
+  function followLeft(folder: string, absolute: string): boolean {
+    const read = readFolders.get(folder);
+    if (!read) return false;
+    read.followed.delete(absolute);
+    if (read.followed.size > 0) {
+      void stat(absolute);
+      return true;
+    }
+    clearInterval(read.timer);
+    readFolders.delete(folder);
+    void walk(folder);
+    return true;
   }
 
   function changed(absolute: string): void {
     if (isFollowed(relativePath(dir, absolute))) {
       deferred.add(absolute);
+      readFolderOf(absolute);
       return;
     }
     const entry = recent.get(absolute);
@@ -169,7 +240,7 @@ export function watchDirectory({
     try {
       const stats = await fsp.lstat(absolute);
       if (!stats.isDirectory()) return report(absolute, stats);
-      if (enter && !folders.has(absolute) && !path.basename(absolute).startsWith('.')) {
+      if (enter && !folders.has(absolute) && !readFolders.has(absolute) && !path.basename(absolute).startsWith('.')) {
         await walk(absolute);
         clearTimeout(folderRescan);
         folderRescan = setTimeout(() => void rescan(), NEW_FOLDER_RESCAN_MS);
@@ -228,8 +299,10 @@ export function watchDirectory({
     ready: walk(dir).then((seen) => seen.size),
     followEnded(relPath, last) {
       if (last) reported.set(relPath, fingerprintOf(last));
+      if (isFollowed(relPath)) return;
       const absolute = path.join(dir, relPath);
-      if (!isFollowed(relPath) && deferred.delete(absolute)) changed(absolute);
+      const hadEvents = deferred.delete(absolute);
+      if (!followLeft(path.dirname(absolute), absolute) && hadEvents) changed(absolute);
     },
     async close() {
       closed = true;
@@ -240,6 +313,8 @@ export function watchDirectory({
       deferred.clear();
       for (const watch of folders.values()) watch.close();
       folders.clear();
+      for (const { timer } of readFolders.values()) clearInterval(timer);
+      readFolders.clear();
       await scanning;
     },
   };

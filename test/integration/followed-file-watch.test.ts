@@ -7,15 +7,22 @@ import { createLogger } from '../../src/logger';
 import { fileIdentity } from '../../src/stream/identity';
 import type { FileLook } from '../../src/stream/types';
 import { recordingFilter } from '../../src/watcher/file-filter';
-import { LOOK_EVERY_MS, watchDirectory, type DirectoryWatch, type FileEvent } from '../../src/watcher/watch-directory';
+import {
+  LOOK_EVERY_MS,
+  READ_FOLDER_EVERY_MS,
+  watchDirectory,
+  type DirectoryWatch,
+  type FileEvent,
+} from '../../src/watcher/watch-directory';
 import { tempDir } from '../support/stack';
 
 /** Longer than a look's delay and an inotify event's: what a report would take to come. */
 const SETTLE_MS = LOOK_EVERY_MS * 3;
 
 /**
- * While a follow has a file, the watcher leaves it alone; when the follow ends, the watcher takes
- * it up from the follow's last look: a change after that look is reported, the look itself is not.
+ * While a follow has a file, the watcher leaves it alone, and reads its folder for new files
+ * instead of watching it; when the follow ends, the watcher takes the file up from the follow's
+ * last look: a change after that look is reported, the look itself is not.
  */
 describe('the watcher leaves a followed file to its follow, and takes it up again after', () => {
   const dir = tempDir('followed-file-watch');
@@ -92,5 +99,36 @@ describe('the watcher leaves a followed file to its follow, and takes it up agai
     const from = reports.length;
     fs.appendFileSync(file, Buffer.alloc(100));
     assert.deepEqual(await reportsAfter(from), [700]);
+  });
+
+  test('a folder holding a followed file is read for new files instead of watched, and watched again when the follow ends', async () => {
+    const file = path.join(dir, 'cam-3.mp4');
+    const other = path.join(dir, 'cam-1.mp4');
+    fs.writeFileSync(file, Buffer.alloc(100));
+    await reportsAfter(0);
+    followed.add('cam-3.mp4');
+    fs.appendFileSync(file, Buffer.alloc(100));
+    await sleep(SETTLE_MS);
+
+    let from = reports.length;
+    fs.appendFileSync(other, Buffer.alloc(100));
+    fs.writeFileSync(path.join(dir, 'cam-4.mp4'), Buffer.alloc(100));
+    await sleep(READ_FOLDER_EVERY_MS);
+    assert.deepEqual(
+      (await reportsAfter(from)).length,
+      1,
+      'only the new file is reported: a write to a file nobody follows waits for the rescan',
+    );
+    assert.equal(reports.at(-1)?.relPath, 'cam-4.mp4');
+
+    from = reports.length;
+    followed.delete('cam-3.mp4');
+    watch.followEnded('cam-3.mp4', lookAt(file));
+    assert.deepEqual(await reportsAfter(from), [800], "the folder's files are looked at when its last follow ends");
+    assert.equal(reports.at(-1)?.relPath, 'cam-1.mp4');
+
+    from = reports.length;
+    fs.appendFileSync(other, Buffer.alloc(100));
+    assert.deepEqual(await reportsAfter(from), [900], 'the folder is watched again');
   });
 });
