@@ -59,11 +59,12 @@ export const LOOK_EVERY_MS = 250;
 
 /**
  * A folder holding a file this process follows is not watched but read this often for new
- * entries. inotify reports every write to a watched folder's files, and a follow's file is written
- * several times a second: at 10 live streams those events cost about 1 CPU s per GB recorded, and
- * the watcher ignores them (docs/performance.md, "Live CPU (session 16)"). A new file is then seen
- * up to this late, and a change to one of the folder's files that nobody follows only at the next
- * rescan (`WATCH_RESCAN_INTERVAL`). The folder is watched again once its last follow ends.
+ * entries (a stat, and a listing when its mtime moved). inotify reports every write to a watched
+ * folder's files, and a follow's file is written several times a second: at 10 live streams those
+ * events cost about 1 CPU s per GB recorded, and the watcher ignores them (docs/performance.md,
+ * "Live CPU (session 16)"). A new file is then seen up to this late, and a change to one of the
+ * folder's files that nobody follows only at the next rescan (`WATCH_RESCAN_INTERVAL`). The
+ * folder is watched again once its last follow ends.
  */
 export const READ_FOLDER_EVERY_MS = 1_000;
 
@@ -96,8 +97,8 @@ export function watchDirectory({
   const deferred = new Set<string>();
   const skipped = new Set<string>();
   const folders = new Map<string, FSWatcher>();
-  /** Folders read every READ_FOLDER_EVERY_MS instead of watched, with their followed files that had events. */
-  const readFolders = new Map<string, { timer: NodeJS.Timeout; followed: Set<string> }>();
+  /** Folders read every READ_FOLDER_EVERY_MS instead of watched. */
+  const readFolders = new Map<string, ReadFolder>();
   /** Paths looked at less than their look interval ago, and whether an event came since. */
   const recent = new Map<string, { timer: NodeJS.Timeout; changed: boolean }>();
   let closed = false;
@@ -170,16 +171,27 @@ export function watchDirectory({
     if (!watch) return;
     watch.close();
     folders.delete(folder);
-    readFolders.set(folder, {
-      timer: setInterval(() => void readNewEntries(folder), READ_FOLDER_EVERY_MS),
+    const reading: ReadFolder = {
+      timer: setInterval(() => void readNewEntries(folder, reading), READ_FOLDER_EVERY_MS),
       followed: new Set([absolute]),
-    });
+    };
+    readFolders.set(folder, reading);
   }
 
-  /** Reports the recordings and walks the folders in `folder` that the watcher has not seen. */
-  async function readNewEntries(folder: string): Promise<void> {
+  /**
+   * Reports the recordings and walks the folders in `folder` that the watcher has not seen. The
+   * folder is listed only when its mtime says its entries may have changed: a folder of
+   * thousands of kept recordings costs one stat a second, not a listing.
+   */
+  async function readNewEntries(folder: string, read: ReadFolder): Promise<void> {
     let entries;
     try {
+      const { mtimeMs } = await fsp.stat(folder);
+      if (mtimeMs === read.listedMtimeMs && !read.mtimeWasRecent) return;
+      // The kernel stamps a folder's mtime from a clock that ticks every few milliseconds: an
+      // entry added in the same tick as the listing, after it, leaves the mtime as it was.
+      read.mtimeWasRecent = Date.now() - mtimeMs < READ_FOLDER_EVERY_MS;
+      read.listedMtimeMs = mtimeMs;
       entries = await fsp.readdir(folder, { withFileTypes: true });
     } catch {
       // Gone: a parent's watch or the next rescan notices, as they do for a watched folder.
@@ -318,6 +330,17 @@ export function watchDirectory({
       await scanning;
     },
   };
+}
+
+/** A folder the watcher reads instead of watching (see READ_FOLDER_EVERY_MS). */
+interface ReadFolder {
+  timer: NodeJS.Timeout;
+  /** Its followed files that had events. */
+  followed: Set<string>;
+  /** The folder's mtime when it was last listed. */
+  listedMtimeMs?: number;
+  /** Whether that mtime was less than a read interval old then: it is listed again to be sure. */
+  mtimeWasRecent?: boolean;
 }
 
 /** What the watcher compares to tell whether a file changed since it was reported. */
