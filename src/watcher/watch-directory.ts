@@ -41,7 +41,7 @@ export interface DirectoryWatch {
   /**
    * A follow of the file at `relPath` ended, having last seen it as `last`, which its result
    * tells the stream: that counts as reported. The file is looked at again if it may have changed
-   * since (events came, or its folder was read instead of watched), and reported if it did.
+   * since (its folder was read instead of watched), and reported if it did.
    */
   followEnded(relPath: string, last?: FileLook): void;
   close(): Promise<void>;
@@ -93,8 +93,6 @@ export function watchDirectory({
 }: WatchOptions): DirectoryWatch {
   /** What was last reported of each path: a rescan reports only what changed since. */
   const reported = new Map<string, string>();
-  /** Followed paths with events since their follow began. */
-  const deferred = new Set<string>();
   const skipped = new Set<string>();
   const folders = new Map<string, FSWatcher>();
   /** Folders read every READ_FOLDER_EVERY_MS instead of watched. */
@@ -193,9 +191,11 @@ export function watchDirectory({
       read.mtimeWasRecent = Date.now() - mtimeMs < READ_FOLDER_EVERY_MS;
       read.listedMtimeMs = mtimeMs;
       entries = await fsp.readdir(folder, { withFileTypes: true });
-    } catch {
-      // Gone: a parent's watch or the next rescan notices, as they do for a watched folder.
-      return unwatchFolder(folder);
+    } catch (err) {
+      // The next rescan watches the folder again if it is still there, as for a watch that failed.
+      unwatchFolder(folder);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err }, 'cannot read a folder any more');
+      return;
     }
     for (const entry of entries) {
       const absolute = path.join(folder, entry.name);
@@ -209,27 +209,25 @@ export function watchDirectory({
     }
   }
 
-  /** A follow in `folder` ended: the last one has it watched again, and its files looked at once. */
-  function followLeft(folder: string, absolute: string): boolean {
+  /**
+   * The follow of `absolute` ended. If its folder is read, the file may have changed unseen: it is
+   * looked at, and the folder's last follow has the folder watched again and all its files looked
+   * at. If the folder is watched, no event came for the file (the first would have had the folder
+   * read), so the follow's last look stands.
+   */
+  function followLeft(absolute: string): void {
+    const folder = path.dirname(absolute);
     const read = readFolders.get(folder);
-    if (!read) return false;
+    if (!read) return;
     read.followed.delete(absolute);
-    if (read.followed.size > 0) {
-      void stat(absolute);
-      return true;
-    }
+    if (read.followed.size > 0) return void stat(absolute);
     clearInterval(read.timer);
     readFolders.delete(folder);
     void walk(folder);
-    return true;
   }
 
   function changed(absolute: string): void {
-    if (isFollowed(relativePath(dir, absolute))) {
-      deferred.add(absolute);
-      readFolderOf(absolute);
-      return;
-    }
+    if (isFollowed(relativePath(dir, absolute))) return readFolderOf(absolute);
     const entry = recent.get(absolute);
     if (entry) entry.changed = true;
     else look(absolute);
@@ -311,10 +309,7 @@ export function watchDirectory({
     ready: walk(dir).then((seen) => seen.size),
     followEnded(relPath, last) {
       if (last) reported.set(relPath, fingerprintOf(last));
-      if (isFollowed(relPath)) return;
-      const absolute = path.join(dir, relPath);
-      const hadEvents = deferred.delete(absolute);
-      if (!followLeft(path.dirname(absolute), absolute) && hadEvents) changed(absolute);
+      if (!isFollowed(relPath)) followLeft(path.join(dir, relPath));
     },
     async close() {
       closed = true;
@@ -322,7 +317,6 @@ export function watchDirectory({
       clearTimeout(folderRescan);
       for (const { timer } of recent.values()) clearTimeout(timer);
       recent.clear();
-      deferred.clear();
       for (const watch of folders.values()) watch.close();
       folders.clear();
       for (const { timer } of readFolders.values()) clearInterval(timer);
@@ -335,7 +329,7 @@ export function watchDirectory({
 /** A folder the watcher reads instead of watching (see READ_FOLDER_EVERY_MS). */
 interface ReadFolder {
   timer: NodeJS.Timeout;
-  /** Its followed files that had events. */
+  /** Its followed files that had an event: the folder is watched again when the last one's follow ends. */
   followed: Set<string>;
   /** The folder's mtime when it was last listed. */
   listedMtimeMs?: number;
