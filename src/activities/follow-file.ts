@@ -3,7 +3,14 @@ import { sameSnapshot } from '../stream/file-change';
 import { FOLLOW_MAX_POLL_MS, FOLLOW_POLL_MS, followBatchChunks, MAX_FOLLOW_MS } from '../stream/follow-plan';
 import type { ManifestSummary } from '../stream/manifest';
 import { settledMtime } from '../stream/settled-chunks';
-import type { ChunkRange, ChunkRecord, ChunksChecked, FileObservation, FollowProgress } from '../stream/types';
+import type {
+  ChunkRange,
+  ChunkRecord,
+  ChunksChecked,
+  FileObservation,
+  FileSnapshot,
+  FollowProgress,
+} from '../stream/types';
 import type { FollowFileInput } from './activity-io';
 import type { ActivityDeps } from './activity-deps';
 import { runFollow, type FollowCheck, type FollowFileResult, type FollowIo } from './follow-loop';
@@ -15,6 +22,11 @@ import { checkChunks } from './verify-chunks';
 import { writeManifest } from './write-manifest';
 
 type Upload = FollowIo['upload'];
+
+/** The file's size and mtime, if the observation found it. */
+function presentSnapshot(observation: FileObservation): FileSnapshot | undefined {
+  return observation.status === 'present' ? { size: observation.size, mtimeMs: observation.mtimeMs } : undefined;
+}
 
 /**
  * Follows a growing file (see `runFollow`), heartbeating its progress. While it runs the watcher
@@ -50,7 +62,7 @@ export async function followFile(deps: ActivityDeps, input: FollowFileInput): Pr
     last = result.observation;
     return result;
   } finally {
-    const snapshot = last?.status === 'present' ? { size: last.size, mtimeMs: last.mtimeMs } : undefined;
+    const snapshot = last && presentSnapshot(last);
     release(snapshot && { identity: stream.identity, snapshot });
   }
 }
@@ -77,8 +89,7 @@ function followIo(deps: ActivityDeps, input: FollowFileInput, signal: AbortSigna
       ),
     complete: (progress, observation, checked) => completeIdleFile(deps, input, progress, observation, checked, upload),
     saveLiveManifest: async ({ records, rewritten }, observation) => {
-      const file =
-        observation.status === 'present' ? { size: observation.size, mtimeMs: observation.mtimeMs } : liveManifest.file;
+      const file = presentSnapshot(observation) ?? liveManifest.file;
       await writeManifest(deps, {
         ...liveManifest,
         file,
