@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { freePort } from '../scripts/local-servers';
+import { ANY_PORT, freePort } from '../scripts/local-servers';
 import type { BenchContext } from './context';
 
 /**
@@ -46,7 +46,7 @@ export async function startAppUnderTest(ctx: BenchContext, run: AppRun): Promise
       S3_PREFIX: run.prefix,
       TEMPORAL_TASK_QUEUE: run.taskQueue,
       METRICS_PORT: String(metricsPort),
-      TEMPORAL_METRICS_PORT: String(await freePort()),
+      TEMPORAL_METRICS_PORT: ANY_PORT,
       SHUTDOWN_GRACE_TIME: '5s',
       LOG_LEVEL: 'info',
     }),

@@ -54,6 +54,12 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free loopback port found between ${low} and ${high}`);
 }
 
+/**
+ * For a port nobody reads (an exporter a test does not scrape): the kernel picks it as the server
+ * binds, so no other process can take it first, as one picked by `freePort` can be.
+ */
+export const ANY_PORT = '0';
+
 /** Linux's first ephemeral port; 32768, its default, elsewhere. */
 function ephemeralFloor(): number {
   try {

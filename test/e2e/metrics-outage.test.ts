@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { freePort, startTemporal, type TemporalServer } from '../../scripts/local-servers';
+import { ANY_PORT, freePort, startTemporal, type TemporalServer } from '../../scripts/local-servers';
 import { loadConfig } from '../../src/config';
 import { streamRef } from '../../src/stream/identity';
 import type { StreamUploadInput } from '../../src/stream/types';
@@ -53,7 +53,7 @@ test('/metrics answers 200 with every metric while Temporal is down; the active-
     TEMPORAL_NAMESPACE: temporal.namespace,
     TEMPORAL_TASK_QUEUE: `metrics-outage-${process.pid}`,
     METRICS_PORT: String(await freePort()),
-    TEMPORAL_METRICS_PORT: String(await freePort()),
+    TEMPORAL_METRICS_PORT: ANY_PORT,
   };
   app = startApp(env);
   await app.waitForLog((line) => line.msg === 'stream-uploader started', 120_000);

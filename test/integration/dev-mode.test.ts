@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { freePort } from '../../scripts/local-servers';
+import { ANY_PORT, freePort } from '../../scripts/local-servers';
 import { s3ClientFor } from '../../scripts/s3-servers';
 import { streamRef } from '../../src/stream/identity';
 import { downloadStreamSha256, readManifestObject } from '../support/bucket';
@@ -33,9 +33,7 @@ test('`npm run dev` starts Temporal, an S3 server and the app on loopback, uploa
       DEV_DATA_DIR: path.join(dir, 'data'),
       WATCH_DIR: watchDir,
       METRICS_PORT: String(await freePort()),
-      // Nothing here reads the SDK's metrics: a port the kernel picks as the exporter binds cannot
-      // be taken by another test's server in between, as a port picked in advance once was.
-      TEMPORAL_METRICS_PORT: '0',
+      TEMPORAL_METRICS_PORT: ANY_PORT,
       STREAM_IDLE_TIMEOUT: '1s',
       CHUNK_SIZE: '256KiB',
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,

@@ -14,7 +14,7 @@ import {
   UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { freePort } from '../../scripts/local-servers';
+import { ANY_PORT, freePort } from '../../scripts/local-servers';
 import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { streamRef } from '../../src/stream/identity';
 import { STREAM_SEARCH_ATTRIBUTES } from '../../src/stream/search-attributes';
@@ -144,7 +144,7 @@ describe('production Temporal server on PostgreSQL', () => {
         STREAM_IDLE_TIMEOUT: '2s',
         WATCH_COALESCE_INTERVAL: '250ms',
         METRICS_PORT: String(await freePort()),
-        TEMPORAL_METRICS_PORT: String(await freePort()),
+        TEMPORAL_METRICS_PORT: ANY_PORT,
         SHUTDOWN_GRACE_TIME: '10s',
         LOG_LEVEL: 'debug',
       },

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
-import { freePort } from '../../scripts/local-servers';
+import { ANY_PORT, freePort } from '../../scripts/local-servers';
 import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { loadConfig } from '../../src/config';
 import { streamRef } from '../../src/stream/identity';
@@ -111,7 +111,7 @@ describe('production Temporal server with mutual TLS and an API key', () => {
         S3_BUCKET: BUCKET,
         WATCH_DIR: workDir,
         METRICS_PORT: String(await freePort()),
-        TEMPORAL_METRICS_PORT: String(await freePort()),
+        TEMPORAL_METRICS_PORT: ANY_PORT,
       },
       logFile,
     );
@@ -315,7 +315,7 @@ describe('production Temporal server with mutual TLS and an API key', () => {
         STREAM_IDLE_TIMEOUT: '1s',
         WATCH_COALESCE_INTERVAL: '100ms',
         METRICS_PORT: String(await freePort()),
-        TEMPORAL_METRICS_PORT: String(await freePort()),
+        TEMPORAL_METRICS_PORT: ANY_PORT,
         SHUTDOWN_GRACE_TIME: '5s',
         LOG_LEVEL: 'debug',
       },
