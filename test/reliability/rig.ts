@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ANY_PORT, freePort } from '../../scripts/local-servers';
+import { freePort } from '../../scripts/local-servers';
 import { startApp, type AppProcess, type LogLine } from '../support/app-process';
 import { enableVersioning } from '../support/object-versions';
 import { startStack, tempDir, type TestStack } from '../support/stack';
@@ -105,7 +105,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     S3_PREFIX: s3Prefix,
     TEMPORAL_TASK_QUEUE: `reliability-${options.name}`,
     METRICS_PORT: String(await freePort()),
-    TEMPORAL_METRICS_PORT: ANY_PORT,
+    TEMPORAL_METRICS_PORT: String(await freePort()),
     SHUTDOWN_GRACE_TIME: `${SHUTDOWN_GRACE_MS}ms`,
     LOG_LEVEL: 'info',
     ...options.env,
