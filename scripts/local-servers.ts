@@ -55,8 +55,9 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * For a port nobody reads (an exporter a test does not scrape): the kernel picks it as the server
- * binds, so no other process can take it first, as one picked by `freePort` can be.
+ * For a port nobody reads (the app's or the Temporal SDK's /metrics in a test that does not scrape
+ * it): the kernel picks it as the server binds, so no other process can take it first, as one
+ * picked by `freePort` can be.
  */
 export const ANY_PORT = '0';
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ANY_PORT, freePort } from '../../scripts/local-servers';
+import { ANY_PORT } from '../../scripts/local-servers';
 import { streamRef } from '../../src/stream/identity';
 import { chunkKey } from '../../src/stream/object-keys';
 import { startApp, type AppProcess } from '../support/app-process';
@@ -48,7 +48,7 @@ describe('more recordings growing at once than the Temporal SDK runs activities 
         STREAM_IDLE_TIMEOUT: '10m',
         S3_PREFIX: PREFIX,
         TEMPORAL_TASK_QUEUE: `many-${process.pid}`,
-        METRICS_PORT: String(await freePort()),
+        METRICS_PORT: ANY_PORT,
         TEMPORAL_METRICS_PORT: ANY_PORT,
         SHUTDOWN_GRACE_TIME: '1s',
       }),

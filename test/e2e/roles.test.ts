@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ANY_PORT, freePort } from '../../scripts/local-servers';
+import { ANY_PORT } from '../../scripts/local-servers';
 import { streamRef } from '../../src/stream/identity';
 import { startApp, type AppProcess } from '../support/app-process';
 import { downloadStreamSha256, waitForCompleteManifest } from '../support/bucket';
@@ -33,7 +33,7 @@ async function start(role: string, env: Record<string, string>): Promise<AppProc
       STREAM_IDLE_TIMEOUT: '1s',
       CHUNK_SIZE: '256KiB',
       S3_PREFIX: 'roles',
-      METRICS_PORT: String(await freePort()),
+      METRICS_PORT: ANY_PORT,
       TEMPORAL_METRICS_PORT: ANY_PORT,
       ...env,
     }),

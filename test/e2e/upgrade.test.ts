@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { ANY_PORT, freePort } from '../../scripts/local-servers';
+import { ANY_PORT } from '../../scripts/local-servers';
 import { loadConfig } from '../../src/config';
 import { streamRef } from '../../src/stream/identity';
 import { progressQuery } from '../../src/workflows/definitions';
@@ -136,7 +136,7 @@ describe('an upgrade from the previous release with streams in flight', () => {
         const roleEnv = async (role: 'edge' | 'workflow') => ({
           ...rig.env,
           ROLE: role,
-          METRICS_PORT: String(await freePort()),
+          METRICS_PORT: ANY_PORT,
           TEMPORAL_METRICS_PORT: ANY_PORT,
         });
         const start = async (role: 'edge' | 'workflow', root?: string) => {

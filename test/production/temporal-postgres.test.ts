@@ -14,7 +14,7 @@ import {
   UploadPartCopyCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { ANY_PORT, freePort } from '../../scripts/local-servers';
+import { ANY_PORT } from '../../scripts/local-servers';
 import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { streamRef } from '../../src/stream/identity';
 import { STREAM_SEARCH_ATTRIBUTES } from '../../src/stream/search-attributes';
@@ -143,7 +143,7 @@ describe('production Temporal server on PostgreSQL', () => {
         CHUNK_SIZE: String(CHUNK_SIZE),
         STREAM_IDLE_TIMEOUT: '2s',
         WATCH_COALESCE_INTERVAL: '250ms',
-        METRICS_PORT: String(await freePort()),
+        METRICS_PORT: ANY_PORT,
         TEMPORAL_METRICS_PORT: ANY_PORT,
         SHUTDOWN_GRACE_TIME: '10s',
         LOG_LEVEL: 'debug',

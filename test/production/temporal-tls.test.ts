@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
-import { ANY_PORT, freePort } from '../../scripts/local-servers';
+import { ANY_PORT } from '../../scripts/local-servers';
 import { createBucket, s3ClientFor, startMinio, type S3Server } from '../../scripts/s3-servers';
 import { loadConfig } from '../../src/config';
 import { streamRef } from '../../src/stream/identity';
@@ -110,7 +110,7 @@ describe('production Temporal server with mutual TLS and an API key', () => {
         ...env,
         S3_BUCKET: BUCKET,
         WATCH_DIR: workDir,
-        METRICS_PORT: String(await freePort()),
+        METRICS_PORT: ANY_PORT,
         TEMPORAL_METRICS_PORT: ANY_PORT,
       },
       logFile,
@@ -314,7 +314,7 @@ describe('production Temporal server with mutual TLS and an API key', () => {
         CHUNK_SIZE: String(CHUNK_SIZE),
         STREAM_IDLE_TIMEOUT: '1s',
         WATCH_COALESCE_INTERVAL: '100ms',
-        METRICS_PORT: String(await freePort()),
+        METRICS_PORT: ANY_PORT,
         TEMPORAL_METRICS_PORT: ANY_PORT,
         SHUTDOWN_GRACE_TIME: '5s',
         LOG_LEVEL: 'debug',
